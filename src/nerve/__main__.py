@@ -1,0 +1,3 @@
+from nerve.cli import app
+
+app(prog_name="nerve")

@@ -1,0 +1,44 @@
+"""Finite groups as Cayley tables, their real irreducible representations, characters and
+the group Fourier transform.
+
+>>> from nerve.groups import parse_group
+>>> G = parse_group("S4")
+>>> [rho.dim for rho in G.irreps()]
+[1, 3, 2, 3, 1]
+"""
+
+from nerve.groups._characters import CharacterTable, class_function, inner_product
+from nerve.groups._constructors import (
+    alternating,
+    cyclic,
+    dihedral,
+    direct_product,
+    from_permutations,
+    from_table,
+    parse_group,
+    quaternion,
+    symmetric,
+)
+from nerve.groups._fourier import Component, FourierTransform
+from nerve.groups._group import Element, FiniteGroup
+from nerve.groups._irreps import Irrep
+
+__all__ = [
+    "CharacterTable",
+    "Component",
+    "Element",
+    "FiniteGroup",
+    "FourierTransform",
+    "Irrep",
+    "alternating",
+    "class_function",
+    "cyclic",
+    "dihedral",
+    "direct_product",
+    "from_permutations",
+    "from_table",
+    "inner_product",
+    "parse_group",
+    "quaternion",
+    "symmetric",
+]
