@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
 if ! "$py" -c "import torch" >/dev/null 2>&1; then
-    "$py" -m pip install --quiet "torch==2.13.0"
+    "$py" -m pip install --quiet --root-user-action=ignore "torch==2.13.0"
 fi
 extras=${1:-}
-"$py" -m pip install --quiet -e ".${extras:+[$extras]}"
+"$py" -m pip install --quiet --root-user-action=ignore -e ".${extras:+[$extras]}"
 # pyenv only sees a new console script after a rehash.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi

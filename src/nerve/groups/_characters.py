@@ -80,6 +80,16 @@ class CharacterTable:
     def class_orders(self) -> tuple[int, ...]:
         return tuple(int(self.group.element_orders[r]) for r in self.representatives)
 
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """ATLAS-style class names: element order and a letter, ``1a, 2a, 2b, 3a, ...``."""
+        seen: dict[int, int] = {}
+        names = []
+        for o in self.class_orders:
+            seen[o] = seen.get(o, -1) + 1
+            names.append(f"{o}{chr(ord('a') + seen[o]) if seen[o] < 26 else seen[o]}")
+        return tuple(names)
+
     def inner(self, a: Tensor, b: Tensor) -> Tensor:
         """⟨a, b⟩ = (1/|G|) Σ_c |c| a(c) conj(b(c)) for class functions given per class ``[k, ...]``."""
         sizes = torch.tensor(self.class_sizes, dtype=torch.float64)

@@ -87,11 +87,16 @@ def cayley_table(elements: np.ndarray) -> np.ndarray:
     n, m = elements.shape
     radix = np.int64(m) ** np.arange(m, dtype=np.int64)
     keys = elements @ radix
-    order = np.argsort(keys)
+    dense = m**m <= 1 << 24  # a direct lookup table of all keys is small enough
+    if dense:
+        lookup = np.full(m**m, -1, dtype=np.int64)
+        lookup[keys] = np.arange(n)
+    else:
+        order = np.argsort(keys)
     table = np.empty((n, n), dtype=np.int64)
     rows = max(1, (1 << 22) // (n * m))
     for start in range(0, n, rows):
         g = elements[start : start + rows]  # (r, m)
-        prod = np.take_along_axis(g[:, None, :], elements[None, :, :], axis=2)  # g(h(x))
-        table[start : start + rows] = order[np.searchsorted(keys, prod @ radix, sorter=order)]
+        prod = np.take_along_axis(g[:, None, :], elements[None, :, :], axis=2) @ radix  # g(h(x))
+        table[start : start + rows] = lookup[prod] if dense else order[np.searchsorted(keys, prod, sorter=order)]
     return table
