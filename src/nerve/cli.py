@@ -27,7 +27,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """nerve: the mathematics of interpretability, computational."""
 
@@ -69,8 +71,9 @@ def classes_view(table: CharacterTable) -> Table:
     view = Table(title=f"Conjugacy classes of {table.group.name}", title_justify="left")
     for name in ("class", "representative", "size", "order"):
         view.add_column(name, justify="right" if name in ("size", "order") else "left")
-    for name, rep, size, order in zip(table.class_names, table.representatives, table.class_sizes,
-                                      table.class_orders):
+    for name, rep, size, order in zip(
+        table.class_names, table.representatives, table.class_sizes, table.class_orders
+    ):
         view.add_row(name, table.group.labels[rep], str(size), str(order))
     return view
 

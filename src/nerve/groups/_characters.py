@@ -26,7 +26,8 @@ def inner_product(group: FiniteGroup, f: Tensor, h: Tensor) -> Tensor:
     for name, x in (("f", f), ("h", h)):
         if x.shape[:1] != (group.order,):
             raise RepresentationError(
-                f"`{name}` must have |G|={group.order} values along its first axis, got shape {tuple(x.shape)}."
+                f"`{name}` must have |G|={group.order} values along its first axis, "
+                f"got shape {tuple(x.shape)}."
             )
     return (f * h.conj()).sum(0) / group.order
 
@@ -66,7 +67,7 @@ class CharacterTable:
 
     @property
     def degrees(self) -> tuple[int, ...]:
-        return tuple(int(round(float(v))) for v in self.values[:, 0].real)
+        return tuple(round(float(v)) for v in self.values[:, 0].real)
 
     @property
     def representatives(self) -> tuple[int, ...]:

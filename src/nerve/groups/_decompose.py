@@ -10,6 +10,7 @@ character is not irreducible (an accidental near-degeneracy) is split again with
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -96,7 +97,7 @@ def _clusters(values: Tensor) -> list[Tensor]:
     tol = 1e-7 * max(1.0, float(values.abs().max()))
     breaks = torch.nonzero(values.diff() > tol).flatten() + 1
     edges = [0, *breaks.tolist(), len(values)]
-    return [torch.arange(a, b) for a, b in zip(edges, edges[1:])]
+    return [torch.arange(a, b) for a, b in itertools.pairwise(edges)]
 
 
 def distinct_irreducibles(

@@ -112,18 +112,25 @@ class FourierTransform:
                     dt = q.shape[1]
                     comps.append(Component(f"{rho.label} ⊗ {sigma.label}{suffix}", dt, kind, (i, j)))
                     # kron layout: K[(a,b),(c,e)] = T[off_ρ + a·dρ + c, off_σ + b·dσ + e]
-                    a, b, c, e = torch.meshgrid(*(torch.arange(k) for k in (rho.dim, sigma.dim) * 2),
-                                                indexing="ij")
+                    a, b, c, e = torch.meshgrid(
+                        *(torch.arange(k) for k in (rho.dim, sigma.dim) * 2), indexing="ij"
+                    )
                     rows = (self._offsets[i] + a * rho.dim + c).reshape(dd, dd)
                     cols = (self._offsets[j] + b * sigma.dim + e).reshape(dd, dd)
                     pos = torch.arange(position, position + dt * dt)
                     position += dt * dt
-                    blocks.setdefault((rho.dim, sigma.dim, dt), []).append((rows, cols, q, pos, len(comps) - 1))
+                    blocks.setdefault((rho.dim, sigma.dim, dt), []).append(
+                        (rows, cols, q, pos, len(comps) - 1)
+                    )
         # Pairs of equal shape are transformed together, one batched product per shape.
         self._blocks = [
-            (torch.stack([b[0] for b in group]), torch.stack([b[1] for b in group]),
-             torch.stack([b[2] for b in group]), torch.stack([b[3] for b in group]),
-             torch.tensor([b[4] for b in group]))
+            (
+                torch.stack([b[0] for b in group]),
+                torch.stack([b[1] for b in group]),
+                torch.stack([b[2] for b in group]),
+                torch.stack([b[3] for b in group]),
+                torch.tensor([b[4] for b in group]),
+            )
             for group in blocks.values()
         ]
         return tuple(comps)
@@ -137,8 +144,9 @@ class FourierTransform:
         n = self.group.order
         spec = torch.fft.rfft(x, dim=0)  # F_k = Σ_g x(g) e^{-2πikg/n} = C_k − i S_k
         re, im = spec.real, spec.imag
-        middle = torch.stack([re[1 : (n + 1) // 2], im[1 : (n + 1) // 2], -im[1 : (n + 1) // 2],
-                              re[1 : (n + 1) // 2]], dim=1)  # [[C, -S], [S, C]] row-major
+        middle = torch.stack(
+            [re[1 : (n + 1) // 2], im[1 : (n + 1) // 2], -im[1 : (n + 1) // 2], re[1 : (n + 1) // 2]], dim=1
+        )  # [[C, -S], [S, C]] row-major
         parts = [re[:1], middle.reshape(-1, x.shape[1])]
         if n % 2 == 0:
             parts.append(re[n // 2 : n // 2 + 1])

@@ -221,7 +221,9 @@ class FiniteGroup:
         if tuple(h.tolist()) != self.subgroup(h.tolist()):
             raise GroupError(f"`subgroup` {tuple(h.tolist())} is not closed under the group law.")
         ids = torch.arange(self.order)
-        members = self.table[ids[:, None], h[None, :]] if side == "left" else self.table[h[None, :], ids[:, None]]
+        members = (
+            self.table[ids[:, None], h[None, :]] if side == "left" else self.table[h[None, :], ids[:, None]]
+        )
         members = torch.sort(members, dim=1).values
         return tuple(sorted({tuple(row) for row in members.tolist()}))
 
@@ -308,9 +310,7 @@ def _validate_square(table: Tensor) -> int:
     bad = (table < 0) | (table >= n)
     if bool(bad.any()):
         a, b = (int(i) for i in torch.nonzero(bad)[0])
-        raise GroupError(
-            f"`table` entries must lie in range({n}): table[{a}, {b}] = {int(table[a, b])}."
-        )
+        raise GroupError(f"`table` entries must lie in range({n}): table[{a}, {b}] = {int(table[a, b])}.")
     return n
 
 

@@ -100,7 +100,9 @@ class Irrep:
         if found is None:
             raise RepresentationError(f"{self.label!r} is reducible: its character has ⟨χ,χ⟩ ∉ {{1, 2, 4}}.")
         if found != self.type:
-            raise RepresentationError(f"{self.label!r} is stated as {self.type} but its character says {found}.")
+            raise RepresentationError(
+                f"{self.label!r} is stated as {self.type} but its character says {found}."
+            )
 
     @property
     def dim(self) -> int:

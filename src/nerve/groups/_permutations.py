@@ -98,5 +98,7 @@ def cayley_table(elements: np.ndarray) -> np.ndarray:
     for start in range(0, n, rows):
         g = elements[start : start + rows]  # (r, m)
         prod = np.take_along_axis(g[:, None, :], elements[None, :, :], axis=2) @ radix  # g(h(x))
-        table[start : start + rows] = lookup[prod] if dense else order[np.searchsorted(keys, prod, sorter=order)]
+        table[start : start + rows] = (
+            lookup[prod] if dense else order[np.searchsorted(keys, prod, sorter=order)]
+        )
     return table
