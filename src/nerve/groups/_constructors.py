@@ -77,7 +77,7 @@ def dihedral(n: int) -> FiniteGroup:
     sign = 1 - 2 * e[:, None]
     rot = (a[:, None] + sign * a[None, :]) % n
     table = rot + n * ((e[:, None] + e[None, :]) % 2)
-    power = ["e", "r"] + [f"r{k}" for k in range(2, n)]
+    power = ["e", "r", *(f"r{k}" for k in range(2, n))][:n]
     labels = power + [("" if k == 0 else p) + "s" for k, p in enumerate(power)]
     return FiniteGroup(table, tuple(labels), name=f"D{n}", family=("dihedral", n))
 

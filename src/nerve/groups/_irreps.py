@@ -98,7 +98,12 @@ class Irrep:
             )
         found = frobenius_schur_type(self.group, self.character)
         if found is None:
-            raise RepresentationError(f"{self.label!r} is reducible: its character has ⟨χ,χ⟩ ∉ {{1, 2, 4}}.")
+            chi = self.character
+            norm, fs = float((chi * chi).mean()), float(chi[self.group.squares].mean())
+            raise RepresentationError(
+                f"{self.label!r} is reducible: its character has ⟨χ,χ⟩ = {norm:.3f} and "
+                f"(1/|G|)Σχ(g²) = {fs:.3f}, not (1, 1), (2, 0) or (4, -2) as an irrep would."
+            )
         if found != self.type:
             raise RepresentationError(
                 f"{self.label!r} is stated as {self.type} but its character says {found}."
