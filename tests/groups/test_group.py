@@ -44,7 +44,9 @@ def test_non_associative_loop_names_a_failing_triple():
         [3, 2, 4, 0, 1],
         [4, 3, 1, 2, 0],
     ]
-    with pytest.raises(GroupError, match=r"not associative: \((\d)\*(\d)\)\*(\d) = (\d) but \1\*\(\2\*\3\) = \d"):
+    with pytest.raises(
+        GroupError, match=r"not associative: \((\d)\*(\d)\)\*(\d) = (\d) but \1\*\(\2\*\3\) = \d"
+    ):
         from_table(table)
     # the triple named is a real counterexample
     with pytest.raises(GroupError) as info:

@@ -9,7 +9,6 @@ from nerve.groups import (
     alternating,
     cyclic,
     dihedral,
-    direct_product,
     from_permutations,
     from_table,
     parse_group,
@@ -134,7 +133,9 @@ def test_cyclic_irreps_are_rotation_blocks_by_frequency():
         assert rho.label == f"k={k}"
         theta = torch.tensor(2 * torch.pi * k / 7, dtype=torch.float64)
         if k:
-            rot = torch.stack([torch.stack([theta.cos(), -theta.sin()]), torch.stack([theta.sin(), theta.cos()])])
+            rot = torch.stack(
+                [torch.stack([theta.cos(), -theta.sin()]), torch.stack([theta.sin(), theta.cos()])]
+            )
             torch.testing.assert_close(rho(1), rot)
 
 
@@ -162,7 +163,9 @@ def test_irrep_rejects_a_map_that_is_not_a_homomorphism():
     G = cyclic(4)
     mats = G.irreps()[1].matrices.clone()
     mats[3] = mats[1]  # ρ(3) = ρ(1): orthogonal still, but not a homomorphism
-    with pytest.raises(RepresentationError, match=r"'bad' is not a homomorphism: max\|ρ\(g\)ρ\(s\) - ρ\(gs\)\|"):
+    with pytest.raises(
+        RepresentationError, match=r"'bad' is not a homomorphism: max\|ρ\(g\)ρ\(s\) - ρ\(gs\)\|"
+    ):
         Irrep(G, mats, "bad", "complex")
 
 
@@ -181,7 +184,10 @@ def test_irrep_rejects_a_wrong_type_and_a_reducible_representation():
     with pytest.raises(RepresentationError, match="'k=1' is stated as real but its character says complex"):
         Irrep(G, G.irreps()[1].matrices, "k=1", "real")
     trivial2 = torch.eye(2, dtype=torch.float64).expand(3, 2, 2)
-    with pytest.raises(RepresentationError, match=r"'1\+1' is reducible: its character has ⟨χ,χ⟩ = 4.000 and \(1/\|G\|\)Σχ\(g²\) = 2.000"):
+    with pytest.raises(
+        RepresentationError,
+        match=r"'1\+1' is reducible: its character has ⟨χ,χ⟩ = 4.000 and \(1/\|G\|\)Σχ\(g²\) = 2.000",
+    ):
         Irrep(G, trivial2, "1+1", "real")
 
 
