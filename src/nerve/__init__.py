@@ -8,8 +8,8 @@
 from __future__ import annotations
 
 from nerve import groups
-from nerve.errors import GroupError, NerveError, RepresentationError
+from nerve.errors import GroupError, NerveError, RepresentationError, ShapeError
 
 __version__ = "0.1.0"
 
-__all__ = ["GroupError", "NerveError", "RepresentationError", "__version__", "groups"]
+__all__ = ["GroupError", "NerveError", "RepresentationError", "ShapeError", "__version__", "groups"]

@@ -243,12 +243,16 @@ class FourierTransform:
 
         With ``center=True`` the trivial component (the mean) is excluded, its entry is 0 and
         the rest sum to 1 over ``Σ (f − mean)²``; with ``center=False`` the fractions are of
-        ``Σ f²``. A constant function has no variance: its fractions are NaN.
+        ``Σ f²``. A constant function (a dead neuron) has no variance: its fractions are NaN,
+        also when rounding leaves a variance of order ``eps² · |G|^arity · Σ f²``.
         """
         p = self.power(f)
+        total = p.sum(0, keepdim=True)
         if center:
             p[self.trivial] = 0
-        return p / p.sum(0, keepdim=True)
+        kept = p.sum(0, keepdim=True)
+        noise = (64 * torch.finfo(p.dtype).eps) ** 2 * self.group.order**self.arity * total
+        return torch.where(kept > noise, p / kept, torch.nan)
 
     def project(self, f: Tensor, components: Iterable[int | str]) -> Tensor:
         """The part of f in the isotypic components named (indices or labels), same shape as f."""

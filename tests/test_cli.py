@@ -1,0 +1,44 @@
+"""The `nerve` command line: help, version, `groups show`, and clean errors."""
+
+from typer.testing import CliRunner
+
+import nerve
+from nerve.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "groups" in result.output
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"nerve {nerve.__version__}"
+
+
+def test_groups_show_prints_the_character_table_of_s5():
+    result = runner.invoke(app, ["groups", "show", "S5"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "Character table of S5 (order 120)" in result.output
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.startswith("│ [")}
+    # the row of the standard representation [4,1] over classes 1a 2a 2b 3a 4a 5a 6a
+    values = [v.strip() for v in rows["[4,1]"].split("│")[3:-1]]
+    assert values == ["4", "2", "0", "1", "0", "-1", "-1"]
+    assert "(0 1 2 3 4)" in result.output  # the class legend names representatives
+
+
+def test_groups_show_irreps_of_a4_marks_the_complex_irrep():
+    result = runner.invoke(app, ["groups", "show", "A4", "--irreps"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "-0.5+0.866i" in result.output
+    assert any("[2,2]" in line and "complex" in line for line in result.output.splitlines())
+
+
+def test_unknown_group_is_a_clean_error():
+    result = runner.invoke(app, ["groups", "show", "X9"])
+    assert result.exit_code == 2
+    assert "cannot parse group name 'X9'" in result.output
+    assert "Traceback" not in result.output
