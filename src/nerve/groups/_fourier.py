@@ -115,24 +115,15 @@ class FourierTransform:
                     a, b, c, e = torch.meshgrid(
                         *(torch.arange(k) for k in (rho.dim, sigma.dim) * 2), indexing="ij"
                     )
-                    rows = (self._offsets[i] + a * rho.dim + c).reshape(dd, dd)
-                    cols = (self._offsets[j] + b * sigma.dim + e).reshape(dd, dd)
+                    rows = (self._offsets[i] + a * rho.dim + c).reshape(-1)
+                    cols = (self._offsets[j] + b * sigma.dim + e).reshape(-1)
+                    # f̂(τ) = Qᵀ K Q is linear in vec(K): vec(f̂(τ)) = (Q ⊗ Q)ᵀ vec(K)
+                    lift = torch.einsum("xt,ys->tsxy", q, q).reshape(dt * dt, dd * dd)
                     pos = torch.arange(position, position + dt * dt)
                     position += dt * dt
-                    blocks.setdefault((rho.dim, sigma.dim, dt), []).append(
-                        (rows, cols, q, pos, len(comps) - 1)
-                    )
-        # Pairs of equal shape are transformed together, one batched product per shape.
-        self._blocks = [
-            (
-                torch.stack([b[0] for b in group]),
-                torch.stack([b[1] for b in group]),
-                torch.stack([b[2] for b in group]),
-                torch.stack([b[3] for b in group]),
-                torch.tensor([b[4] for b in group]),
-            )
-            for group in blocks.values()
-        ]
+                    blocks.setdefault((rho.dim, sigma.dim, dt), []).append((rows, cols, lift, pos))
+        # Components of equal shape are transformed together, one batched product per shape.
+        self._blocks = [tuple(torch.stack(parts) for parts in zip(*group)) for group in blocks.values()]
         return tuple(comps)
 
     # --- one axis ------------------------------------------------------------------------
@@ -190,10 +181,8 @@ class FourierTransform:
         t = self._analysis(t.transpose(0, 1).reshape(n, -1)).reshape(-1, t.shape[0], b)  # along b
         t = t.transpose(0, 1)  # [Σd² (ρ), Σd² (σ), B]
         out = t.new_empty(len(self._segment), b)
-        for rows, cols, q, pos, _ in self._blocks:
-            q = q.to(t)
-            coef = torch.einsum("pxt,pxyb,pys->ptsb", q, t[rows, cols], q)  # Qᵀ K Q
-            out[pos.flatten()] = coef.reshape(-1, b)
+        for rows, cols, lift, pos in self._blocks:
+            out[pos.flatten()] = torch.bmm(lift.to(t), t[rows, cols]).reshape(-1, b)
         return out, batch
 
     def _inverse_flat(self, flat: Tensor, batch: tuple[int, ...]) -> Tensor:
@@ -205,10 +194,8 @@ class FourierTransform:
         b = y.shape[-1]
         d = self.matrix.shape[1]
         t = y.new_zeros(d, d, b)
-        for rows, cols, q, pos, _ in self._blocks:
-            q = q.to(y)
-            coef = y[pos.flatten()].reshape(*pos.shape[:1], q.shape[2], q.shape[2], b)
-            t.index_put_((rows, cols), torch.einsum("pxt,ptsb,pys->pxyb", q, coef, q), accumulate=True)
+        for rows, cols, lift, pos in self._blocks:
+            t.index_put_((rows, cols), torch.bmm(lift.to(y).mT, y[pos]), accumulate=True)
         f = self._synthesis(t.reshape(d, d * b)).reshape(n, d, b)  # along a
         f = self._synthesis(f.transpose(0, 1).reshape(d, n * b)).reshape(n, n, b)  # along b
         return f.transpose(0, 1).reshape(n, n, *batch)
