@@ -45,7 +45,9 @@ def test_isotypic_projections_are_orthogonal_idempotents_summing_to_identity(nam
     for i, p in enumerate(parts):
         torch.testing.assert_close(ft.project(p, [i]), p)
         torch.testing.assert_close((p**2).sum(0), ft.power(f)[i])  # ‖P_ρ f‖² = w_ρ‖f̂(ρ)‖²
-    torch.testing.assert_close((parts[0] * parts[-1]).sum(0), torch.zeros(4, dtype=torch.float64), atol=1e-10, rtol=0)
+    torch.testing.assert_close(
+        (parts[0] * parts[-1]).sum(0), torch.zeros(4, dtype=torch.float64), atol=1e-10, rtol=0
+    )
 
 
 def test_projection_commutes_with_translation():
@@ -112,7 +114,9 @@ def test_two_argument_transform_is_the_transform_on_the_product_group(name):
     torch.testing.assert_close(ft2.power(f), ft_gg.power(f.reshape(-1, 3)))
 
 
-@pytest.mark.parametrize(("name", "method"), [("C113", "auto"), ("S4", "auto"), ("Q8", "auto"), ("C12", "fft")])
+@pytest.mark.parametrize(
+    ("name", "method"), [("C113", "auto"), ("S4", "auto"), ("Q8", "auto"), ("C12", "fft")]
+)
 def test_two_argument_inverse_and_plancherel(name, method):
     G = parse_group(name)
     ft = FourierTransform(G, arity=2, method=method)
@@ -146,13 +150,19 @@ def test_float32_input_stays_float32():
 
 def test_bad_arguments_are_named():
     G = symmetric(3)
-    with pytest.raises(ShapeError, match=r"`f` must have shape \[\|G\|, \.\.\.\] with \|G\|=6 for S3, got \(5, 2\)"):
+    with pytest.raises(
+        ShapeError, match=r"`f` must have shape \[\|G\|, \.\.\.\] with \|G\|=6 for S3, got \(5, 2\)"
+    ):
         FourierTransform(G).forward(torch.ones(5, 2))
-    with pytest.raises(ShapeError, match=r"`f` must have shape \[\|G\|, \|G\|, \.\.\.\] with \|G\|=6 for S3, got \(6, 5\)"):
+    with pytest.raises(
+        ShapeError, match=r"`f` must have shape \[\|G\|, \|G\|, \.\.\.\] with \|G\|=6 for S3, got \(6, 5\)"
+    ):
         FourierTransform(G, arity=2).forward(torch.ones(6, 5))
     with pytest.raises(ShapeError, match=r"`arity` \(=3\) must be 1 or 2"):
         FourierTransform(G, arity=3)
-    with pytest.raises(ShapeError, match=r"`method` \(='fft'\) needs a cyclic group built by cyclic\(n\), got S3"):
+    with pytest.raises(
+        ShapeError, match=r"`method` \(='fft'\) needs a cyclic group built by cyclic\(n\), got S3"
+    ):
         FourierTransform(G, method="fft")
     with pytest.raises(ShapeError, match=r"`method` \(='dft'\) must be 'auto', 'matmul' or 'fft'"):
         FourierTransform(G, method="dft")

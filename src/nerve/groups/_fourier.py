@@ -88,15 +88,16 @@ class FourierTransform:
             self.components = tuple(Component(r.label, r.dim, r.type, (i,)) for i, r in enumerate(irreps))
         else:
             self.components = self._product_components(irreps)
-        comp_sizes = [c.dim**2 for c in self.components]
+        self._sizes = [c.dim**2 for c in self.components]
         #: Which component each flattened coefficient belongs to, ``[Σ d_τ²]``.
-        self._segment = torch.repeat_interleave(torch.arange(len(comp_sizes)), torch.tensor(comp_sizes))
-        weights = torch.tensor([c.dim / (c.divisor * n**arity) for c in self.components], dtype=torch.float64)
-        self._weights = weights
+        self._segment = torch.repeat_interleave(torch.arange(len(self._sizes)), torch.tensor(self._sizes))
+        #: w_τ = d_τ / (c_τ |G|^arity), the Plancherel weight of each component.
+        self._weights = torch.tensor(
+            [c.dim / (c.divisor * n**arity) for c in self.components], dtype=torch.float64
+        )
         one = next(i for i, r in enumerate(irreps) if r.dim == 1 and bool((r.character > 0.5).all()))
         #: Index of the trivial component, which carries the mean.
         self.trivial = next(i for i, c in enumerate(self.components) if c.factors == (one,) * arity)
-        self._sizes = comp_sizes
 
     # --- the components of G × G ------------------------------------------------------
 
@@ -182,12 +183,13 @@ class FourierTransform:
         t = t.transpose(0, 1)  # [Σd² (ρ), Σd² (σ), B]
         out = t.new_empty(len(self._segment), b)
         for rows, cols, lift, pos in self._blocks:
+            rows, cols, pos = rows.to(t.device), cols.to(t.device), pos.to(t.device)
             out[pos.flatten()] = torch.bmm(lift.to(t), t[rows, cols]).reshape(-1, b)
         return out, batch
 
     def _inverse_flat(self, flat: Tensor, batch: tuple[int, ...]) -> Tensor:
         n = self.group.order
-        w = self._weights.to(flat)[self._segment][:, None]
+        w = self._weights.to(flat)[self._segment.to(flat.device)][:, None]
         y = flat * w
         if self.arity == 1:
             return self._synthesis(y).reshape(n, *batch)
@@ -195,6 +197,7 @@ class FourierTransform:
         d = self.matrix.shape[1]
         t = y.new_zeros(d, d, b)
         for rows, cols, lift, pos in self._blocks:
+            rows, cols, pos = rows.to(y.device), cols.to(y.device), pos.to(y.device)
             t.index_put_((rows, cols), torch.bmm(lift.to(y).mT, y[pos]), accumulate=True)
         f = self._synthesis(t.reshape(d, d * b)).reshape(n, d, b)  # along a
         f = self._synthesis(f.transpose(0, 1).reshape(d, n * b)).reshape(n, n, b)  # along b
@@ -222,7 +225,8 @@ class FourierTransform:
     def power(self, f: Tensor) -> Tensor:
         """``[r, *batch]``: ``w_τ ‖f̂(τ)‖²_F``, the part of ``Σ f²`` in each component (Plancherel)."""
         flat, batch = self._forward_flat(f)
-        sq = flat.new_zeros(len(self.components), flat.shape[1]).index_add_(0, self._segment, flat**2)
+        segment = self._segment.to(flat.device)
+        sq = flat.new_zeros(len(self.components), flat.shape[1]).index_add_(0, segment, flat**2)
         return (sq * self._weights.to(sq)[:, None]).reshape(-1, *batch)
 
     def variance_fraction(self, f: Tensor, *, center: bool = True) -> Tensor:
@@ -254,4 +258,4 @@ class FourierTransform:
                 raise RepresentationError(f"component index {c} is out of range({len(labels)}).")
             keep[int(c)] = True
         flat, batch = self._forward_flat(f)
-        return self._inverse_flat(flat * keep[self._segment][:, None].to(flat), batch)
+        return self._inverse_flat(flat * keep[self._segment].to(flat)[:, None], batch)
