@@ -7,9 +7,14 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from nerve import groups
 from nerve.errors import GroupError, NerveError, RepresentationError, ShapeError
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("nerve")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = ["GroupError", "NerveError", "RepresentationError", "ShapeError", "__version__", "groups"]
