@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import nerve
@@ -104,3 +108,80 @@ def groups_show(
     except NerveError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from None
+
+
+def _metrics_text(metrics: dict[str, Any]) -> str:
+    parts = []
+    for split in ("train", "test"):
+        if f"{split}_loss" in metrics:
+            acc = metrics.get(f"{split}_acc")
+            parts.append(
+                f"{split} {metrics[f'{split}_loss']:.3g}" + (f" / {acc:.1%}" if acc is not None else "")
+            )
+    return "  ".join(parts)
+
+
+@app.command("train")
+def train_command(
+    preset: str = typer.Option(None, help="A published setup: nanda2023, chughtai2023."),
+    task: str = typer.Option(None, help="modadd (a+b mod p), modular, group, parity or superposition."),
+    p: int = typer.Option(None, help="The prime of a modular task."),
+    op: str = typer.Option(None, help="The operation of a modular task: add, sub, mul, div, x2+y2, ..."),
+    group: str = typer.Option(None, help="The group of a group task, e.g. S5 or C2xS3."),
+    model: str = typer.Option(None, help="mlp, transformer or superposition."),
+    steps: int = typer.Option(None, help="Optimiser steps."),
+    lr: float = typer.Option(None, help="AdamW learning rate."),
+    weight_decay: float = typer.Option(None, help="AdamW weight decay."),
+    train_fraction: float = typer.Option(None, help="Fraction of the domain to train on."),
+    batch_size: int = typer.Option(None, help="Minibatch size (default: the full training set)."),
+    seed: int = typer.Option(None, help="Seed of the split, the initialisation and the batches."),
+    out: Path = typer.Option(None, help="Run directory (default runs/<preset or task>-seed<seed>)."),
+    resume: Path = typer.Option(None, help="Continue the run in this directory from its last checkpoint."),
+) -> None:
+    """Train a model into a run directory (config, metrics, safetensors checkpoints)."""
+    from nerve.training import PRESETS, TrainConfig, make_task, train
+    from nerve.training import resume as resume_run
+
+    console = Console()
+    try:
+        if resume is not None:
+            run_dir = resume
+            console.print(f"resuming {run_dir}")
+            fit = lambda callback: resume_run(run_dir, callback=callback)  # noqa: E731
+        else:
+            if preset is not None and preset not in PRESETS:
+                raise NerveError(f"`--preset` (={preset!r}) must be one of {sorted(PRESETS)}.")
+            config = PRESETS[preset] if preset else TrainConfig()
+            changes = {
+                "task__kind": {"modadd": "modular"}.get(task, task),
+                "task__p": p,
+                "task__op": "add" if task == "modadd" else op,
+                "task__group": group,
+                "model__kind": model,
+                "steps": steps,
+                "lr": lr,
+                "weight_decay": weight_decay,
+                "train_fraction": train_fraction,
+                "batch_size": batch_size,
+                "seed": seed,
+            }
+            config = config.replace(**{k: v for k, v in changes.items() if v is not None})
+            make_task(config.task, seed=config.seed)  # a bad task fails here, before the progress bar
+            run_dir = out or Path("runs") / f"{preset or config.task.kind}-seed{config.seed}"
+            fit = lambda callback: train(config, run_dir, callback=callback)  # noqa: E731
+        columns = [TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+        with Progress(*columns, TextColumn("{task.fields[metrics]}"), console=console) as bar:
+            handle = bar.add_task("train", total=None, metrics="")
+
+            def update(step: int, total: int, metrics: dict[str, Any]) -> None:
+                bar.update(handle, completed=step, total=total, metrics=_metrics_text(metrics))
+
+            run = fit(update)
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted[/yellow]; continue with: nerve train --resume {run_dir}")
+        raise typer.Exit(130) from None
+    except NerveError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from None
+    last = run.metrics()[-1] if run.metrics() else {}
+    console.print(f"done: {run.path} ({len(run.checkpoints)} checkpoints)  {_metrics_text(last)}")

@@ -1,0 +1,19 @@
+"""Small PyTorch models with named activation sites, one file each.
+
+>>> from nerve.models import MLP, MLPConfig
+>>> [name for name, _ in MLP(MLPConfig(n_vocab=3, n_classes=3)).named_modules()][1:]
+['embed', 'embed.0', 'embed.1', 'hidden', 'act', 'unembed']
+"""
+
+from nerve.models.mlp import MLP, MLPConfig
+from nerve.models.superposition import SuperpositionConfig, SuperpositionModel
+from nerve.models.transformer import Transformer, TransformerConfig
+
+__all__ = [
+    "MLP",
+    "MLPConfig",
+    "SuperpositionConfig",
+    "SuperpositionModel",
+    "Transformer",
+    "TransformerConfig",
+]

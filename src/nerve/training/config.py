@@ -1,0 +1,228 @@
+"""Frozen, serialisable configs for a training run, and the presets of the published setups."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from torch import nn
+
+from nerve.errors import NerveError
+from nerve.models import (
+    MLP,
+    MLPConfig,
+    SuperpositionConfig,
+    SuperpositionModel,
+    Transformer,
+    TransformerConfig,
+)
+from nerve.tasks import (
+    BinaryOperationTask,
+    SparseParity,
+    SuperpositionData,
+    group_composition,
+    modular_arithmetic,
+    sparse_parity,
+)
+
+__all__ = ["PRESETS", "ConfigError", "ModelConfig", "TaskConfig", "TrainConfig", "make_model", "make_task"]
+
+Task = BinaryOperationTask | SparseParity | SuperpositionData
+
+
+class ConfigError(NerveError, ValueError):
+    """A configuration that does not describe a run nerve can make."""
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """What to train on. `kind` is ``"modular"`` (uses `p`, `op`), ``"group"`` (`group`),
+    ``"parity"`` (`n_bits`, `k_bits`) or ``"superposition"`` (`n_features`, `sparsity`,
+    `importance_decay`)."""
+
+    kind: str = "modular"
+    p: int = 113
+    op: str = "add"
+    group: str = "S5"
+    n_bits: int = 20
+    k_bits: int = 3
+    n_features: int = 20
+    sparsity: float = 0.9
+    importance_decay: float = 0.9
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model: ``"mlp"`` (`d_embed`, `d_hidden`), ``"transformer"`` (`d_model`, `n_heads`,
+    `d_head`, `d_mlp`) or ``"superposition"`` (`n_hidden`)."""
+
+    kind: str = "transformer"
+    d_embed: int = 256
+    d_hidden: int = 128
+    d_model: int = 128
+    n_heads: int = 4
+    d_head: int = 32
+    d_mlp: int = 512
+    n_hidden: int = 5
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A whole run: task, model, AdamW with linear warm-up, split, seed and checkpoint schedule.
+
+    Checkpoints fall at step 0, every `checkpoint_every` steps, at `checkpoint_log_points`
+    log-spaced steps (dense early, where memorisation happens fast), and at the last step.
+    ``batch_size=None`` trains on the full training set every step.
+    """
+
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    steps: int = 40_000
+    lr: float = 1e-3
+    weight_decay: float = 1.0
+    betas: tuple[float, float] = (0.9, 0.98)
+    warmup_steps: int = 10
+    batch_size: int | None = None
+    train_fraction: float = 0.3
+    seed: int = 0
+    eval_every: int = 100
+    checkpoint_every: int = 1000
+    checkpoint_log_points: int = 20
+
+    def __post_init__(self) -> None:
+        positive = ("steps", "eval_every", "checkpoint_every")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"`{name}` (={value!r}) must be a positive integer.")
+        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise ConfigError(f"`batch_size` (={self.batch_size!r}) must be a positive integer or None.")
+        if not 0.0 < self.train_fraction <= 1.0:
+            raise ConfigError(f"`train_fraction` (={self.train_fraction}) must be in (0, 1].")
+        if self.lr <= 0 or self.weight_decay < 0 or self.warmup_steps < 0:
+            raise ConfigError(
+                f"`lr` (={self.lr}) must be > 0, `weight_decay` (={self.weight_decay}) and "
+                f"`warmup_steps` (={self.warmup_steps}) >= 0."
+            )
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with fields changed; ``task__p=59`` or ``model__d_mlp=256`` reach inside."""
+        nested: dict[str, dict[str, Any]] = {"task": {}, "model": {}}
+        flat = {}
+        for key, value in changes.items():
+            head, _, rest = key.partition("__")
+            if rest:
+                if head not in nested:
+                    raise ConfigError(f"`{key}`: only task__* and model__* reach inside the config.")
+                nested[head][rest] = value
+            else:
+                flat[key] = value
+        try:
+            for head, sub in nested.items():
+                if sub:
+                    flat[head] = dataclasses.replace(getattr(self, head), **sub)
+            return dataclasses.replace(self, **flat)
+        except TypeError as err:
+            raise ConfigError(f"cannot change the config: {err}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """The inverse of :meth:`to_dict`; unknown keys are an error, not ignored."""
+        data = dict(data)
+        try:
+            task = _build(TaskConfig, data.pop("task", {}))
+            model = _build(ModelConfig, data.pop("model", {}))
+            return _build(cls, data, task=task, model=model)
+        except TypeError as err:
+            raise ConfigError(f"not a nerve training config: {err}") from None
+
+
+def _build(cls: type, data: dict[str, Any], **extra: Any) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(known)}.")
+    if "betas" in data:
+        data = {**data, "betas": tuple(data["betas"])}
+    return cls(**data, **extra)
+
+
+def make_task(config: TaskConfig, *, seed: int = 0) -> Task:
+    """The task a config describes (the seed picks sparse parity's relevant bits)."""
+    if config.kind == "modular":
+        return modular_arithmetic(config.p, config.op)
+    if config.kind == "group":
+        return group_composition(config.group)
+    if config.kind == "parity":
+        return sparse_parity(config.n_bits, config.k_bits, seed=seed)
+    if config.kind == "superposition":
+        return SuperpositionData(config.n_features, config.sparsity, config.importance_decay)
+    raise ConfigError(
+        f"task `kind` (={config.kind!r}) must be 'modular', 'group', 'parity' or 'superposition'."
+    )
+
+
+def make_model(config: ModelConfig, task: Task, *, seed: int = 0) -> nn.Module:
+    """The model a config describes, sized for `task`, initialised from `seed`."""
+    if isinstance(task, SuperpositionData) != (config.kind == "superposition"):
+        raise ConfigError(
+            f"model `kind` (={config.kind!r}) does not fit task {task.name!r}: the superposition "
+            f"model goes with the superposition task only."
+        )
+    if config.kind == "superposition":
+        return SuperpositionModel(SuperpositionConfig(task.n_features, config.n_hidden), seed=seed)
+    n_inputs = task.n_bits if isinstance(task, SparseParity) else 2
+    if config.kind == "mlp":
+        sizes = MLPConfig(task.n_vocab, task.n_classes, n_inputs, config.d_embed, config.d_hidden)
+        return MLP(sizes, seed=seed)
+    if config.kind == "transformer":
+        sizes = TransformerConfig(
+            task.n_vocab,
+            task.n_classes,
+            n_inputs,
+            config.d_model,
+            config.n_heads,
+            config.d_head,
+            config.d_mlp,
+        )
+        return Transformer(sizes, seed=seed)
+    raise ConfigError(f"model `kind` (={config.kind!r}) must be 'mlp', 'transformer' or 'superposition'.")
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # The small default setup (what `nerve demo` trains): a+b mod 59 on the MLP, half the pairs,
+    # a larger learning rate. Train accuracy saturates within ~100 steps, test accuracy reaches
+    # 99% some 2,000 steps later: grokking's phases in well under two minutes on 2 CPU cores.
+    "demo": TrainConfig(
+        task=TaskConfig(kind="modular", p=59, op="add"),
+        model=ModelConfig(kind="mlp", d_embed=128, d_hidden=128),
+        steps=4000,
+        lr=3e-3,
+        train_fraction=0.5,
+        eval_every=50,
+        checkpoint_every=100,
+    ),
+    # Nanda et al. 2023: p = 113, 30% of pairs, full batch, AdamW(1e-3, wd 1, betas (0.9, 0.98)),
+    # 10 warm-up steps, 40k steps; the one-layer transformer with d_model 128, 4 heads, d_mlp 512.
+    "nanda2023": TrainConfig(
+        task=TaskConfig(kind="modular", p=113, op="add"),
+        model=ModelConfig(kind="transformer"),
+        steps=40_000,
+        train_fraction=0.3,
+        checkpoint_every=500,
+    ),
+    # Chughtai, Chan & Nanda 2023: composition in S5, 40% of pairs, the same optimiser, the MLP
+    # with d_embed 256 and d_hidden 128.
+    "chughtai2023": TrainConfig(
+        task=TaskConfig(kind="group", group="S5"),
+        model=ModelConfig(kind="mlp"),
+        steps=50_000,
+        train_fraction=0.4,
+        checkpoint_every=1000,
+    ),
+}
