@@ -23,6 +23,7 @@ from nerve.training import (
     load,
     resume,
     schedule,
+    thin,
     train,
 )
 
@@ -55,8 +56,16 @@ def _interrupt_at(step):
     [
         TINY,
         TINY.replace(batch_size=16),
-        TINY.replace(model__kind="transformer", model__d_model=8, model__n_heads=2, model__d_head=4, model__d_mlp=16),
-        TINY.replace(task__kind="superposition", task__n_features=6, model__kind="superposition", model__n_hidden=2, batch_size=32),
+        TINY.replace(
+            model__kind="transformer", model__d_model=8, model__n_heads=2, model__d_head=4, model__d_mlp=16
+        ),
+        TINY.replace(
+            task__kind="superposition",
+            task__n_features=6,
+            model__kind="superposition",
+            model__n_hidden=2,
+            batch_size=32,
+        ),
     ],
     ids=["full-batch", "minibatch", "transformer", "superposition"],
 )
@@ -72,7 +81,9 @@ def test_resume_after_an_interrupt_gives_exactly_the_uninterrupted_weights(tmp_p
     steps = [m["step"] for m in resumed.metrics()]
     assert steps == [m["step"] for m in straight.metrics()] == list(range(0, 61, 10))
     keys = ("train_loss", "test_loss")
-    assert [[m.get(k) for k in keys] for m in resumed.metrics()] == [[m.get(k) for k in keys] for m in straight.metrics()]
+    assert [[m.get(k) for k in keys] for m in resumed.metrics()] == [
+        [m.get(k) for k in keys] for m in straight.metrics()
+    ]
 
 
 def _cli(args, env):
@@ -81,10 +92,29 @@ def _cli(args, env):
 
 def test_resume_after_a_kill_of_the_command(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "100"}
-    args = ["--task", "modadd", "--p", "23", "--model", "mlp", "--steps", "3000", "--train-fraction", "0.5", "--seed", "3"]
-    subprocess.run(_cli([*args, "--out", str(tmp_path / "straight")], env), env=env, check=True, capture_output=True)
-    proc = subprocess.Popen(_cli([*args, "--out", str(tmp_path / "killed")], env), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [
+        "--task",
+        "modadd",
+        "--p",
+        "23",
+        "--model",
+        "mlp",
+        "--steps",
+        "3000",
+        "--train-fraction",
+        "0.5",
+        "--seed",
+        "3",
+    ]
+    subprocess.run(
+        _cli([*args, "--out", str(tmp_path / "straight")], env), env=env, check=True, capture_output=True
+    )
+    proc = subprocess.Popen(
+        _cli([*args, "--out", str(tmp_path / "killed")], env),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     state = tmp_path / "killed" / "checkpoints" / "step_1000.safetensors"
     deadline = time.time() + 120
     while not state.exists() and time.time() < deadline and proc.poll() is None:
@@ -93,7 +123,9 @@ def test_resume_after_a_kill_of_the_command(tmp_path):
     proc.wait()
     assert state.exists(), "the run did not reach its first regular checkpoint"
     assert not (tmp_path / "killed" / "checkpoints" / "step_3000.safetensors").exists()
-    done = subprocess.run(_cli(["--resume", str(tmp_path / "killed")], env), env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        _cli(["--resume", str(tmp_path / "killed")], env), env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     a, b = load(tmp_path / "straight"), load(tmp_path / "killed")
     assert all(torch.equal(a.model.state_dict()[k], b.model.state_dict()[k]) for k in a.model.state_dict())
@@ -106,7 +138,9 @@ def test_run_directory_layout_and_config_round_trip(tmp_path):
     assert saved["nerve_version"] == nerve.__version__
     assert TrainConfig.from_dict(saved["config"]) == TINY
     assert run.metrics()[-1]["train_acc"] >= run.metrics()[0]["train_acc"]
-    torch.testing.assert_close(run.model_at(60).state_dict()["hidden.weight"], run.model.state_dict()["hidden.weight"])
+    torch.testing.assert_close(
+        run.model_at(60).state_dict()["hidden.weight"], run.model.state_dict()["hidden.weight"]
+    )
     with pytest.raises(CheckpointError, match=r"has no checkpoint at step 7; it has \[0, 1, 8, 20, 40, 60\]"):
         run.model_at(7)
 
@@ -125,7 +159,10 @@ def test_a_checkpoint_that_does_not_fit_the_config_is_named(tmp_path):
     saved = json.loads(path.read_text())
     saved["config"]["model"]["d_hidden"] = 32
     path.write_text(json.dumps(saved))
-    with pytest.raises(CheckpointError, match=r"step_60.safetensors does not match the model: hidden.weight has shape \(16, 16\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"step_60.safetensors does not match the model: hidden.weight has shape \(16, 16\)",
+    ):
         load(tmp_path / "run")
 
 
@@ -136,7 +173,7 @@ def test_a_pickle_is_never_unpickled(tmp_path):
 
     train(TINY, tmp_path / "run")
     (tmp_path / "run" / "checkpoints" / "step_60.safetensors").write_bytes(pickle.dumps({"w": Boom()}))
-    with pytest.raises(CheckpointError, match="step_60.safetensors is corrupt or truncated"):
+    with pytest.raises(CheckpointError, match=r"step_60\.safetensors is corrupt or truncated"):
         load(tmp_path / "run")
     assert not (tmp_path / "exploited").exists()
 
@@ -157,11 +194,27 @@ def test_bad_configs_and_directories(tmp_path):
 
 def test_presets_are_the_published_setups():
     nanda, chughtai = PRESETS["nanda2023"], PRESETS["chughtai2023"]
-    assert (nanda.task.p, nanda.train_fraction, nanda.batch_size, nanda.lr, nanda.weight_decay) == (113, 0.3, None, 1e-3, 1.0)
+    assert (nanda.task.p, nanda.train_fraction, nanda.batch_size, nanda.lr, nanda.weight_decay) == (
+        113,
+        0.3,
+        None,
+        1e-3,
+        1.0,
+    )
     assert (nanda.betas, nanda.warmup_steps, nanda.steps) == ((0.9, 0.98), 10, 40_000)
-    assert (nanda.model.d_model, nanda.model.n_heads, nanda.model.d_head, nanda.model.d_mlp) == (128, 4, 32, 512)
+    assert (nanda.model.d_model, nanda.model.n_heads, nanda.model.d_head, nanda.model.d_mlp) == (
+        128,
+        4,
+        32,
+        512,
+    )
     assert (chughtai.task.group, chughtai.model.kind, chughtai.train_fraction) == ("S5", "mlp", 0.4)
-    assert (chughtai.model.d_embed, chughtai.model.d_hidden, chughtai.lr, chughtai.weight_decay) == (256, 128, 1e-3, 1.0)
+    assert (chughtai.model.d_embed, chughtai.model.d_hidden, chughtai.lr, chughtai.weight_decay) == (
+        256,
+        128,
+        1e-3,
+        1.0,
+    )
 
 
 def test_the_demo_setup_groks(tmp_path):
@@ -172,3 +225,14 @@ def test_the_demo_setup_groks(tmp_path):
     test99 = next(m["step"] for m in metrics if m["test_acc"] >= 0.99)
     assert test99 >= 5 * train99
     assert metrics[-1]["test_acc"] >= 0.99
+
+
+def test_thinning_keeps_the_ends_and_spreads_the_rest(tmp_path):
+    run = train(TINY.replace(steps=200, checkpoint_every=10, checkpoint_log_points=10), tmp_path / "run")
+    thinned = thin(tmp_path / "run", tmp_path / "fixture", n_checkpoints=6)
+    assert thinned.checkpoints[0] == 0 and thinned.checkpoints[-1] == 200
+    assert 4 <= len(thinned.checkpoints) <= 8 and set(thinned.checkpoints) <= set(run.checkpoints)
+    assert any(s <= 10 for s in thinned.checkpoints[1:]) and any(50 <= s < 200 for s in thinned.checkpoints)
+    assert not (tmp_path / "fixture" / "state.safetensors").exists()
+    assert torch.equal(thinned.model.state_dict()["hidden.weight"], run.model.state_dict()["hidden.weight"])
+    assert thinned.metrics() == run.metrics()

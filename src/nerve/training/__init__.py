@@ -14,7 +14,7 @@ from nerve.training.config import (
     make_model,
     make_task,
 )
-from nerve.training.run import CheckpointError, Run, load
+from nerve.training.run import CheckpointError, Run, load, thin
 from nerve.training.trainer import resume, schedule, train
 
 __all__ = [
@@ -30,5 +30,6 @@ __all__ = [
     "make_task",
     "resume",
     "schedule",
+    "thin",
     "train",
 ]

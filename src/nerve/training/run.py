@@ -12,8 +12,10 @@ runs/<name>/
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ import nerve
 from nerve.errors import NerveError
 from nerve.training.config import ConfigError, TrainConfig, make_model, make_task
 
-__all__ = ["CheckpointError", "Run", "load"]
+__all__ = ["CheckpointError", "Run", "load", "thin"]
 
 CONFIG, METRICS, CHECKPOINTS, STATE = "config.json", "metrics.jsonl", "checkpoints", "state.safetensors"
 _STEP = re.compile(r"step_(\d+)\.safetensors")
@@ -155,3 +157,29 @@ def load(run_dir: str | os.PathLike) -> Run:
     model = make_model(config.model, task, seed=config.seed)
     load_weights(model, checkpoint_path(path, steps[-1]))
     return Run(path, config, steps, model.eval())
+
+
+def thin(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, n_checkpoints: int) -> Run:
+    """Copy a run keeping about `n_checkpoints` checkpoints spread over training: half near
+    log-spaced steps (the fast early phases), half near evenly spaced ones, always the first
+    and the last. The copy has no optimiser state: it is for analysis, not for resuming.
+    """
+    src, dst = Path(run_dir), Path(out_dir)
+    steps = checkpoint_steps(src)
+    if not steps:
+        raise CheckpointError(f"{src} has no checkpoints in {src / CHECKPOINTS}.")
+    if n_checkpoints < 2:
+        raise CheckpointError(
+            f"`n_checkpoints` (={n_checkpoints}) must be at least 2: the first and the last."
+        )
+    last, half = steps[-1], max(1, n_checkpoints // 2)
+    targets = [last * i / half for i in range(half + 1)]
+    targets += [math.exp(math.log(max(last, 1)) * i / half) for i in range(half + 1)]
+    keep = sorted({min(steps, key=lambda s, t=t: abs(s - t)) for t in targets} | {steps[0], last})
+    (dst / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+    for name in (CONFIG, METRICS):
+        if (src / name).exists():
+            shutil.copyfile(src / name, dst / name)
+    for step in keep:
+        shutil.copyfile(checkpoint_path(src, step), checkpoint_path(dst, step))
+    return load(dst)
