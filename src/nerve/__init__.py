@@ -9,12 +9,24 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from nerve import groups
+from nerve import groups, models, tasks, training
 from nerve.errors import GroupError, NerveError, RepresentationError, ShapeError
+from nerve.training import load
 
 try:
     __version__ = version("nerve")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["GroupError", "NerveError", "RepresentationError", "ShapeError", "__version__", "groups"]
+__all__ = [
+    "GroupError",
+    "NerveError",
+    "RepresentationError",
+    "ShapeError",
+    "__version__",
+    "groups",
+    "load",
+    "models",
+    "tasks",
+    "training",
+]
