@@ -42,3 +42,40 @@ def test_unknown_group_is_a_clean_error():
     assert result.exit_code == 2
     assert "cannot parse group name 'X9'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_train_writes_a_run_and_refuses_to_overwrite_it(tmp_path):
+    args = [
+        "train",
+        "--task",
+        "modadd",
+        "--p",
+        "7",
+        "--model",
+        "mlp",
+        "--steps",
+        "20",
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    first = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert first.exit_code == 0, first.output
+    assert "done:" in first.output and (tmp_path / "r" / "checkpoints" / "step_20.safetensors").exists()
+    again = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert again.exit_code == 2 and "already holds a run; resume it or choose another --out" in again.output
+    assert "training" not in again.output  # refused before any progress bar
+
+
+def test_train_names_a_bad_preset_and_a_bad_prime(tmp_path):
+    bad = runner.invoke(
+        app, ["train", "--preset", "nanda2024", "--out", str(tmp_path / "x")], env={"COLUMNS": "200"}
+    )
+    assert (
+        bad.exit_code == 2
+        and "`--preset` (='nanda2024') must be one of ['chughtai2023', 'demo', 'nanda2023']" in bad.output
+    )
+    prime = runner.invoke(
+        app, ["train", "--task", "modadd", "--p", "12", "--out", str(tmp_path / "y")], env={"COLUMNS": "200"}
+    )
+    assert prime.exit_code == 2 and "`p` (=12) must be a prime" in prime.output
+    assert not (tmp_path / "y").exists()

@@ -168,6 +168,10 @@ def train_command(
             config = config.replace(**{k: v for k, v in changes.items() if v is not None})
             make_task(config.task, seed=config.seed)  # a bad task fails here, before the progress bar
             run_dir = out or Path("runs") / f"{preset or config.task.kind}-seed{config.seed}"
+            if (run_dir / "config.json").exists():
+                raise NerveError(
+                    f"run directory {run_dir} already holds a run; resume it or choose another --out."
+                )
             fit = lambda callback: train(config, run_dir, callback=callback)  # noqa: E731
         columns = [TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
         with Progress(*columns, TextColumn("{task.fields[metrics]}"), console=console) as bar:
