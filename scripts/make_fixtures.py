@@ -19,7 +19,7 @@ from nerve.training import PRESETS, load, resume, thin, train
 
 # nanda2023 keeps checkpoints through training so progress measures can be replayed;
 # chughtai2023 keeps its first and final weights. Both stay well under 20 MB together.
-KEEP = {"nanda2023": 16, "chughtai2023": 2}
+KEEP = {"nanda2023": 18, "chughtai2023": 2}
 
 
 def main() -> None:

@@ -160,9 +160,13 @@ def load(run_dir: str | os.PathLike) -> Run:
 
 
 def thin(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, n_checkpoints: int) -> Run:
-    """Copy a run keeping about `n_checkpoints` checkpoints spread over training: half near
-    log-spaced steps (the fast early phases), half near evenly spaced ones, always the first
-    and the last. The copy has no optimiser state: it is for analysis, not for resuming.
+    """Copy a run keeping about `n_checkpoints` checkpoints that sample every phase of training.
+
+    A third go to log-spaced steps (the fast early phases), a third to evenly spaced steps, and
+    a third to the steps where the logged test loss first falls below levels evenly spaced in
+    its log range (so a sudden transition such as grokking gets checkpoints of its own); the
+    first and last are always kept. The copy has no optimiser state: it is for analysis, not
+    for resuming.
     """
     src, dst = Path(run_dir), Path(out_dir)
     steps = checkpoint_steps(src)
@@ -172,9 +176,15 @@ def thin(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, n_checkpoint
         raise CheckpointError(
             f"`n_checkpoints` (={n_checkpoints}) must be at least 2: the first and the last."
         )
-    last, half = steps[-1], max(1, n_checkpoints // 2)
-    targets = [last * i / half for i in range(half + 1)]
-    targets += [math.exp(math.log(max(last, 1)) * i / half) for i in range(half + 1)]
+    last, k = steps[-1], max(1, n_checkpoints // 3)
+    targets = [last * i / k for i in range(k + 1)]
+    targets += [math.exp(math.log(max(last, 1)) * i / k) for i in range(k + 1)]
+    losses = [(m["step"], m["test_loss"]) for m in read_metrics(src) if m.get("test_loss", 0) > 0]
+    if losses:
+        logs = [math.log(loss) for _, loss in losses]
+        for i in range(1, k + 1):
+            level = max(logs) - (max(logs) - min(logs)) * i / (k + 1)
+            targets.append(next(step for (step, _), lg in zip(losses, logs) if lg <= level))
     keep = sorted({min(steps, key=lambda s, t=t: abs(s - t)) for t in targets} | {steps[0], last})
     (dst / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
     for name in (CONFIG, METRICS):
