@@ -32,7 +32,7 @@ def main() -> None:
     run_dir = args.from_run or Path("runs") / args.preset
     if args.from_run is None:
         if (run_dir / "config.json").exists():
-            resume(run_dir)
+            resume(run_dir, steps=config.steps)  # an interrupted or a shorter run goes on
         else:
             train(config, run_dir)
     run = load(run_dir)

@@ -129,7 +129,7 @@ def train_command(
     op: str = typer.Option(None, help="The operation of a modular task: add, sub, mul, div, x2+y2, ..."),
     group: str = typer.Option(None, help="The group of a group task, e.g. S5 or C2xS3."),
     model: str = typer.Option(None, help="mlp, transformer or superposition."),
-    steps: int = typer.Option(None, help="Optimiser steps."),
+    steps: int = typer.Option(None, help="Optimiser steps (with --resume: extend the run to this many)."),
     lr: float = typer.Option(None, help="AdamW learning rate."),
     weight_decay: float = typer.Option(None, help="AdamW weight decay."),
     train_fraction: float = typer.Option(None, help="Fraction of the domain to train on."),
@@ -147,7 +147,7 @@ def train_command(
         if resume is not None:
             run_dir = resume
             console.print(f"resuming {run_dir}")
-            fit = lambda callback: resume_run(run_dir, callback=callback)  # noqa: E731
+            fit = lambda callback: resume_run(run_dir, steps=steps, callback=callback)  # noqa: E731
         else:
             if preset is not None and preset not in PRESETS:
                 raise NerveError(f"`--preset` (={preset!r}) must be one of {sorted(PRESETS)}.")

@@ -236,3 +236,14 @@ def test_thinning_keeps_the_ends_and_spreads_the_rest(tmp_path):
     assert not (tmp_path / "fixture" / "state.safetensors").exists()
     assert torch.equal(thinned.model.state_dict()["hidden.weight"], run.model.state_dict()["hidden.weight"])
     assert thinned.metrics() == run.metrics()
+
+
+def test_extending_a_finished_run_gives_the_weights_of_the_longer_run(tmp_path):
+    longer = train(TINY.replace(steps=90), tmp_path / "long")
+    train(TINY, tmp_path / "short")
+    extended = resume(tmp_path / "short", steps=90)
+    assert extended.config.steps == 90 and extended.checkpoints[-1] == 90
+    a, b = longer.model.state_dict(), extended.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ConfigError, match=r"`steps` \(=10\) cannot shorten the run"):
+        resume(tmp_path / "short", steps=10)

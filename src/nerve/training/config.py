@@ -217,11 +217,13 @@ PRESETS: dict[str, TrainConfig] = {
         checkpoint_every=500,
     ),
     # Chughtai, Chan & Nanda 2023: composition in S5, 40% of pairs, the same optimiser, the MLP
-    # with d_embed 256 and d_hidden 128.
+    # with d_embed 256 and d_hidden 128. The step count is not from the paper: 50,000 steps did
+    # not generalise (seed 0: 2.9% test accuracy, test loss still falling); 250,000 is what a
+    # public replication of the paper trained for.
     "chughtai2023": TrainConfig(
         task=TaskConfig(kind="group", group="S5"),
         model=ModelConfig(kind="mlp"),
-        steps=50_000,
+        steps=250_000,
         train_fraction=0.4,
         checkpoint_every=1000,
     ),

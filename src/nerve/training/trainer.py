@@ -216,10 +216,28 @@ def train(
 
 
 def resume(
-    run_dir: str | Path, *, callback: Callback | None = None, device: str | torch.device = "cpu"
+    run_dir: str | Path,
+    *,
+    steps: int | None = None,
+    callback: Callback | None = None,
+    device: str | torch.device = "cpu",
 ) -> Run:
-    """Continue the run in `run_dir` from its latest saved state, with its saved config."""
-    return train(read_config(Path(run_dir)), run_dir, resume=True, callback=callback, device=device)
+    """Continue the run in `run_dir` from its latest saved state, with its saved config.
+
+    With `steps` larger than the config's, a run is extended: the learning rate is constant
+    after warm-up, so nothing before the old last step depends on `steps`, and the extended
+    run ends with the weights of a run configured with `steps` from the start.
+    """
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    if steps is not None and steps != config.steps:
+        if steps < config.steps:
+            raise ConfigError(
+                f"`steps` (={steps}) cannot shorten the run in {run_dir} ({config.steps} steps)."
+            )
+        config = config.replace(steps=steps)
+        write_config(run_dir, config)
+    return train(config, run_dir, resume=True, callback=callback, device=device)
 
 
 def _truncate_metrics(path: Path, *, before: int) -> None:
