@@ -177,7 +177,7 @@ def train(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
     )
-    start = 0
+    start, elapsed = 0, 0.0
     if resume:
         tensors, meta = load_tensors(run_dir / STATE)
         start = int(meta.get("step", -1))
@@ -185,13 +185,13 @@ def train(
             raise CheckpointError(f"{run_dir / STATE} has no step in its metadata.")
         load_weights(model, checkpoint_path(run_dir, start))
         _restore_optimizer(model, optimizer, {k: v.to(device) for k, v in tensors.items()})
-        _truncate_metrics(run_dir / METRICS, before=start)
+        elapsed = _truncate_metrics(run_dir / METRICS, before=start)
     else:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         write_config(run_dir, config)
     checkpoints = set(schedule(config))
     metrics: dict[str, Any] = {}
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() - elapsed  # "seconds" counts the whole run across resumes
     model.train()
     for step in range(start, config.steps + 1):
         if step in checkpoints:
@@ -240,9 +240,10 @@ def resume(
     return train(config, run_dir, resume=True, callback=callback, device=device)
 
 
-def _truncate_metrics(path: Path, *, before: int) -> None:
+def _truncate_metrics(path: Path, *, before: int) -> float:
+    """Drop the lines of steps that will be replayed; return the last kept line's seconds."""
     if not path.exists():
-        return
+        return 0.0
     keep = []
     for line in path.read_text().splitlines():
         try:
@@ -251,3 +252,4 @@ def _truncate_metrics(path: Path, *, before: int) -> None:
         except (json.JSONDecodeError, KeyError):
             continue  # a line torn by the kill
     path.write_text("".join(line + "\n" for line in keep))
+    return float(json.loads(keep[-1]).get("seconds", 0.0)) if keep else 0.0
