@@ -80,6 +80,8 @@ def test_resume_after_an_interrupt_gives_exactly_the_uninterrupted_weights(tmp_p
     # metrics are not duplicated by the replayed steps
     steps = [m["step"] for m in resumed.metrics()]
     assert steps == [m["step"] for m in straight.metrics()] == list(range(0, 61, 10))
+    seconds = [m["seconds"] for m in resumed.metrics()]
+    assert seconds == sorted(seconds)  # elapsed time carries over the resume
     keys = ("train_loss", "test_loss")
     assert [[m.get(k) for k in keys] for m in resumed.metrics()] == [
         [m.get(k) for k in keys] for m in straight.metrics()
