@@ -1,5 +1,7 @@
 """The `nerve` command line: help, version, `groups show`, and clean errors."""
 
+import json
+
 from typer.testing import CliRunner
 
 import nerve
@@ -79,3 +81,33 @@ def test_train_names_a_bad_preset_and_a_bad_prime(tmp_path):
     )
     assert prime.exit_code == 2 and "`p` (=12) must be a prime" in prime.output
     assert not (tmp_path / "y").exists()
+
+
+def test_analyze_prints_the_key_numbers_and_where_the_report_is(tmp_path):
+    run_dir = tmp_path / "r"
+    args = ["train", "--task", "modadd", "--p", "7", "--model", "mlp", "--steps", "30", "--out", str(run_dir)]
+    assert runner.invoke(app, args, env={"COLUMNS": "200"}).exit_code == 0
+    result = runner.invoke(app, ["analyze", str(run_dir)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "key irreps" in result.output and "logit variance in the key irreps" in result.output
+    assert f"report: {run_dir / 'report.html'}" in result.output
+    assert (run_dir / "analysis" / "fourier.json").exists() and (run_dir / "report.html").exists()
+
+
+def test_analyze_names_a_directory_that_is_not_a_run(tmp_path):
+    result = runner.invoke(app, ["analyze", str(tmp_path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert f"{tmp_path} is not a run directory" in result.output and "Traceback" not in result.output
+
+
+def test_demo_trains_groks_and_reports(tmp_path):
+    # the README's first command: the small default setup, analysed, with a report
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--out", str(out)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    fourier = json.loads((out / "analysis" / "fourier.json").read_text())
+    assert fourier["accuracy"] >= 0.99 and fourier["key_irreps"]
+    assert f"report: {out / 'report.html'}" in result.output
+    # run again: the finished run is reused, not retrained or refused
+    again = runner.invoke(app, ["demo", "--out", str(out)], env={"COLUMNS": "200"})
+    assert again.exit_code == 0 and "reusing the demo run" in again.output

@@ -121,6 +121,89 @@ def _metrics_text(metrics: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
+def _train_with_bar(console: Console, fit) -> Any:
+    columns = [TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, TextColumn("{task.fields[metrics]}"), console=console) as bar:
+        handle = bar.add_task("train", total=None, metrics="")
+
+        def update(step: int, total: int, metrics: dict[str, Any]) -> None:
+            bar.update(handle, completed=step, total=total, metrics=_metrics_text(metrics))
+
+        return fit(update)
+
+
+def _analyze_with_bar(console: Console, run_dir: Path) -> Any:
+    from nerve.report import analyze
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console) as bar:
+        handles: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in handles:
+                handles[stage] = bar.add_task(stage, total=total)
+            bar.update(handles[stage], completed=done, total=total)
+
+        return analyze(run_dir, progress=update)
+
+
+def _summary(console: Console, analysed: Any) -> None:
+    from nerve.report._html import key_numbers
+
+    table = Table(title=f"{analysed.run.path}: what the network learned", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in key_numbers(analysed.run, analysed.fourier, analysed.progress):
+        table.add_row(name, value)
+    console.print(table)
+    console.print(f"report: [bold]{analysed.report}[/bold]  (open it in a browser; it works offline)")
+
+
+@app.command("analyze")
+def analyze_command(
+    run_dir: Path = typer.Argument(..., help="A run directory of a group task (made by `nerve train`)."),
+) -> None:
+    """Read the algorithm off a run: irreps of its weights, neurons and logits, progress measures,
+    analysis/*.json and a self-contained report.html."""
+    console = Console()
+    try:
+        analysed = _analyze_with_bar(console, run_dir)
+    except NerveError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from None
+    _summary(console, analysed)
+
+
+@app.command("demo")
+def demo_command(
+    out: Path = typer.Option(Path("runs/demo"), help="Run directory for the demo."),
+) -> None:
+    """Train the small modular-addition model (a+b mod 59), analyse it and write the report.
+
+    An existing demo run in OUT is reused (and resumed if it was interrupted)."""
+    from nerve.training import PRESETS, resume, train
+    from nerve.training.run import read_config
+
+    console = Console()
+    config = PRESETS["demo"]
+    try:
+        if (out / "config.json").exists():
+            if read_config(out) != config:
+                raise NerveError(f"`--out` ({out}) holds a run that is not the demo; choose another --out.")
+            console.print(f"reusing the demo run in {out}")
+            _train_with_bar(console, lambda callback: resume(out, callback=callback))
+        else:
+            _train_with_bar(console, lambda callback: train(config, out, callback=callback))
+        analysed = _analyze_with_bar(console, out)
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted[/yellow]; run `nerve demo --out {out}` again to continue")
+        raise typer.Exit(130) from None
+    except NerveError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from None
+    _summary(console, analysed)
+
+
 @app.command("train")
 def train_command(
     preset: str = typer.Option(None, help="A published setup: nanda2023, chughtai2023."),
@@ -173,14 +256,7 @@ def train_command(
                     f"run directory {run_dir} already holds a run; resume it or choose another --out."
                 )
             fit = lambda callback: train(config, run_dir, callback=callback)  # noqa: E731
-        columns = [TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-        with Progress(*columns, TextColumn("{task.fields[metrics]}"), console=console) as bar:
-            handle = bar.add_task("train", total=None, metrics="")
-
-            def update(step: int, total: int, metrics: dict[str, Any]) -> None:
-                bar.update(handle, completed=step, total=total, metrics=_metrics_text(metrics))
-
-            run = fit(update)
+        run = _train_with_bar(console, fit)
     except KeyboardInterrupt:
         console.print(f"[yellow]interrupted[/yellow]; continue with: nerve train --resume {run_dir}")
         raise typer.Exit(130) from None

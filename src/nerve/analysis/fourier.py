@@ -34,13 +34,15 @@ class ClockPizza:
 
     - `gradient_symmetricity`: the mean over sampled triples (a, b, c) of the cosine between
       ``∂Q_abc/∂E_a`` and ``∂Q_abc/∂E_b`` (Q_abc the logit of c on (a, b)). Near 1 for the
-      pizza algorithm, whose logits depend on ``E_a + E_b``; lower for the clock.
+      pizza algorithm, whose logits depend on ``E_a + E_b``; lower for the clock. Only defined
+      when both inputs share one embedding (the two gradients live in the same space): None
+      for a model with separate embeddings W_a and W_b, like Chughtai et al.'s MLP.
     - `distance_irrelevance`: the mean over d of the standard deviation of the correct logit
       over the pairs with ``a − b = d``, divided by its standard deviation over all pairs.
       Near 1 when the distance a − b does not matter (clock), small when it does (pizza).
     """
 
-    gradient_symmetricity: float
+    gradient_symmetricity: float | None
     distance_irrelevance: float
     n_triples: int
 
@@ -240,8 +242,11 @@ class FourierAnalysis:
     def _clock_pizza(self, v: ModelView, gt: GroupTask, logits: Tensor) -> ClockPizza:
         n = gt.order
         correct = logits.gather(1, gt.targets[:, None]).reshape(n, n)
+        shared = len(v.embeddings) == 1
         return ClockPizza(
-            gradient_symmetricity(v, n, n_triples=self.n_triples, seed=self.seed, batch_size=self.batch_size),
+            gradient_symmetricity(v, n, n_triples=self.n_triples, seed=self.seed, batch_size=self.batch_size)
+            if shared
+            else None,
             distance_irrelevance(correct),
             self.n_triples,
         )

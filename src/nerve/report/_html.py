@@ -1,0 +1,229 @@
+"""One self-contained HTML page for a run: plotly figures with plotly.js inlined, no CDN."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
+
+import nerve
+from nerve.analysis.fourier import FourierResult
+from nerve.analysis.progress import ProgressResult
+from nerve.training import Run
+
+__all__ = ["render_report", "write_report"]
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+table.numbers { border-collapse: collapse; } table.numbers td, table.numbers th {
+  border: 1px solid #ccc; padding: 4px 10px; text-align: left; }
+.note { color: #555; font-size: 0.9em; }
+"""
+
+PHASE_COLOURS = {"memorisation_end": "#888", "cleanup_start": "#d62728", "cleanup_end": "#2ca02c"}
+
+
+def _figure_html(fig: go.Figure, name: str) -> str:
+    fig.update_layout(template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 50})
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"figure-{name}")
+
+
+def _add_phases(fig: go.Figure, progress: ProgressResult | None, **where: Any) -> None:
+    if progress is None:
+        return
+    for name, colour in PHASE_COLOURS.items():
+        step = getattr(progress.phases, name)
+        if step is not None:
+            fig.add_vline(x=step, line_dash="dash", line_color=colour, **where)
+            fig.add_annotation(
+                x=step, y=1, yref="paper", text=name.replace("_", " "), showarrow=False,
+                font={"size": 10, "color": colour}, textangle=-90, xanchor="right", yanchor="top",
+            )  # fmt: skip
+
+
+def curves_figure(metrics: Sequence[dict], progress: ProgressResult | None) -> go.Figure:
+    """Loss (log scale) and accuracy against step, the phase boundaries marked."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    steps = [m["step"] for m in metrics]
+    for col, key in ((1, "loss"), (2, "acc")):
+        for split, colour in (("train", "#1f77b4"), ("test", "#ff7f0e")):
+            values = [m.get(f"{split}_{key}") for m in metrics]
+            if any(v is not None for v in values):
+                fig.add_trace(
+                    go.Scatter(x=steps, y=values, name=f"{split} {key}", line={"color": colour}),
+                    row=1,
+                    col=col,
+                )
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_xaxes(title_text="step")
+    _add_phases(fig, progress)
+    fig.update_layout(title="Training", height=420)
+    return fig
+
+
+def spectrum_figure(result: FourierResult) -> go.Figure:
+    """Fraction of variance of each embedding and of W_U in each irrep."""
+    fig = go.Figure()
+    labels = list(result.irreps)
+    for name, fractions in [*result.embeddings.items(), ("W_U", result.unembedding)]:
+        fig.add_trace(go.Bar(x=labels, y=list(fractions), name=name))
+    fig.update_layout(
+        title="Irrep spectrum of the embeddings",
+        barmode="group",
+        yaxis_title="fraction of variance",
+        height=400,
+    )
+    return fig
+
+
+def neurons_figure(result: FourierResult) -> go.Figure:
+    """Neurons grouped by their dominant irrep: how many, and how cleanly."""
+    labels = list(result.irreps)
+    live = [(i, f) for i, f in zip(result.neuron_irrep, result.neuron_fraction) if i >= 0]
+    order = sorted(range(len(live)), key=lambda k: (live[k][0], -live[k][1]))
+    fig = make_subplots(
+        rows=1, cols=2, column_widths=[0.45, 0.55],
+        subplot_titles=("live neurons by dominant irrep", "each neuron's fraction in its irrep"),
+    )  # fmt: skip
+    counts = [sum(1 for i, _ in live if i == r) for r in range(len(labels))]
+    used = [r for r in range(len(labels)) if counts[r]]
+    fig.add_trace(
+        go.Bar(x=[labels[r] for r in used], y=[counts[r] for r in used], name="neurons"), row=1, col=1
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=list(range(len(order))),
+            y=[live[k][1] for k in order],
+            mode="markers",
+            marker={"color": [live[k][0] for k in order], "colorscale": "Turbo", "size": 4},
+            text=[labels[live[k][0]] for k in order],
+            name="fraction",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_xaxes(title_text="neurons, grouped by irrep", row=1, col=2)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    dead = len(result.neuron_irrep) - len(live)
+    fig.update_layout(title=f"Neurons ({len(live)} live, {dead} dead)", showlegend=False, height=400)
+    return fig
+
+
+def logits_figure(result: FourierResult) -> go.Figure:
+    """Fraction of logit variance along each character χ_ρ(t(a,b)·c⁻¹)."""
+    key = set(result.key_irreps)
+    colours = ["#d62728" if i in key else "#7f7f7f" for i in range(len(result.irreps))]
+    fig = go.Figure(go.Bar(x=list(result.irreps), y=list(result.logit_fractions), marker_color=colours))
+    fig.update_layout(
+        title="Logit variance by irrep (key irreps in red)",
+        yaxis_title="fraction of logit variance",
+        height=380,
+    )
+    return fig
+
+
+def progress_figure(progress: ProgressResult) -> go.Figure:
+    """Nanda et al.'s progress measures at each checkpoint."""
+    fig = make_subplots(
+        rows=1, cols=3, subplot_titles=("losses", "Gini of Fourier norms", "sum of squared weights")
+    )
+    s = list(progress.steps)
+    for name in ("train_loss", "test_loss", "restricted_loss", "excluded_loss"):
+        fig.add_trace(
+            go.Scatter(x=s, y=list(getattr(progress, name)), name=name.replace("_", " ")), row=1, col=1
+        )
+    for name, values in progress.gini.items():
+        fig.add_trace(go.Scatter(x=s, y=list(values), name=f"Gini {name}"), row=1, col=2)
+    fig.add_trace(go.Scatter(x=s, y=list(progress.weight_norm), name="‖θ‖²"), row=1, col=3)
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_xaxes(title_text="step")
+    _add_phases(fig, progress)
+    fig.update_layout(title=f"Progress measures (key irreps {', '.join(progress.key_irreps)})", height=420)
+    return fig
+
+
+def _number(x: float | None, fmt: str = ".3g") -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return format(x, fmt)
+
+
+def key_numbers(run: Run, result: FourierResult, progress: ProgressResult | None) -> list[tuple[str, str]]:
+    """The report's plain table: (quantity, value) rows."""
+    rows = [
+        ("task", result.task),
+        ("group", f"{result.group} ({len(result.irreps)} real irreps)"),
+        ("model", run.config.model.kind),
+        ("checkpoint analysed", f"step {run.checkpoints[-1]}"),
+        ("accuracy on every pair", _number(result.accuracy, ".2%")),
+        ("loss on every pair", _number(result.loss)),
+        ("key irreps", ", ".join(result.key_labels) or "none"),
+        ("rule for key irreps", result.key_rule),
+        ("logit variance in the key irreps", _number(result.key_logit_fraction, ".1%")),
+        ("neurons with > 85% of their variance in one irrep", _number(result.clean_neuron_fraction(), ".1%")),
+    ]
+    for name, fractions in [*result.embeddings.items(), ("W_U", result.unembedding)]:
+        share = sum(fractions[i] for i in result.key_irreps)
+        rows.append((f"{name} variance in the key irreps", _number(share, ".1%")))
+    if result.clock_pizza is not None:
+        rows.append(
+            ("gradient symmetricity (Zhong et al.)", _number(result.clock_pizza.gradient_symmetricity))
+        )
+        rows.append(("distance irrelevance (Zhong et al.)", _number(result.clock_pizza.distance_irrelevance)))
+    if progress is not None:
+        rows.append(("restricted loss (final)", _number(progress.restricted_loss[-1])))
+        rows.append(("excluded loss (final)", _number(progress.excluded_loss[-1])))
+        p = progress.phases
+        rows.append(("end of memorisation", _number(p.memorisation_end, "d")))
+        rows.append(("clean-up", f"steps {_number(p.cleanup_start, 'd')} to {_number(p.cleanup_end, 'd')}"))
+        rows.append(("rule for phases", p.rule))
+    return rows
+
+
+def render_report(run: Run, result: FourierResult, progress: ProgressResult | None = None) -> str:
+    """The whole page as a string: works offline, plotly.js is inside it."""
+    figures = [("curves", curves_figure(run.metrics(), progress))]
+    figures += [
+        ("spectrum", spectrum_figure(result)),
+        ("neurons", neurons_figure(result)),
+        ("logits", logits_figure(result)),
+    ]
+    if progress is not None:
+        figures.append(("progress", progress_figure(progress)))
+    table = "\n".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+        for k, v in key_numbers(run, result, progress)
+    )
+    body = "\n".join(f"<section>{_figure_html(fig, name)}</section>" for name, fig in figures)
+    title = f"nerve report: {run.path.name}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{_STYLE}</style>
+<script type="text/javascript">{get_plotlyjs()}</script>
+</head><body>
+<h1>{html.escape(title)}</h1>
+<p class="note">{html.escape(result.task)} · nerve {html.escape(nerve.__version__)} ·
+the algorithm read in the irreducible representations of {html.escape(result.group)}
+(Nanda et al. 2023; Chughtai, Chan &amp; Nanda 2023).</p>
+<h2>Key numbers</h2>
+<table class="numbers">{table}</table>
+<h2>Figures</h2>
+{body}
+</body></html>
+"""
+
+
+def write_report(run: Run, result: FourierResult, progress: ProgressResult | None = None) -> Path:
+    """Write ``report.html`` into the run directory and return its path."""
+    path = run.path / "report.html"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_report(run, result, progress), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,68 @@
+"""`nerve analyze`: every analysis of a run, its JSON results, and the report."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from nerve.analysis.fourier import FourierAnalysis, FourierResult
+from nerve.analysis.progress import ProgressMeasures, ProgressResult
+from nerve.errors import NerveError
+from nerve.report._html import write_report
+from nerve.training import Run, load
+
+__all__ = ["Analysed", "analyze"]
+
+#: Called with (stage, done, total) while the analyses run.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """What :func:`analyze` wrote: the results and the paths of the files."""
+
+    run: Run
+    fourier: FourierResult
+    progress: ProgressResult
+    files: tuple[Path, ...]
+
+    @property
+    def report(self) -> Path:
+        return self.run.path / "report.html"
+
+
+def _write(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> Analysed:
+    """Analyse a run of a group task: the Fourier analysis of its last checkpoint, the progress
+    measures over all its checkpoints, ``analysis/fourier.json``, ``analysis/progress.json``
+    and ``report.html`` in the run directory.
+    """
+    run = load(run_dir)
+    if getattr(run.task, "group", None) is None:
+        raise NerveError(
+            f"run {run.path} trains {run.config.task.kind!r} ({run.task.name}), which has no group: "
+            "`nerve analyze` reads group tasks (group composition, a+b or a-b mod p)."
+        )
+    report = progress or (lambda stage, done, total: None)
+    report("fourier", 0, 1)
+    fourier = FourierAnalysis().fit(run.model, run.task).result_
+    report("fourier", 1, 1)
+    measures = ProgressMeasures(key_irreps=fourier.key_labels).fit(
+        run, progress=lambda done, total: report("progress measures", done, total)
+    )
+    folder = run.path / "analysis"
+    folder.mkdir(exist_ok=True)
+    files = (
+        _write(folder / "fourier.json", fourier.to_json()),
+        _write(folder / "progress.json", measures.result_.to_json()),
+        write_report(run, fourier, measures.result_),
+    )
+    return Analysed(run, fourier, measures.result_, files)

@@ -1,0 +1,103 @@
+"""`analyze` writes the results and a self-contained report whose figures render offline."""
+
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+
+from nerve import NerveError
+from nerve.analysis import FourierResult
+from nerve.analysis.progress import ProgressResult
+from nerve.report import analyze
+from nerve.training import ModelConfig, TaskConfig, TrainConfig, train
+
+TINY = TrainConfig(
+    task=TaskConfig(kind="modular", p=11),
+    model=ModelConfig(kind="mlp", d_embed=16, d_hidden=32),
+    steps=200,
+    lr=3e-3,
+    train_fraction=0.5,
+    eval_every=10,
+    checkpoint_every=50,
+)
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    train(TINY, run_dir)
+    return analyze(run_dir)
+
+
+def test_analyze_writes_results_that_read_back(analysed):
+    folder = analysed.run.path / "analysis"
+    assert FourierResult.from_json((folder / "fourier.json").read_text()) == analysed.fourier
+    assert ProgressResult.from_json((folder / "progress.json").read_text()) == analysed.progress
+    assert analysed.progress.steps == analysed.run.checkpoints
+    assert analysed.progress.key_irreps == analysed.fourier.key_labels
+    json.loads((folder / "fourier.json").read_text())  # strict JSON: no NaN
+
+
+class _Figures(HTMLParser):
+    """Collects the figure divs and, for each, whether plotly drew an svg inside it."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.drawn = [], {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        figure = (attrs.get("id") or "").startswith("figure-")
+        if figure:
+            self.drawn[attrs["id"]] = False
+        if tag not in ("br", "img", "input", "meta", "link", "path", "rect", "line", "circle", "stop"):
+            self.stack.append(attrs.get("id") if figure else None)
+        if "main-svg" in (attrs.get("class") or ""):
+            for owner in reversed(self.stack):
+                if owner:
+                    self.drawn[owner] = True
+                    break
+
+    def handle_endtag(self, tag):
+        if self.stack and tag not in ("path", "rect", "line", "circle", "stop"):
+            self.stack.pop()
+
+
+def test_report_is_self_contained(analysed):
+    page = analysed.report.read_text()
+    assert not re.search(r"<script[^>]+src=", page)  # plotly.js is inline, not fetched
+    assert not re.search(r"<link[^>]+href=\"https?:", page)
+    ids = re.findall(r'id="(figure-[a-z]+)"', page)
+    assert ids == ["figure-curves", "figure-spectrum", "figure-neurons", "figure-logits", "figure-progress"]
+    assert "a+b mod 11" in page and "key irreps" in page
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (.ci/run installs Debian's)")
+def test_report_figures_render_in_headless_chromium_offline(analysed, tmp_path):
+    # no network: every request would go to a dead proxy, and background networking is off
+    cmd = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+        f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000", "--dump-dom",
+        analysed.report.resolve().as_uri(),
+    ]  # fmt: skip
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+    figures = _Figures()
+    figures.feed(dom)
+    assert len(figures.drawn) == 5
+    assert all(figures.drawn.values()), figures.drawn
+
+
+def test_analyze_refuses_a_task_without_a_group(tmp_path):
+    run_dir = tmp_path / "mul"
+    config = TINY.replace(task__op="mul", steps=10, checkpoint_every=10)
+    train(config, run_dir)
+    with pytest.raises(NerveError, match=r"trains 'modular' \(a\*b mod 11\), which has no group"):
+        analyze(run_dir)
