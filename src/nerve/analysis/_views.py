@@ -5,8 +5,8 @@ embeddings (one matrix per input position, rows indexed by token), the unembeddi
 indexed by class), the hidden neurons and the logits on every pair, and the embedding
 vectors fed to the rest of the network, to take gradients with respect to them. A
 :class:`ModelView` gives these for nerve's :class:`~nerve.models.MLP` and
-:class:`~nerve.models.Transformer` and for a TransformerLens ``HookedTransformer`` (the 1.x to
-3.x releases; 4.x replaced it with ``TransformerBridge``, which is not supported).
+:class:`~nerve.models.Transformer` and for a TransformerLens ``HookedTransformer`` (releases
+below 4, tested with 3.9; 4.x replaced it with ``TransformerBridge``, which is not supported).
 """
 
 from __future__ import annotations
