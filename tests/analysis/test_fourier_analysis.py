@@ -114,6 +114,8 @@ def test_neurons_key_irreps_and_embeddings_from_a_built_network(s4):
     assert r.key_irreps == (i_std,)  # sign dominates 10% of live neurons, under min_share
     assert "0.2 of the live neurons" in r.key_rule
     assert r.clean_neuron_fraction() == 1.0
+    # Schur: Σ_g ρ_ij(g)² = |G|/d, so each std neuron has variance |G|²/3 and sign(b) has |G|²
+    assert r.key_neuron_fraction == pytest.approx(3 / 4, abs=1e-12)
     assert r.embeddings["W_E"][i_std] == pytest.approx(3 / 3.25, abs=1e-12)
     assert r.embeddings["W_E"][i_sign] == pytest.approx(0.25 / 3.25, abs=1e-12)
 

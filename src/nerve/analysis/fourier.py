@@ -70,6 +70,8 @@ class FourierResult:
     - `logit_fractions`: the fraction of logit variance along each character, the square of
       the similarity (the characters are orthogonal, so these add up).
     - `key_logit_fraction`: the sum of `logit_fractions` over the key irreps.
+    - `key_neuron_fraction`: the fraction of the hidden layer's variance (summed over neurons)
+      that reads the key irreps (Chughtai et al.'s "MLP" fraction of variance explained).
     - `loss`, `accuracy`: on the whole domain; `clock_pizza`: for a+b mod p, else None.
     """
 
@@ -88,6 +90,7 @@ class FourierResult:
     logit_similarity: tuple[float, ...]
     logit_fractions: tuple[float, ...]
     key_logit_fraction: float
+    key_neuron_fraction: float
     loss: float
     accuracy: float
     clock_pizza: ClockPizza | None = field(default=None)
@@ -198,7 +201,8 @@ class FourierAnalysis:
         embeddings = {name: _spectrum(ft, W.double()) for name, W in v.embeddings.items()}
         unembedding = _spectrum(ft, v.unembedding.double())
 
-        by_irrep = neuron_spectrum(self.neurons_, G.irreps(), ft.trivial)  # [r, H]
+        aligned, total_power = neuron_power(self.neurons_, G.irreps(), ft.trivial)  # [r, H], [H]
+        by_irrep = _fractions(aligned, total_power, self.neurons_)
         live = ~torch.isnan(by_irrep).any(0)
         dominant = torch.where(live, by_irrep.nan_to_num(-1).argmax(0), -1)
         fraction = torch.where(live, by_irrep.nan_to_num(-1).max(0).values, torch.nan)
@@ -233,6 +237,7 @@ class FourierAnalysis:
             logit_similarity=_floats(sim),
             logit_fractions=_floats(logit_fractions),
             key_logit_fraction=float(logit_fractions[list(key)].sum()) if key else 0.0,
+            key_neuron_fraction=float(aligned[list(key)].sum() / total_power.sum()) if key else 0.0,
             loss=cross_entropy(logits, gt.targets),
             accuracy=float((logits.argmax(-1) == gt.targets).double().mean()),
             clock_pizza=clock_pizza,
@@ -290,9 +295,22 @@ def neuron_spectrum(neurons: Tensor, irreps, trivial: int) -> Tensor:
     """``[r, H]``: the fraction of each neuron's variance (``neurons [|G|, |G|, H]``, functions of
     the pair) that reads each irrep ρ of G: its components in ρ⊗1, 1⊗ρ and ρ⊗ρ over G × G.
 
-    Components ρ⊗σ with ρ ≠ σ both non-trivial count for no irrep, so a row sums to at most 1.
-    Dead neurons (no variance) get NaN.
+    Components ρ⊗σ with ρ ≠ σ both non-trivial count for no irrep, so a column sums to at
+    most 1. Dead neurons (no variance) get NaN.
     """
+    return _fractions(*neuron_power(neurons, irreps, trivial), neurons)
+
+
+def _fractions(aligned: Tensor, total: Tensor, neurons: Tensor) -> Tensor:
+    """``aligned / total``, NaN for a neuron whose variance is rounding noise of its values."""
+    order = neurons.shape[0]
+    noise = (64 * torch.finfo(torch.float64).eps) ** 2 * order**2 * neurons.double().pow(2).sum((0, 1))
+    return torch.where(total > noise, aligned / total.clamp_min(1e-300), torch.nan)
+
+
+def neuron_power(neurons: Tensor, irreps, trivial: int) -> tuple[Tensor, Tensor]:
+    """``(aligned [r, H], total [H])``: the variance of each neuron in the components that read
+    each irrep (see :func:`neuron_spectrum`), and its whole variance (Plancherel: Σ (h − mean)²)."""
     group = irreps[0].group
     ft2 = FourierTransform(group, arity=2)
     power = ft2.power(neurons.double())  # [components of G × G, H]
@@ -308,8 +326,7 @@ def neuron_spectrum(neurons: Tensor, irreps, trivial: int) -> Tensor:
     aligned = power.new_zeros(r, power.shape[1])
     keep = owner >= 0
     aligned.index_add_(0, owner[keep], power[keep])
-    noise = (64 * torch.finfo(power.dtype).eps) ** 2 * group.order**2 * power.sum(0)
-    return torch.where(total > noise, aligned / total.clamp_min(1e-300), torch.nan)
+    return aligned, total
 
 
 def _spectrum(ft: FourierTransform, W: Tensor) -> Tensor:

@@ -172,6 +172,7 @@ def key_numbers(run: Run, result: FourierResult, progress: ProgressResult | None
     for name, fractions in [*result.embeddings.items(), ("W_U", result.unembedding)]:
         share = sum(fractions[i] for i in result.key_irreps)
         rows.append((f"{name} variance in the key irreps", _number(share, ".1%")))
+    rows.append(("neuron variance in the key irreps", _number(result.key_neuron_fraction, ".1%")))
     if result.clock_pizza is not None:
         rows.append(
             ("gradient symmetricity (Zhong et al.)", _number(result.clock_pizza.gradient_symmetricity))
