@@ -11,7 +11,13 @@ import nerve
 from nerve import ShapeError
 from nerve.analysis import FourierAnalysis, FourierResult, ModelView, view
 from nerve.analysis._pairs import GroupTask
-from nerve.analysis.fourier import distance_irrelevance, gradient_symmetricity, neuron_spectrum
+from nerve.analysis.fourier import (
+    _cyclic_neuron_power,
+    _group_neuron_power,
+    distance_irrelevance,
+    gradient_symmetricity,
+    neuron_spectrum,
+)
 from nerve.groups import parse_group
 from nerve.models import MLP, MLPConfig
 from nerve.tasks import group_composition, modular_arithmetic
@@ -95,6 +101,15 @@ def test_neuron_spectrum_reads_rho_of_a_b_and_ab(s4):
     assert float(spec[:, 2].abs().max()) < 1e-12
     assert (spec[i_std, 3], spec[i_sign, 3]) == (pytest.approx(0.5, abs=1e-9), pytest.approx(0.5, abs=1e-9))
     assert torch.isnan(spec[:, 4]).all()
+
+
+@pytest.mark.parametrize("n", [7, 12])
+def test_the_fft_path_for_cyclic_groups_agrees_with_the_group_transform(n):
+    G = parse_group(f"C{n}")
+    neurons = torch.randn(n, n, 6, dtype=torch.float64) ** 3  # heavy tails: every component present
+    fast, general = _cyclic_neuron_power(neurons, G.irreps()), _group_neuron_power(neurons, G.irreps(), 0)
+    torch.testing.assert_close(fast[0], general[0], atol=1e-9, rtol=1e-9)
+    torch.testing.assert_close(fast[1], general[1], atol=1e-9, rtol=1e-9)
 
 
 def test_neurons_key_irreps_and_embeddings_from_a_built_network(s4):

@@ -312,6 +312,14 @@ def neuron_power(neurons: Tensor, irreps, trivial: int) -> tuple[Tensor, Tensor]
     """``(aligned [r, H], total [H])``: the variance of each neuron in the components that read
     each irrep (see :func:`neuron_spectrum`), and its whole variance (Plancherel: Σ (h − mean)²)."""
     group = irreps[0].group
+    if (group.family or ("",))[0] == "cyclic":
+        return _cyclic_neuron_power(neurons.double(), irreps)
+    return _group_neuron_power(neurons, irreps, trivial)
+
+
+def _group_neuron_power(neurons: Tensor, irreps, trivial: int) -> tuple[Tensor, Tensor]:
+    """:func:`neuron_power` for any group, with the Fourier transform over G × G."""
+    group = irreps[0].group
     ft2 = FourierTransform(group, arity=2)
     power = ft2.power(neurons.double())  # [components of G × G, H]
     total = power.sum(0) - power[ft2.trivial]
@@ -327,6 +335,24 @@ def neuron_power(neurons: Tensor, irreps, trivial: int) -> tuple[Tensor, Tensor]
     keep = owner >= 0
     aligned.index_add_(0, owner[keep], power[keep])
     return aligned, total
+
+
+def _cyclic_neuron_power(neurons: Tensor, irreps) -> tuple[Tensor, Tensor]:
+    """:func:`neuron_power` for C_n by one 2-D FFT, several times faster than the general
+    path: the term ``e^{2πi(k a + l b)/n}`` reads frequency |k| when l = ±k or l = 0, and
+    frequency |l| when k = 0 (frequencies k and −k make one real irrep)."""
+    n = neurons.shape[0]
+    power = torch.fft.fft2(neurons, dim=(0, 1)).abs().pow(2) / n**2  # Σ over (k, l) = Σ h²
+    k = torch.arange(n)
+    k = torch.minimum(k, n - k)  # e^{±2πika/n} make one real irrep
+    ka, kb = k[:, None].expand(n, n), k[None, :].expand(n, n)
+    owner = torch.where((ka == kb) | (ka == 0) | (kb == 0), torch.maximum(ka, kb), -1).flatten()
+    keep = owner > 0
+    by_frequency = power.new_zeros(n // 2 + 1, power.shape[-1])
+    by_frequency.index_add_(0, owner[keep], power.reshape(n * n, -1)[keep])
+    index = {f"k={f}": f for f in range(n // 2 + 1)}
+    aligned = by_frequency[[index[rho.label] for rho in irreps]]
+    return aligned, power.sum((0, 1)) - power[0, 0]
 
 
 def _spectrum(ft: FourierTransform, W: Tensor) -> Tensor:
