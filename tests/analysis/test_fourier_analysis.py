@@ -156,6 +156,9 @@ def test_gradient_symmetricity_of_an_mlp_is_plus_or_minus_one_when_its_halves_ag
     with torch.no_grad():
         model.hidden.weight[:, 8:] = -half
     assert gradient_symmetricity(view(model), 11, n_triples=200, seed=0) == pytest.approx(-1, abs=1e-6)
+    assert all(p.grad is None for p in model.parameters())  # the analysis leaves no gradients behind
+    model.requires_grad_(False)  # frozen weights: the gradients are still there to take
+    assert gradient_symmetricity(view(model), 11, n_triples=200, seed=0) == pytest.approx(-1, abs=1e-6)
 
 
 def test_distance_irrelevance_of_known_logit_patterns():

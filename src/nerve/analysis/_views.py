@@ -63,10 +63,13 @@ class ModelView:
         handles = []
 
         def hook(path: str):
-            def record(_module: nn.Module, _inputs: tuple, output: Tensor) -> None:
-                if keep_graph:
-                    output.retain_grad()
+            def record(_module: nn.Module, _inputs: tuple, output: Tensor) -> Tensor | None:
+                if keep_graph and not output.requires_grad:  # frozen weights: make it a leaf
+                    output = output.detach().requires_grad_()
+                    seen[path] = output
+                    return output
                 seen[path] = output if keep_graph else output.detach()
+                return None
 
             return record
 
@@ -78,15 +81,20 @@ class ModelView:
             for handle in handles:
                 handle.remove()
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters(), torch.empty(0)).device
+
     @torch.no_grad()
     def run(self, pairs: Tensor, *, batch_size: int = 4096) -> tuple[Tensor, Tensor]:
-        """``(logits [B, n_classes], neurons [B, d_hidden])`` on `pairs` ``[B, 2]``, in float64."""
+        """``(logits [B, n_classes], neurons [B, d_hidden])`` on `pairs` ``[B, 2]``, in float64 on
+        the CPU; the forward passes run on the model's device, `batch_size` pairs at a time."""
         logits, neurons = [], []
         with self._capture([self.neuron_site]) as seen:
             for chunk in pairs.split(batch_size):
-                out = self.model(self.tokens(chunk))
-                logits.append(self.read_logits(out).double())
-                neurons.append(self.read_neurons(seen[self.neuron_site]).double())
+                out = self.model(self.tokens(chunk.to(self.device)))
+                logits.append(self.read_logits(out).double().cpu())
+                neurons.append(self.read_neurons(seen[self.neuron_site]).double().cpu())
         return torch.cat(logits), torch.cat(neurons)
 
     def embedding_gradients(self, pairs: Tensor, classes: Tensor) -> tuple[Tensor, Tensor]:
@@ -94,17 +102,18 @@ class ModelView:
         ``classes[i]`` on pair ``pairs[i]`` with respect to the embedding vector of each input.
 
         Each example's logit depends only on its own embeddings, so one backward pass of the
-        summed logits gives every example's gradients at once.
+        summed logits gives every example's gradients at once. The model's own ``.grad`` are
+        left untouched.
         """
         paths = list(dict.fromkeys(path for path, _ in self.embed_sites))
         with torch.enable_grad(), self._capture(paths, keep_graph=True) as seen:
-            out = self.read_logits(self.model(self.tokens(pairs)))
-            out.gather(1, classes[:, None]).sum().backward()
+            out = self.read_logits(self.model(self.tokens(pairs.to(self.device))))
+            objective = out.gather(1, classes.to(self.device)[:, None]).sum()
+            by_path = dict(zip(paths, torch.autograd.grad(objective, [seen[path] for path in paths])))
         grads = []
         for path, position in self.embed_sites:
-            g = seen[path].grad
-            grads.append((g if position is None else g[:, position]).double())
-        self.model.zero_grad(set_to_none=True)
+            g = by_path[path]
+            grads.append((g if position is None else g[:, position]).double().cpu())
         return grads[0], grads[1]
 
 
