@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +93,19 @@ def irreps_view(group: FiniteGroup) -> Table:
     return view
 
 
+@contextlib.contextmanager
+def _clean_errors(console: Console, *, interrupted: str | None = None) -> Iterator[None]:
+    """A NerveError becomes one red line and exit status 2; Ctrl-C says how to continue."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted[/yellow]; {interrupted or 'nothing was lost'}")
+        raise typer.Exit(130) from None
+    except NerveError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from None
+
+
 @groups_app.command("show")
 def groups_show(
     name: str = typer.Argument(..., help="A group name: C113, D5, S5, A5, Q8, C2xS3, ..."),
@@ -98,16 +113,13 @@ def groups_show(
 ) -> None:
     """Print a group's character table (and, with --irreps, its real irreducible representations)."""
     console = Console()
-    try:
+    with _clean_errors(console):
         group = parse_group(name)
         table = group.character_table()
         console.print(character_table_view(table))
         console.print(classes_view(table))
         if irreps:
             console.print(irreps_view(group))
-    except NerveError as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from None
 
 
 def _metrics_text(metrics: dict[str, Any]) -> str:
@@ -166,11 +178,8 @@ def analyze_command(
     """Read the algorithm off a run: irreps of its weights, neurons and logits, progress measures,
     analysis/*.json and a self-contained report.html."""
     console = Console()
-    try:
+    with _clean_errors(console):
         analysed = _analyze_with_bar(console, run_dir)
-    except NerveError as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from None
     _summary(console, analysed)
 
 
@@ -186,7 +195,7 @@ def demo_command(
 
     console = Console()
     config = PRESETS["demo"]
-    try:
+    with _clean_errors(console, interrupted=f"run `nerve demo --out {out}` again to continue"):
         if (out / "config.json").exists():
             if read_config(out) != config:
                 raise NerveError(f"`--out` ({out}) holds a run that is not the demo; choose another --out.")
@@ -195,12 +204,6 @@ def demo_command(
         else:
             _train_with_bar(console, lambda callback: train(config, out, callback=callback))
         analysed = _analyze_with_bar(console, out)
-    except KeyboardInterrupt:
-        console.print(f"[yellow]interrupted[/yellow]; run `nerve demo --out {out}` again to continue")
-        raise typer.Exit(130) from None
-    except NerveError as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from None
     _summary(console, analysed)
 
 
