@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from nerve import groups, models, tasks, training
-from nerve.errors import GroupError, NerveError, RepresentationError, ShapeError
+from nerve.errors import AnalysisError, GroupError, NerveError, RepresentationError, ShapeError
 from nerve.training import load
 
 try:
@@ -19,6 +19,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 __all__ = [
+    "AnalysisError",
     "GroupError",
     "NerveError",
     "RepresentationError",

@@ -5,7 +5,7 @@ Every message names the argument, its value and the rule it breaks.
 
 from __future__ import annotations
 
-__all__ = ["GroupError", "NerveError", "RepresentationError", "ShapeError"]
+__all__ = ["AnalysisError", "GroupError", "NerveError", "RepresentationError", "ShapeError"]
 
 
 class NerveError(Exception):
@@ -22,3 +22,7 @@ class RepresentationError(NerveError, ValueError):
 
 class ShapeError(NerveError, ValueError):
     """A tensor whose shape does not fit the operation, e.g. no group axis of length |G|."""
+
+
+class AnalysisError(NerveError, ValueError):
+    """An analysis asked of a model or task it cannot read, or with a parameter out of range."""

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import nerve
-from nerve import ShapeError
+from nerve import AnalysisError
 from nerve.analysis import FourierAnalysis, FourierResult, ModelView, view
 from nerve.analysis._pairs import GroupTask
 from nerve.analysis.fourier import (
@@ -183,13 +183,13 @@ def test_result_round_trips_through_json():
 
 def test_errors_name_the_argument():
     model = MLP(MLPConfig(n_vocab=7, n_classes=7), seed=0)
-    with pytest.raises(ShapeError, match=r"`task` \('a\*b mod 7'\) has no group"):
+    with pytest.raises(AnalysisError, match=r"`task` \('a\*b mod 7'\) has no group"):
         FourierAnalysis().fit(model, modular_arithmetic(7, "mul"))
-    with pytest.raises(ShapeError, match=r"`min_share` \(=1.5\) must be in \[0, 1\)"):
+    with pytest.raises(AnalysisError, match=r"`min_share` \(=1.5\) must be in \[0, 1\)"):
         FourierAnalysis(min_share=1.5).fit(model, modular_arithmetic(7))
-    with pytest.raises(ShapeError, match=r"`n_triples` \(=0\) must be a positive integer"):
+    with pytest.raises(AnalysisError, match=r"`n_triples` \(=0\) must be a positive integer"):
         FourierAnalysis(n_triples=0).fit(model, modular_arithmetic(7))
-    with pytest.raises(ShapeError, match=r"`model` \(a Linear\) is not one nerve can read"):
+    with pytest.raises(AnalysisError, match=r"`model` \(a Linear\) is not one nerve can read"):
         FourierAnalysis().fit(nn.Linear(2, 2), modular_arithmetic(7))
 
 

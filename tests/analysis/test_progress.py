@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import nerve
-from nerve import ShapeError
+from nerve import AnalysisError
 from nerve.analysis.progress import ProgressMeasures, ProgressResult, gini, phases
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -49,7 +49,7 @@ def test_result_round_trips_and_key_irreps_can_be_given(nanda):
     assert ProgressResult.from_json(r.to_json()) == r
     few = ProgressMeasures(key_irreps=list(r.key_irreps), steps=run.checkpoints[-1:]).fit(run).result_
     assert few.restricted_loss == r.restricted_loss[-1:]
-    with pytest.raises(ShapeError, match=r"`key_irreps` names \['k=200'\], not irreps of C113"):
+    with pytest.raises(AnalysisError, match=r"`key_irreps` names \['k=200'\], not irreps of C113"):
         ProgressMeasures(key_irreps=["k=200"]).fit(run)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
-from nerve.errors import ShapeError
+from nerve.errors import AnalysisError
 from nerve.groups import FourierTransform
 from nerve.tasks import BinaryOperationTask
 
@@ -30,13 +30,13 @@ class GroupTask:
     def __init__(self, task: BinaryOperationTask) -> None:
         G = task.group
         if G is None:
-            raise ShapeError(
+            raise AnalysisError(
                 f"`task` ({task.name!r}) has no group: the Fourier analyses need a task whose law is a "
                 "group's (group composition, or a+b or a-b mod p)."
             )
         n = G.order
         if (len(task.left), len(task.right), task.n_classes) != (n, n, n):
-            raise ShapeError(
+            raise AnalysisError(
                 f"`task` ({task.name!r}) must have every pair of {G.name} as input and {n} classes."
             )
         self.task, self.group, self.order = task, G, n

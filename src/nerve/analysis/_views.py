@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from nerve.errors import ShapeError
+from nerve.errors import AnalysisError
 from nerve.models import MLP, Transformer
 
 __all__ = ["ModelView", "view"]
@@ -54,7 +54,7 @@ class ModelView:
         try:
             return self.model.get_submodule(path)
         except AttributeError:
-            raise ShapeError(f"the model has no submodule {path!r}.") from None
+            raise AnalysisError(f"the model has no submodule {path!r}.") from None
 
     @contextlib.contextmanager
     def _capture(self, paths: list[str], *, keep_graph: bool = False) -> Iterator[dict[str, Tensor]]:
@@ -133,7 +133,7 @@ def view(model: nn.Module, *, n_vocab: int | None = None) -> ModelView:
         return _transformer_view(model)
     if type(model).__name__ == "HookedTransformer" and hasattr(model, "W_E"):
         return _hooked_transformer_view(model, n_vocab)
-    raise ShapeError(
+    raise AnalysisError(
         f"`model` (a {type(model).__name__}) is not one nerve can read: give nerve's MLP or "
         "Transformer, or a TransformerLens HookedTransformer (transformer-lens < 4)."
     )
@@ -142,7 +142,9 @@ def view(model: nn.Module, *, n_vocab: int | None = None) -> ModelView:
 def _mlp_view(model: MLP) -> ModelView:
     c = model.config
     if c.n_inputs != 2:
-        raise ShapeError(f"the MLP has `n_inputs` (={c.n_inputs}); the analyses read pair tasks, n_inputs=2.")
+        raise AnalysisError(
+            f"the MLP has `n_inputs` (={c.n_inputs}); the analyses read pair tasks, n_inputs=2."
+        )
     W = {f"W_{'ab'[i]}": model.embed[i].weight.detach() for i in range(2)}
     return ModelView(
         model=model,
@@ -159,7 +161,7 @@ def _mlp_view(model: MLP) -> ModelView:
 def _transformer_view(model: Transformer) -> ModelView:
     c = model.config
     if c.n_inputs != 2:
-        raise ShapeError(
+        raise AnalysisError(
             f"the Transformer has `n_inputs` (={c.n_inputs}); the analyses read pair tasks, n_inputs=2."
         )
     return ModelView(
@@ -176,9 +178,11 @@ def _transformer_view(model: Transformer) -> ModelView:
 
 def _hooked_transformer_view(model: nn.Module, n_vocab: int | None) -> ModelView:
     if n_vocab is None:
-        raise ShapeError("`n_vocab` (=None) must be given for a HookedTransformer: the task's input tokens.")
+        raise AnalysisError(
+            "`n_vocab` (=None) must be given for a HookedTransformer: the task's input tokens."
+        )
     if model.cfg.n_layers != 1:
-        raise ShapeError(
+        raise AnalysisError(
             f"the HookedTransformer has {model.cfg.n_layers} layers; the analyses read one-layer models."
         )
     n_classes = model.cfg.d_vocab_out

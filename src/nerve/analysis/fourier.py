@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from nerve.analysis._pairs import GroupTask, cross_entropy
 from nerve.analysis._views import ModelView, view
-from nerve.errors import ShapeError
+from nerve.errors import AnalysisError
 from nerve.groups import FourierTransform
 from nerve.tasks import BinaryOperationTask
 
@@ -175,11 +175,11 @@ class FourierAnalysis:
         for name in ("clean", "min_share"):
             value = getattr(self, name)
             if not 0 <= value < 1:
-                raise ShapeError(f"`{name}` (={value!r}) must be in [0, 1).")
+                raise AnalysisError(f"`{name}` (={value!r}) must be in [0, 1).")
         for name in ("n_triples", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ShapeError(f"`{name}` (={value!r}) must be a positive integer.")
+                raise AnalysisError(f"`{name}` (={value!r}) must be a positive integer.")
 
     def fit(self, model: nn.Module | ModelView, task: BinaryOperationTask) -> FourierAnalysis:
         """Analyse `model` (a module, or its :func:`~nerve.analysis.view`) on `task`."""

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from nerve.analysis._pairs import GroupTask, cross_entropy
 from nerve.analysis._views import view
 from nerve.analysis.fourier import FourierAnalysis
-from nerve.errors import ShapeError
+from nerve.errors import AnalysisError
 from nerve.tasks import split_indices
 from nerve.training import Run
 
@@ -129,7 +129,7 @@ class ProgressMeasures:
         else:
             unknown = [k for k in self.key_irreps if k not in labels]
             if unknown:
-                raise ShapeError(f"`key_irreps` names {unknown}, not irreps of {gt.group.name}: {labels}.")
+                raise AnalysisError(f"`key_irreps` names {unknown}, not irreps of {gt.group.name}: {labels}.")
             key = [labels.index(k) for k in self.key_irreps]
         split = split_indices(task.size, run.config.train_fraction, seed=run.config.seed)
         rows = []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nerve.analysis.fourier import FourierAnalysis, FourierResult
 from nerve.analysis.progress import ProgressMeasures, ProgressResult
-from nerve.errors import NerveError
+from nerve.errors import AnalysisError
 from nerve.report._html import write_report
 from nerve.training import Run, load
 
@@ -47,7 +47,7 @@ def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> 
     """
     run = load(run_dir)
     if getattr(run.task, "group", None) is None:
-        raise NerveError(
+        raise AnalysisError(
             f"run {run.path} trains {run.config.task.kind!r} ({run.task.name}), which has no group: "
             "`nerve analyze` reads group tasks (group composition, a+b or a-b mod p)."
         )
