@@ -2,9 +2,25 @@
 
 - :mod:`nerve.analysis.fourier`: the irreps a model of a group task uses (Nanda et al. 2023;
   Chughtai et al. 2023).
+- :mod:`nerve.analysis.progress`: Nanda et al.'s progress measures and the phases of grokking.
+- :mod:`nerve.analysis.topology`: persistent homology with landmarks and a memory guard, and
+  circular coordinates.
 """
 
 from nerve.analysis._views import ModelView, view
 from nerve.analysis.fourier import ClockPizza, FourierAnalysis, FourierResult
+from nerve.analysis.progress import ProgressMeasures, ProgressResult
+from nerve.analysis.topology import MemoryBudgetError, PersistentHomology, TopologyResult
 
-__all__ = ["ClockPizza", "FourierAnalysis", "FourierResult", "ModelView", "view"]
+__all__ = [
+    "ClockPizza",
+    "FourierAnalysis",
+    "FourierResult",
+    "MemoryBudgetError",
+    "ModelView",
+    "PersistentHomology",
+    "ProgressMeasures",
+    "ProgressResult",
+    "TopologyResult",
+    "view",
+]

@@ -1,0 +1,162 @@
+"""Persistent homology: Betti numbers of known shapes, the field, the memory guard, circular coordinates."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nerve import AnalysisError
+from nerve.analysis._landmarks import maxmin_landmarks
+from nerve.analysis.topology import (
+    MemoryBudgetError,
+    PersistentHomology,
+    TopologyResult,
+    circular_agreement,
+    diagram_distance,
+    estimate_memory,
+)
+
+
+def rng(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def circle(n, *, g, radius=1.0, noise=0.05, centre=(0.0, 0.0)):
+    t = torch.rand(n, generator=g)
+    x = radius * torch.stack([torch.cos(2 * math.pi * t), torch.sin(2 * math.pi * t)], 1)
+    return x + torch.tensor(centre) + noise * torch.randn(n, 2, generator=g), t
+
+
+def sphere(n, *, g, noise=0.02):
+    x = torch.randn(n, 3, generator=g)
+    return x / x.norm(dim=1, keepdim=True) + noise * torch.randn(n, 3, generator=g)
+
+
+def flat_torus(n, *, g):
+    u, v = 2 * math.pi * torch.rand(n, generator=g), 2 * math.pi * torch.rand(n, generator=g)
+    return torch.stack([torch.cos(u), torch.sin(u), torch.cos(v), torch.sin(v)], 1)
+
+
+def projective_plane(n, *, g):
+    """RP² in R⁵ (the Veronese embedding: x and −x on S² have the same image)."""
+    x = torch.randn(n, 3, generator=g)
+    a, b, c = (x / x.norm(dim=1, keepdim=True)).T
+    return torch.stack(
+        [a * b, a * c, b * c, (a * a - b * b) / 2, (a * a + b * b - 2 * c * c) / (2 * math.sqrt(3))], 1
+    )
+
+
+def test_a_noisy_circle_has_one_component_and_one_loop():
+    X, _ = circle(300, g=rng())
+    r = PersistentHomology().fit(X).result_
+    assert r.betti == (1, 1)
+    assert r.diagrams[0][-1][1] == math.inf  # the component that never dies
+
+
+def test_two_disjoint_circles():
+    g = rng(1)
+    X = torch.cat([circle(200, g=g)[0], circle(200, g=g, centre=(4.0, 0.0))[0]])
+    assert PersistentHomology().fit(X).result_.betti == (2, 2)
+
+
+def test_a_torus_through_landmarks():
+    r = PersistentHomology(max_dim=2, n_landmarks=250).fit(flat_torus(4000, g=rng(2))).result_
+    assert r.betti == (1, 2, 1)
+    assert r.n_landmarks == 250 and 0 < r.covering_radius < 0.5
+
+
+def test_a_sphere():
+    r = PersistentHomology(max_dim=2, n_landmarks=150).fit(sphere(2000, g=rng(3))).result_
+    assert r.betti == (1, 0, 1)
+
+
+def test_the_projective_plane_depends_on_the_field():
+    # H*(RP²; Z/2) = (Z/2, Z/2, Z/2) but H*(RP²; Z/3) = (Z/3, 0, 0): the loop is 2-torsion
+    X = projective_plane(2000, g=rng(4))
+    assert PersistentHomology(max_dim=2, field=2, n_landmarks=200).fit(X).result_.betti == (1, 1, 1)
+    assert PersistentHomology(max_dim=2, field=3, n_landmarks=200).fit(X).result_.betti == (1, 0, 0)
+
+
+def test_gaussian_noise_has_no_loops():
+    X = torch.randn(400, 16, generator=rng(5))
+    assert PersistentHomology().fit(X).result_.betti == (1, 0)
+
+
+def test_landmarks_cover_the_cloud_within_their_radius():
+    X = torch.randn(3000, 8, generator=rng(6))
+    lm = maxmin_landmarks(X, 100, seed=0)
+    assert len(set(lm.indices.tolist())) == 100
+    nearest = torch.cdist(X, X[lm.indices]).min(1).values
+    assert float(nearest.max()) == pytest.approx(lm.covering_radius, rel=1e-6)
+    # greedy max-min: landmarks are pairwise at least ε apart (Gonzalez)
+    d = torch.cdist(X[lm.indices], X[lm.indices]) + torch.eye(100) * 1e9
+    assert float(d.min()) >= lm.covering_radius - 1e-6
+
+
+def test_the_memory_guard_refuses_with_the_estimate_and_the_options():
+    X = torch.zeros(200_000, 64)  # never touched: the refusal comes first
+    with pytest.raises(
+        MemoryBudgetError, match=r"200000 points up to dimension 1 needs about [0-9.]+ GiB"
+    ) as err:
+        PersistentHomology(max_memory=8 << 30).fit(X)
+    assert "n_landmarks=" in str(err.value) and "threshold" in str(err.value)
+    assert estimate_memory(2000, 1) < estimate_memory(4000, 1) < estimate_memory(4000, 2)
+
+
+def test_a_circle_in_r64_among_many_points_through_landmarks():
+    X, t = circle(20_000, g=rng(7), noise=0.02)
+    X = torch.cat([X, 0.02 * torch.randn(20_000, 62, generator=rng(8))], 1)  # noise of norm ≈ 0.16
+    ph = PersistentHomology(field=47, circular=True, n_landmarks=200, max_memory=4 << 30).fit(X)
+    assert ph.result_.betti == (1, 1)
+    assert len(ph.circular_coordinates_) == 1
+    assert circular_agreement(ph.circular_coordinates_[0], t) >= 0.99
+
+
+def test_circular_coordinate_of_a_circle_follows_its_angle():
+    X, t = circle(400, g=rng(9), noise=0.02)
+    ph = PersistentHomology(field=47, circular=True).fit(X)
+    assert circular_agreement(ph.circular_coordinates_[0], t) >= 0.99
+
+
+def test_circular_coordinate_does_not_follow_the_sampling_density():
+    # four times denser on one side of the circle than on the other
+    u = torch.rand(600, generator=rng(12))
+    t = u - 0.3 * torch.sin(2 * math.pi * u) / (2 * math.pi)
+    X = torch.stack([torch.cos(2 * math.pi * t), torch.sin(2 * math.pi * t)], 1)
+    ph = PersistentHomology(field=47, circular=True).fit(X)
+    assert circular_agreement(ph.circular_coordinates_[0], t) >= 0.99
+
+
+def test_distances_between_diagrams():
+    X, _ = circle(200, g=rng(10))
+    a = PersistentHomology().fit(X).result_
+    b = PersistentHomology().fit(2 * X).result_  # every bar doubles
+    assert diagram_distance(a, a, 1) == 0.0
+    long_a, long_b = (max(d - s for s, d in r.diagrams[1]) for r in (a, b))
+    # the longest bar moves by (long_b − long_a)/2 to the other's diagonal at worst
+    assert 0 < diagram_distance(a, b, 1) <= long_b - long_a + 1e-9
+    assert diagram_distance(a, b, 1, kind="wasserstein") >= diagram_distance(a, b, 1)
+
+
+def test_result_round_trips_through_json():
+    X, _ = circle(100, g=rng(11))
+    r = PersistentHomology().fit(X).result_
+    assert TopologyResult.from_json(r.to_json()) == r
+    assert np.isinf(r.diagram(0)[-1, 1])
+
+
+def test_bad_arguments_are_named():
+    X = torch.randn(50, 3)
+    with pytest.raises(AnalysisError, match=r"`field` \(=4\) must be a prime"):
+        PersistentHomology(field=4).fit(X)
+    with pytest.raises(AnalysisError, match=r"`circular` \(=True\) needs an odd prime `field` \(=2\)"):
+        PersistentHomology(circular=True).fit(X)
+    with pytest.raises(
+        AnalysisError, match=r"`X` must be a cloud of at least 2 points, shape \[N, D\]; got \(50,\)"
+    ):
+        PersistentHomology().fit(torch.randn(50))
+    with pytest.raises(AnalysisError, match=r"`X` holds NaN"):
+        PersistentHomology().fit(torch.full((5, 2), math.nan))
+    with pytest.raises(AnalysisError, match=r"`max_dim` \(=7\) must be an integer from 0 to 3"):
+        PersistentHomology(max_dim=7).fit(X)
