@@ -1,0 +1,151 @@
+"""The circles in a model's embeddings of a cyclic group task, one per key frequency.
+
+Nanda et al. 2023 read the embedding of a+b mod p as cos and sin of ω_k a for a few key
+frequencies k: projected onto the plane of frequency k, the p embeddings lie on a circle
+in the order k·a mod p. :class:`FrequencyCircles` checks this with topology rather than
+assuming it: the persistent homology of each projection, its significant circles, and the
+circular coordinate of each, compared with k·a mod p.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+from nerve.analysis._views import ModelView, view
+from nerve.analysis.topology import PersistentHomology, circular_agreement
+from nerve.errors import AnalysisError
+from nerve.tasks import BinaryOperationTask
+
+__all__ = ["Circle", "FrequencyCircles", "ShapeResult", "frequency_plane"]
+
+
+def frequency_plane(W: Tensor, k: int) -> Tensor:
+    """``[p, 2]``: the rows of ``W [p, d]`` projected onto the plane of frequency k, the span of
+    ``Σ_a cos(2πka/p) W[a]`` and ``Σ_a sin(2πka/p) W[a]`` (orthonormalised), in its coordinates.
+
+    >>> p, k = 7, 2
+    >>> a = torch.arange(p).double()
+    >>> circle = torch.stack([torch.cos(2 * torch.pi * k * a / p), torch.sin(2 * torch.pi * k * a / p)], 1)
+    >>> isometry = torch.linalg.qr(torch.randn(5, 2, generator=torch.Generator().manual_seed(0)))[0]
+    >>> frequency_plane(circle @ isometry.T.double(), k).norm(dim=1)  # the unit circle, recovered
+    tensor([1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000], dtype=torch.float64)
+    """
+    p = W.shape[0]
+    a = torch.arange(p, dtype=torch.float64)
+    W = W.double()
+    basis = torch.stack([torch.cos(2 * math.pi * k * a / p) @ W, torch.sin(2 * math.pi * k * a / p) @ W], 1)
+    q, _ = torch.linalg.qr(basis)  # [d, 2]
+    return W @ q
+
+
+@dataclass(frozen=True)
+class Circle:
+    """The shape of one embedding in one frequency plane.
+
+    - `embedding`, `frequency`: which matrix (``W_E``, ``W_a``, ...) and which k.
+    - `betti`: significant (b0, b1) of the projected points.
+    - `persistence`: the H1 bars' lengths, longest first; `noise_scale` as in
+      :class:`~nerve.analysis.TopologyResult`.
+    - `agreement`: for the longest significant circle, the agreement of its circular
+      coordinate with ``k·a mod p`` up to rotation and reflection (``circular_agreement``);
+      None when there is no significant circle.
+    """
+
+    embedding: str
+    frequency: int
+    betti: tuple[int, int]
+    persistence: tuple[float, ...]
+    noise_scale: float
+    agreement: float | None
+
+
+@dataclass(frozen=True)
+class ShapeResult:
+    """One :class:`Circle` per embedding and key frequency."""
+
+    task: str
+    circles: tuple[Circle, ...]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> ShapeResult:
+        data = json.loads(text)
+        circles = tuple(
+            Circle(**{**c, "betti": tuple(c["betti"]), "persistence": tuple(c["persistence"])})
+            for c in data["circles"]
+        )
+        return cls(task=data["task"], circles=circles)
+
+
+class FrequencyCircles:
+    """Persistent homology and circular coordinates of the embeddings in each key frequency's plane.
+
+    **Arguments:**
+
+    - `frequencies`: the k to look at (default: the key frequencies of ``FourierAnalysis``).
+    - `field`: the prime field of the cohomology (odd, for circular coordinates).
+    - `significance`: as in :class:`~nerve.analysis.PersistentHomology`.
+
+    ``fit(model, task)`` returns ``self`` with ``result_`` (a :class:`ShapeResult`), and the
+    projected points ``planes_`` and circular coordinates ``coordinates_`` (``[p]`` in turns,
+    None without a significant circle), keyed like the circles by ``(embedding, k)``.
+    """
+
+    def __init__(
+        self, *, frequencies: Sequence[int] | None = None, field: int = 47, significance: float = 1.5
+    ) -> None:
+        self.frequencies = frequencies
+        self.field = field
+        self.significance = significance
+
+    def fit(self, model: nn.Module | ModelView, task: BinaryOperationTask) -> FrequencyCircles:
+        G = task.group
+        if G is None or (G.family or ("",))[0] != "cyclic":
+            raise AnalysisError(
+                f"`task` ({task.name!r}) is not a cyclic group task: frequency planes are those of C_p."
+            )
+        p = G.order
+        if self.frequencies is None:
+            from nerve.analysis.fourier import FourierAnalysis
+
+            result = FourierAnalysis().fit(model, task).result_
+            frequencies = [int(label.removeprefix("k=")) for label in result.key_labels]
+        else:
+            frequencies = [int(k) for k in self.frequencies]
+            bad = [k for k in frequencies if not 0 < k <= p // 2]
+            if bad:
+                raise AnalysisError(f"`frequencies` ({bad}) must lie in 1..{p // 2} for C{p}.")
+        v = model if isinstance(model, ModelView) else view(model, n_vocab=task.n_vocab)
+        phase = torch.arange(p, dtype=torch.float64)
+        circles, self.planes_, self.coordinates_ = [], {}, {}
+        for name, W in v.embeddings.items():
+            for k in frequencies:
+                points = frequency_plane(W, k)
+                ph = PersistentHomology(field=self.field, significance=self.significance, circular=True).fit(
+                    points
+                )
+                r = ph.result_
+                lengths = [d - b for b, d in r.diagrams[1]]
+                theta = None
+                if ph.circular_coordinates_:  # the longest significant circle's coordinate
+                    j = max(range(len(r.significant[1])), key=lambda j: lengths[r.significant[1][j]])
+                    theta = ph.circular_coordinates_[j]
+                agreement = None if theta is None else circular_agreement(theta, (k * phase / p) % 1)
+                circles.append(
+                    Circle(
+                        name, k, (r.betti[0], r.betti[1]), tuple(sorted(lengths, reverse=True)),
+                        r.noise_scale, agreement,
+                    )
+                )  # fmt: skip
+                self.planes_[(name, k)] = points
+                self.coordinates_[(name, k)] = theta
+        self.result_ = ShapeResult(task.name, tuple(circles))
+        return self
