@@ -165,7 +165,7 @@ def _summary(console: Console, analysed: Any) -> None:
     table = Table(title=f"{analysed.run.path}: what the network learned", show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    for name, value in key_numbers(analysed.run, analysed.fourier, analysed.progress):
+    for name, value in key_numbers(analysed.run, analysed.fourier, analysed.progress, analysed.circles):
         table.add_row(name, value)
     console.print(table)
     console.print(f"report: [bold]{analysed.report}[/bold]  (open it in a browser; it works offline)")

@@ -11,6 +11,7 @@ import pytest
 from nerve import NerveError
 from nerve.analysis import FourierResult
 from nerve.analysis.progress import ProgressResult
+from nerve.analysis.shape import ShapeResult
 from nerve.report import analyze
 from nerve.training import ModelConfig, TaskConfig, TrainConfig, train
 
@@ -38,6 +39,8 @@ def test_analyze_writes_results_that_read_back(analysed):
     assert ProgressResult.from_json((folder / "progress.json").read_text()) == analysed.progress
     assert analysed.progress.steps == analysed.run.checkpoints
     assert analysed.progress.key_irreps == analysed.fourier.key_labels
+    assert ShapeResult.from_json((folder / "shape.json").read_text()) == analysed.circles.result_
+    assert len(analysed.circles.result_.circles) == 2 * len(analysed.fourier.key_irreps) > 0  # W_a and W_b
     json.loads((folder / "fourier.json").read_text())  # strict JSON: no NaN
 
 
@@ -71,7 +74,14 @@ def test_report_is_self_contained(analysed):
     assert not re.search(r"<script[^>]+src=", page)  # plotly.js is inline, not fetched
     assert not re.search(r"<link[^>]+href=\"https?:", page)
     ids = re.findall(r'id="(figure-[a-z]+)"', page)
-    assert ids == ["figure-curves", "figure-spectrum", "figure-neurons", "figure-logits", "figure-progress"]
+    assert ids == [
+        "figure-curves",
+        "figure-spectrum",
+        "figure-neurons",
+        "figure-logits",
+        "figure-progress",
+        "figure-shape",
+    ]
     assert "a+b mod 11" in page and "key irreps" in page
 
 
@@ -91,7 +101,7 @@ def test_report_figures_render_in_headless_chromium_offline(analysed, tmp_path):
     dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
     figures = _Figures()
     figures.feed(dom)
-    assert len(figures.drawn) == 5
+    assert len(figures.drawn) == 6
     assert all(figures.drawn.values()), figures.drawn
 
 

@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 import nerve
 from nerve.analysis.fourier import FourierResult
 from nerve.analysis.progress import ProgressResult
+from nerve.analysis.shape import FrequencyCircles
 from nerve.training import Run
 
 __all__ = ["render_report", "write_report"]
@@ -149,13 +150,48 @@ def progress_figure(progress: ProgressResult) -> go.Figure:
     return fig
 
 
+def shape_figure(circles: FrequencyCircles) -> go.Figure:
+    """Each key frequency's plane of the embeddings (colour: k·a mod p), and the circular
+    coordinate of its circle against k·a mod p."""
+    keys = list(circles.planes_)
+    fig = make_subplots(
+        rows=2, cols=len(keys), vertical_spacing=0.15,
+        subplot_titles=[f"{name}, k={k}" for name, k in keys] + ["" for _ in keys],
+    )  # fmt: skip
+    for col, (name, k) in enumerate(keys, start=1):
+        points = circles.planes_[(name, k)]
+        p = points.shape[0]
+        order = [(k * a) % p for a in range(p)]
+        fig.add_trace(
+            go.Scatter(
+                x=points[:, 0].tolist(), y=points[:, 1].tolist(), mode="markers",
+                marker={"color": order, "colorscale": "HSV", "size": 5}, text=[f"a={a}" for a in range(p)],
+                showlegend=False,
+            ),
+            row=1, col=col,
+        )  # fmt: skip
+        fig.update_yaxes(scaleanchor=f"x{col}", row=1, col=col)
+        theta = circles.coordinates_[(name, k)]
+        if theta is not None:
+            fig.add_trace(
+                go.Scatter(x=order, y=theta.tolist(), mode="markers", marker={"size": 4}, showlegend=False),
+                row=2, col=col,
+            )  # fmt: skip
+        fig.update_xaxes(title_text="k·a mod p", row=2, col=col)
+    fig.update_yaxes(title_text="circular coordinate", row=2, col=1)
+    fig.update_layout(title="Shape of the representation: one circle per key frequency", height=560)
+    return fig
+
+
 def _number(x: float | None, fmt: str = ".3g") -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     return format(x, fmt)
 
 
-def key_numbers(run: Run, result: FourierResult, progress: ProgressResult | None) -> list[tuple[str, str]]:
+def key_numbers(
+    run: Run, result: FourierResult, progress: ProgressResult | None, circles: FrequencyCircles | None = None
+) -> list[tuple[str, str]]:
     """The report's plain table: (quantity, value) rows."""
     rows = [
         ("task", result.task),
@@ -185,10 +221,20 @@ def key_numbers(run: Run, result: FourierResult, progress: ProgressResult | None
         rows.append(("end of memorisation", _number(p.memorisation_end, "d")))
         rows.append(("clean-up", f"steps {_number(p.cleanup_start, 'd')} to {_number(p.cleanup_end, 'd')}"))
         rows.append(("rule for phases", p.rule))
+    for c in circles.result_.circles if circles is not None else ():
+        agreement = (
+            "no significant circle" if c.agreement is None else f"coordinate vs k·a: {c.agreement:.3f}"
+        )
+        rows.append((f"{c.embedding} in the plane of k={c.frequency}", f"Betti {c.betti}, {agreement}"))
     return rows
 
 
-def render_report(run: Run, result: FourierResult, progress: ProgressResult | None = None) -> str:
+def render_report(
+    run: Run,
+    result: FourierResult,
+    progress: ProgressResult | None = None,
+    circles: FrequencyCircles | None = None,
+) -> str:
     """The whole page as a string: works offline, plotly.js is inside it."""
     figures = [("curves", curves_figure(run.metrics(), progress))]
     figures += [
@@ -198,9 +244,11 @@ def render_report(run: Run, result: FourierResult, progress: ProgressResult | No
     ]
     if progress is not None:
         figures.append(("progress", progress_figure(progress)))
+    if circles is not None and circles.planes_:
+        figures.append(("shape", shape_figure(circles)))
     table = "\n".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-        for k, v in key_numbers(run, result, progress)
+        for k, v in key_numbers(run, result, progress, circles)
     )
     body = "\n".join(f"<section>{_figure_html(fig, name)}</section>" for name, fig in figures)
     title = f"nerve report: {run.path.name}"
@@ -221,10 +269,15 @@ the algorithm read in the irreducible representations of {html.escape(result.gro
 """
 
 
-def write_report(run: Run, result: FourierResult, progress: ProgressResult | None = None) -> Path:
+def write_report(
+    run: Run,
+    result: FourierResult,
+    progress: ProgressResult | None = None,
+    circles: FrequencyCircles | None = None,
+) -> Path:
     """Write ``report.html`` into the run directory and return its path."""
     path = run.path / "report.html"
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_report(run, result, progress), encoding="utf-8")
+    tmp.write_text(render_report(run, result, progress, circles), encoding="utf-8")
     tmp.replace(path)
     return path

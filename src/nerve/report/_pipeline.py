@@ -9,6 +9,7 @@ from pathlib import Path
 
 from nerve.analysis.fourier import FourierAnalysis, FourierResult
 from nerve.analysis.progress import ProgressMeasures, ProgressResult
+from nerve.analysis.shape import FrequencyCircles
 from nerve.errors import AnalysisError
 from nerve.report._html import write_report
 from nerve.training import Run, load
@@ -26,6 +27,7 @@ class Analysed:
     run: Run
     fourier: FourierResult
     progress: ProgressResult
+    circles: FrequencyCircles | None
     files: tuple[Path, ...]
 
     @property
@@ -42,7 +44,8 @@ def _write(path: Path, text: str) -> Path:
 
 def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> Analysed:
     """Analyse a run of a group task: the Fourier analysis of its last checkpoint, the progress
-    measures over all its checkpoints, ``analysis/fourier.json``, ``analysis/progress.json``
+    measures over all its checkpoints and, for a cyclic group, the circles of its key
+    frequencies; ``analysis/fourier.json``, ``analysis/progress.json``, ``analysis/shape.json``
     and ``report.html`` in the run directory.
     """
     run = load(run_dir)
@@ -60,9 +63,16 @@ def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> 
     )
     folder = run.path / "analysis"
     folder.mkdir(exist_ok=True)
-    files = (
+    files = [
         _write(folder / "fourier.json", fourier.to_json()),
         _write(folder / "progress.json", measures.result_.to_json()),
-        write_report(run, fourier, measures.result_),
-    )
-    return Analysed(run, fourier, measures.result_, files)
+    ]
+    circles = None
+    if (run.task.group.family or ("",))[0] == "cyclic" and fourier.key_irreps:
+        report("shape", 0, 1)
+        keys = [int(label.removeprefix("k=")) for label in fourier.key_labels]
+        circles = FrequencyCircles(frequencies=keys).fit(run.model, run.task)
+        files.append(_write(folder / "shape.json", circles.result_.to_json()))
+        report("shape", 1, 1)
+    files.append(write_report(run, fourier, measures.result_, circles))
+    return Analysed(run, fourier, measures.result_, circles, tuple(files))
