@@ -38,13 +38,14 @@ class MemoryBudgetError(AnalysisError, MemoryError):
 
 
 def estimate_memory(n_points: int, max_dim: int) -> int:
-    """Bytes a Rips computation on `n_points` points up to `max_dim` needs at its peak.
+    """Bytes a Rips computation on `n_points` points up to `max_dim` adds at its peak.
 
-    The model: the float64 distance matrix nerve builds (8 n²), the float32 lower triangle
-    ripser keeps (2 n²), and ripser's reduction, which for H1 holds O(n²) edge columns and for
-    H2 and above O(n³) triangle columns at worst; the constants were fitted to peak memory
-    measured on noisy circles, spheres and Gaussian clouds (benchmarks/RESULTS.md), with a
-    factor 2 of headroom.
+    The model: the float64 distance matrix nerve builds and its copy handed to ripser (10 n²
+    bytes with ripser's float32 lower triangle), ripser's reduction, which for H1 holds O(n²)
+    edge columns (16 n²) and for H2 and above O(n³) triangle columns at worst (4 n³/6 per
+    dimension), a factor 2 of headroom and 64 MiB of fixed buffers. It is meant to err high:
+    benchmarks/bench_topology.py
+    prints it beside the measured peak.
 
     >>> estimate_memory(100_000, 1) > 80e9     # what ripser.py would need for 10⁵ points
     True
@@ -54,7 +55,7 @@ def estimate_memory(n_points: int, max_dim: int) -> int:
     reduction = 16 * n * n if max_dim >= 1 else 0
     if max_dim >= 2:
         reduction += 4 * n**3 // 6 * max_dim
-    return 2 * (dense + reduction) + 200_000_000  # interpreter, torch and ripser themselves
+    return 2 * (dense + reduction) + (64 << 20)  # buffers of torch and ripser at any size
 
 
 def _available_memory() -> int:
