@@ -44,8 +44,7 @@ def estimate_memory(n_points: int, max_dim: int) -> int:
     bytes with ripser's float32 lower triangle), ripser's reduction, which for H1 holds O(n²)
     edge columns (16 n²) and for H2 and above O(n³) triangle columns at worst (4 n³/6 per
     dimension), a factor 2 of headroom and 64 MiB of fixed buffers. It is meant to err high:
-    benchmarks/bench_topology.py
-    prints it beside the measured peak.
+    benchmarks/bench_topology.py prints it beside the measured peak.
 
     >>> estimate_memory(100_000, 1) > 80e9     # what ripser.py would need for 10⁵ points
     True
