@@ -51,6 +51,8 @@ def test_result_round_trips_and_key_irreps_can_be_given(nanda):
     assert few.restricted_loss == r.restricted_loss[-1:]
     with pytest.raises(AnalysisError, match=r"`key_irreps` names \['k=200'\], not irreps of C113"):
         ProgressMeasures(key_irreps=["k=200"]).fit(run)
+    with pytest.raises(AnalysisError, match=r"`steps` \(=\[\]\) must name at least one checkpoint"):
+        ProgressMeasures(steps=[]).fit(run)
 
 
 def test_gini_closed_forms():

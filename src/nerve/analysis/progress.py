@@ -124,6 +124,8 @@ class ProgressMeasures:
         gt = GroupTask(task)
         labels = [r.label for r in gt.irreps]
         steps = list(run.checkpoints if self.steps is None else self.steps)
+        if not steps:
+            raise AnalysisError(f"`steps` (={self.steps!r}) must name at least one checkpoint of {run.path}.")
         if self.key_irreps is None:
             key = list(FourierAnalysis().fit(run.model_at(steps[-1]), task).result_.key_irreps)
         else:
