@@ -81,6 +81,7 @@ def test_report_is_self_contained(analysed):
         "figure-logits",
         "figure-progress",
         "figure-shape",
+        "figure-diagrams",
     ]
     assert "a+b mod 11" in page and "key irreps" in page
 
@@ -101,7 +102,7 @@ def test_report_figures_render_in_headless_chromium_offline(analysed, tmp_path):
     dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
     figures = _Figures()
     figures.feed(dom)
-    assert len(figures.drawn) == 6
+    assert len(figures.drawn) == 7
     assert all(figures.drawn.values()), figures.drawn
 
 

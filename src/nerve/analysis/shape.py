@@ -95,8 +95,9 @@ class FrequencyCircles:
     - `significance`: as in :class:`~nerve.analysis.PersistentHomology`.
 
     ``fit(model, task)`` returns ``self`` with ``result_`` (a :class:`ShapeResult`), and the
-    projected points ``planes_`` and circular coordinates ``coordinates_`` (``[p]`` in turns,
-    None without a significant circle), keyed like the circles by ``(embedding, k)``.
+    projected points ``planes_``, their persistence ``topology_`` (each a
+    :class:`~nerve.analysis.TopologyResult`) and circular coordinates ``coordinates_`` (``[p]``
+    in turns, None without a significant circle), keyed like the circles by ``(embedding, k)``.
     """
 
     def __init__(
@@ -125,7 +126,7 @@ class FrequencyCircles:
                 raise AnalysisError(f"`frequencies` ({bad}) must lie in 1..{p // 2} for C{p}.")
         v = model if isinstance(model, ModelView) else view(model, n_vocab=task.n_vocab)
         phase = torch.arange(p, dtype=torch.float64)
-        circles, self.planes_, self.coordinates_ = [], {}, {}
+        circles, self.planes_, self.coordinates_, self.topology_ = [], {}, {}, {}
         for name, W in v.embeddings.items():
             for k in frequencies:
                 points = frequency_plane(W, k)
@@ -146,6 +147,7 @@ class FrequencyCircles:
                     )
                 )  # fmt: skip
                 self.planes_[(name, k)] = points
+                self.topology_[(name, k)] = r
                 self.coordinates_[(name, k)] = theta
         self.result_ = ShapeResult(task.name, tuple(circles))
         return self

@@ -16,6 +16,7 @@ import nerve
 from nerve.analysis.fourier import FourierResult
 from nerve.analysis.progress import ProgressResult
 from nerve.analysis.shape import FrequencyCircles
+from nerve.analysis.topology import TopologyResult
 from nerve.training import Run
 
 __all__ = ["render_report", "write_report"]
@@ -183,6 +184,39 @@ def shape_figure(circles: FrequencyCircles) -> go.Figure:
     return fig
 
 
+def diagrams_figure(topology: dict[tuple[str, int], TopologyResult]) -> go.Figure:
+    """Persistence diagrams (H0, H1) of each plane, with the line above which a bar is a feature."""
+    keys = list(topology)
+    fig = make_subplots(rows=1, cols=len(keys), subplot_titles=[f"{name}, k={k}" for name, k in keys])
+    for col, key in enumerate(keys, start=1):
+        r = topology[key]
+        top = max((d for dgm in r.diagrams for _, d in dgm if math.isfinite(d)), default=1.0) * 1.1
+        for dim, colour in ((0, "#1f77b4"), (1, "#d62728")):
+            bars = r.diagrams[dim]
+            deaths = [d if math.isfinite(d) else top for _, d in bars]
+            fig.add_trace(
+                go.Scatter(
+                    x=[b for b, _ in bars], y=deaths, mode="markers",
+                    marker={"color": colour, "size": 6}, name=f"H{dim}", showlegend=col == 1,
+                ),
+                row=1, col=col,
+            )  # fmt: skip
+        cut = r.significance * r.noise_scale
+        fig.add_trace(
+            go.Scatter(x=[0, top], y=[cut, top + cut], mode="lines", line={"dash": "dot", "color": "#999"},
+                       name="feature threshold", showlegend=col == 1),
+            row=1, col=col,
+        )  # fmt: skip
+        fig.add_trace(
+            go.Scatter(x=[0, top], y=[0, top], mode="lines", line={"color": "#ccc"}, showlegend=False),
+            row=1, col=col,
+        )  # fmt: skip
+        fig.update_xaxes(title_text="birth", row=1, col=col)
+    fig.update_yaxes(title_text="death (top edge: never)", row=1, col=1)
+    fig.update_layout(title="Persistence diagrams of the frequency planes", height=380)
+    return fig
+
+
 def _number(x: float | None, fmt: str = ".3g") -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
@@ -246,6 +280,7 @@ def render_report(
         figures.append(("progress", progress_figure(progress)))
     if circles is not None and circles.planes_:
         figures.append(("shape", shape_figure(circles)))
+        figures.append(("diagrams", diagrams_figure(circles.topology_)))
     table = "\n".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
         for k, v in key_numbers(run, result, progress, circles)
