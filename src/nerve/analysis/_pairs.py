@@ -3,6 +3,7 @@ logits against characters, cross-entropy in float64."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -68,6 +69,19 @@ class GroupTask:
         if not components:
             return torch.zeros_like(f)
         return self.ft.project(self.fibre_mean(f), components)[self.law]
+
+    def law_fraction(self, logits: Tensor) -> float:
+        """The fraction of the variance of ``logits [n, n, n]`` (centred over classes c) that is
+        a function of ``t(a, b)·c⁻¹`` alone: the part the characters can reach, their class-
+        function part (NaN for constant logits)."""
+        centred = logits - logits.mean(-1, keepdim=True)
+        total = float((centred**2).sum())
+        m = self.fibre_mean(centred) * self.fibre_size.to(centred)[:, None]  # Σ over each fibre, [g, c]
+        q = self.quotient.flatten()
+        sums = m.new_zeros(self.order).index_add_(0, q, m.flatten())
+        weights = self.fibre_size.to(m)[:, None].expand_as(m).flatten()
+        counts = m.new_zeros(self.order).index_add_(0, q, weights)
+        return float((sums**2 / counts).sum() / total) if total > 0 else math.nan
 
     def character_products(self, logits: Tensor) -> tuple[Tensor, Tensor]:
         """``(⟨L, X_ρ⟩, ‖X_ρ‖²)`` for each irrep ρ, each ``[r]``, where ``X_ρ(a, b, c) = χ_ρ(t(a, b)·c⁻¹)``

@@ -70,6 +70,9 @@ class FourierResult:
     - `logit_fractions`: the fraction of logit variance along each character, the square of
       the similarity (the characters are orthogonal, so these add up).
     - `key_logit_fraction`: the sum of `logit_fractions` over the key irreps.
+    - `logit_law_fraction`: the fraction of logit variance that is a function of
+      ``t(a,b)·c⁻¹`` at all, which bounds the sum of all `logit_fractions` (equal when that
+      function is a class function). The rest depends on (a, b, c) otherwise.
     - `key_neuron_fraction`: the fraction of the hidden layer's variance (summed over neurons)
       that reads the key irreps (Chughtai et al.'s "MLP" fraction of variance explained).
     - `loss`, `accuracy`: on the whole domain; `clock_pizza`: for a+b mod p, else None.
@@ -90,6 +93,7 @@ class FourierResult:
     logit_similarity: tuple[float, ...]
     logit_fractions: tuple[float, ...]
     key_logit_fraction: float
+    logit_law_fraction: float
     key_neuron_fraction: float
     loss: float
     accuracy: float
@@ -237,6 +241,7 @@ class FourierAnalysis:
             logit_similarity=_floats(sim),
             logit_fractions=_floats(logit_fractions),
             key_logit_fraction=float(logit_fractions[list(key)].sum()) if key else 0.0,
+            logit_law_fraction=gt.law_fraction(self.logits_),
             key_neuron_fraction=float(aligned[list(key)].sum() / total_power.sum()) if key else 0.0,
             loss=cross_entropy(logits, gt.targets),
             accuracy=float((logits.argmax(-1) == gt.targets).double().mean()),

@@ -236,7 +236,8 @@ def key_numbers(
         ("loss on every pair", _number(result.loss)),
         ("key irreps", ", ".join(result.key_labels) or "none"),
         ("rule for key irreps", result.key_rule),
-        ("logit variance in the key irreps", _number(result.key_logit_fraction, ".1%")),
+        ("logit variance along the key characters χ(t(a,b)·c⁻¹)", _number(result.key_logit_fraction, ".1%")),
+        ("logit variance that is a function of t(a,b)·c⁻¹", _number(result.logit_law_fraction, ".1%")),
         ("neurons with > 85% of their variance in one irrep", _number(result.clean_neuron_fraction(), ".1%")),
     ]
     for name, fractions in [*result.embeddings.items(), ("W_U", result.unembedding)]:
