@@ -89,7 +89,7 @@ def test_analyze_prints_the_key_numbers_and_where_the_report_is(tmp_path):
     assert runner.invoke(app, args, env={"COLUMNS": "200"}).exit_code == 0
     result = runner.invoke(app, ["analyze", str(run_dir)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "key irreps" in result.output and "logit variance in the key irreps" in result.output
+    assert "key irreps" in result.output and "logit variance along the key characters" in result.output
     assert f"report: {run_dir / 'report.html'}" in result.output
     assert (run_dir / "analysis" / "fourier.json").exists() and (run_dir / "report.html").exists()
 
