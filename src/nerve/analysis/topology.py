@@ -38,23 +38,28 @@ class MemoryBudgetError(AnalysisError, MemoryError):
 
 
 def estimate_memory(n_points: int, max_dim: int) -> int:
-    """Bytes a Rips computation on `n_points` points up to `max_dim` adds at its peak.
+    """Bytes a Rips computation on `n_points` points up to `max_dim` adds at its peak, at worst.
 
-    The model: the float64 distance matrix nerve builds and its copy handed to ripser (10 n²
-    bytes with ripser's float32 lower triangle), ripser's reduction, which for H1 holds O(n²)
-    edge columns (16 n²) and for H2 and above O(n³) triangle columns at worst (4 n³/6 per
-    dimension), a factor 2 of headroom and 64 MiB of fixed buffers. It is meant to err high:
+    A fit to peaks measured with ripser.py 0.6 (no threshold), on the clouds that cost it most:
+    the float64 distance matrix and ripser's copy (10 n² bytes); for H1, 0.75 n³ (measured
+    0.58–0.69 n³ on noisy circles of 1,000 and 2,000 points, where a loop that lives long
+    keeps many columns in the reduction; Gaussian noise needs ten times less); for H2, 24 n³
+    more (measured up to 19 n³ on a sphere); for H3, 2 n⁴ more (measured up to 1.8 n⁴); then
+    25% headroom and 64 MiB of fixed buffers. It errs high on easy clouds:
     benchmarks/bench_topology.py prints it beside the measured peak.
 
-    >>> estimate_memory(100_000, 1) > 80e9     # what ripser.py would need for 10⁵ points
+    >>> estimate_memory(100_000, 1) > 80e9     # what ripser.py could need for 10⁵ points
     True
     """
-    n = int(n_points)
-    dense = 10 * n * n
-    reduction = 16 * n * n if max_dim >= 1 else 0
+    n = float(n_points)
+    need = 10 * n**2
+    if max_dim >= 1:
+        need += 0.75 * n**3
     if max_dim >= 2:
-        reduction += 4 * n**3 // 6 * max_dim
-    return 2 * (dense + reduction) + (64 << 20)  # buffers of torch and ripser at any size
+        need += 24 * n**3
+    if max_dim >= 3:
+        need += 2 * n**4
+    return int(1.25 * need) + (64 << 20)
 
 
 def _available_memory() -> int:
@@ -80,8 +85,12 @@ class TopologyResult:
     - `significant`: per dimension, the indices of the bars whose persistence exceeds
       ``significance × noise_scale``; `betti` counts them.
     - `noise_scale`: ``max(ε, s)``, with ε the landmarks' covering radius and s the largest
-      nearest-neighbour distance among the points used: features no larger than the gaps in
-      the sample cannot be told from them. By stability every bar of the landmarks' diagram
+      distance from a point used to its second-nearest neighbour among them: features no
+      larger than the gaps in the sample cannot be told from them. The second neighbour, not
+      the first, because on a sampled curve every gap between consecutive points is at most
+      the larger of the distances from a point to its two neighbours, while the first
+      neighbour alone misses the gaps between close pairs (the near-duplicates of a
+      flattened circle). By stability every bar of the landmarks' diagram
       is within 2ε of a bar of the full cloud's, so a feature longer than 4ε is certainly there.
     - `total_persistence`: per dimension, Σ (death − birth) over the finite bars.
     - `memory_estimate`: bytes, from :func:`estimate_memory`.
@@ -230,7 +239,8 @@ class PersistentHomology:
         points = X[index].double()
         dist = torch.cdist(points, points)
         nn = dist + torch.diag(torch.full((len(index),), math.inf, dtype=dist.dtype))
-        spacing = float(nn.min(1).values.max())
+        k = min(2, len(index) - 1)  # the second-nearest neighbour (see TopologyResult.noise_scale)
+        spacing = float(nn.topk(k, dim=1, largest=False).values[:, -1].max())
         diagrams, cocycles, engine = self._diagrams(dist.numpy())
         noise = max(eps, spacing)
         significant = tuple(
