@@ -2,10 +2,15 @@
 
 Clouds: a noisy circle in R^128 and Gaussian noise in R^16, 1k, 2k and 5k points. Each run is
 a fresh subprocess, so its peak resident memory (ru_maxrss, less what the process held after
-its imports) is its own. For each cloud the
-script prints the time and peak memory of each tool, the ratios nerve / ripser.py, the
-significant features nerve reports, and whether the other tools' diagrams have bars of the
-same lengths above nerve's threshold. nerve's memory estimate is printed beside its peak.
+its imports) is its own; each is capped in time (``--timeout``) and address space
+(``--max-gib``), so a tool that would exhaust the machine is reported, not left to the kernel.
+
+Per cloud: ripser.py and giotto-ph on every point; nerve as a user calls it, with its memory
+guard (on every point where the estimate fits the budget, refused otherwise); and nerve
+through 500 max–min landmarks. The script prints time and peak memory, nerve's estimate
+beside its peak, the significant features nerve reports, and whether ripser.py's diagram has
+the same H1 bars above nerve's threshold (on every point: the same bars; through landmarks:
+the same number of bars, each within 2ε of one of ripser.py's, as stability promises).
 
 Also: 100,000 points in R^64 near a circle through 200 landmarks (the must-show of issue 5),
 and the same cloud without landmarks, which the memory guard refuses.
@@ -25,7 +30,8 @@ import sys
 WORKER = r"""
 import json, math, resource, sys, time
 import numpy as np, torch
-kind, n, tool = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+kind, n, tool, max_bytes = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
 g = torch.Generator().manual_seed(0)
 if kind == "circle":
     t = 2 * math.pi * torch.rand(n, generator=g)
@@ -34,7 +40,7 @@ if kind == "circle":
     X += 0.02 * torch.randn(n, 128, generator=g, dtype=torch.float64)
 else:
     X = torch.randn(n, 16, generator=g, dtype=torch.float64)
-if tool == "nerve":
+if tool.startswith("nerve"):
     import ripser  # noqa: F401  (nerve imports it on first use; load it before timing, as for ripser.py)
     from nerve.analysis.topology import PersistentHomology, estimate_memory
 elif tool == "ripser":
@@ -43,11 +49,16 @@ else:
     from gph import ripser_parallel
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # after the imports
 t0 = time.perf_counter()
-if tool == "nerve":
-    ph = PersistentHomology(engine="ripser", max_memory=1 << 40).fit(X)
+if tool.startswith("nerve"):
+    landmarks = 500 if tool == "nerve-landmarks" else None
+    try:
+        ph = PersistentHomology(engine="ripser", n_landmarks=landmarks, max_memory=max_bytes).fit(X)
+    except MemoryError as err:  # nerve's guard: MemoryBudgetError, before anything is allocated
+        print(json.dumps({"refused": str(err).split(". Options")[0], "estimate": estimate_memory(n, 1)}))
+        sys.exit(0)
     dgm1 = ph.result_.diagram(1).tolist()
-    extra = {"estimate": estimate_memory(n, 1), "noise": ph.result_.noise_scale * ph.result_.significance,
-             "betti": ph.result_.betti}
+    extra = {"estimate": estimate_memory(min(n, landmarks or n), 1), "betti": ph.result_.betti,
+             "noise": ph.result_.noise_scale * ph.result_.significance, "eps": ph.result_.covering_radius}
 elif tool == "ripser":
     dgm1 = ripser(X.numpy(), maxdim=1)["dgms"][1].tolist()
     extra = {}
@@ -60,13 +71,44 @@ print(json.dumps({"seconds": seconds, "peak": peak, "h1": [d - b for b, d in dgm
 """
 
 
-def run(kind: str, n: int, tool: str) -> dict | None:
-    out = subprocess.run([sys.executable, "-c", WORKER, kind, str(n), tool], capture_output=True, text=True)
+def run(kind: str, n: int, tool: str, *, timeout: float, max_bytes: int) -> dict | None:
+    """The worker's JSON; ``{"failed": why}`` when it ran out of time or memory; None without gph."""
+    args = [sys.executable, "-c", WORKER, kind, str(n), tool, str(max_bytes)]
+    try:
+        out = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"failed": f"not done in {timeout:.0f} s"}
     if out.returncode != 0:
         if "No module named 'gph'" in out.stderr:
             return None
+        if "MemoryError" in out.stderr or "bad_alloc" in out.stderr or out.returncode < 0:
+            return {"failed": f"out of memory at the {max_bytes / 2**30:.0f} GiB cap"}
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def describe(res: dict | None) -> str:
+    if res is None:
+        return "not installed"
+    if "failed" in res:
+        return res["failed"]
+    if "refused" in res:
+        return f"refused by the guard (estimate {res['estimate'] / 2**30:.1f} GiB)"
+    line = f"{res['seconds']:7.2f} s {res['peak'] / 1e6:6.0f} MB"
+    if "estimate" in res:
+        line += f" (estimate {res['estimate'] / 1e6:.0f} MB) Betti {tuple(res['betti'])}"
+    return line
+
+
+def same_features(ours: dict, theirs: dict | None) -> str:
+    """Whether ripser.py's H1 bars above nerve's threshold match nerve's (within 2ε)."""
+    if theirs is None or "h1" not in theirs or "h1" not in ours:
+        return "–"
+    cut = ours["noise"]
+    a = sorted(x for x in ours["h1"] if x > cut)
+    b = sorted(x for x in theirs["h1"] if x > cut)
+    tol = 4 * ours["eps"] + 1e-9  # birth and death each move by at most 2ε
+    return str(len(a) == len(b) and all(abs(x - y) <= tol for x, y in zip(a, b)))
 
 
 def large_circle() -> None:
@@ -97,25 +139,35 @@ def large_circle() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 5000])
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per run")
+    parser.add_argument("--max-gib", type=float, default=16.0, help="address space per run")
     args = parser.parse_args()
-    print("times in s; peak memory in MB above the process after its imports; ratios nerve / ripser.py")
+    cap = dict(timeout=args.timeout, max_bytes=int(args.max_gib * 2**30))
+    print(f"time (s) and peak memory (MB above the process after its imports); each run capped at "
+          f"{args.timeout:.0f} s and {args.max_gib:g} GiB of address space")  # fmt: skip
     for kind in ("circle", "noise"):
         for n in args.sizes:
-            res = {tool: run(kind, n, tool) for tool in ("nerve", "ripser", "giotto-ph")}
+            res = {
+                tool: run(kind, n, tool, **cap)
+                for tool in ("ripser", "giotto-ph", "nerve", "nerve-landmarks")
+            }
+            print(f"\n{kind} in R^{128 if kind == 'circle' else 16}, n = {n}")
+            for tool, r in res.items():
+                name = {"nerve-landmarks": "nerve, 500 landmarks"}.get(tool, tool)
+                extra = (
+                    f"  same H1 features as ripser.py: {same_features(r, res['ripser'])}"
+                    if tool.startswith("nerve") and r and "h1" in r
+                    else ""
+                )
+                print(f"  {name:22} {describe(r)}{extra}", flush=True)
             ours, theirs = res["nerve"], res["ripser"]
-            cut = ours["noise"]
-            same = sorted(x for x in ours["h1"] if x > cut) == sorted(x for x in theirs["h1"] if x > cut)
-            line = (
-                f"{kind:6} n={n:5}  nerve {ours['seconds']:7.2f} s {ours['peak'] / 1e6:7.0f} MB "
-                f"(estimate {ours['estimate'] / 1e6:6.0f} MB)  ripser.py {theirs['seconds']:7.2f} s "
-                f"{theirs['peak'] / 1e6:7.0f} MB  time {ours['seconds'] / theirs['seconds']:.2f} "
-                f"memory {ours['peak'] / theirs['peak']:.2f}  Betti {tuple(ours['betti'])}  "
-                f"same H1 features: {same}"
-            )
-            gph = res["giotto-ph"]
-            if gph is not None:
-                line += f"  giotto-ph {gph['seconds']:.2f} s {gph['peak'] / 1e6:.0f} MB"
-            print(line, flush=True)
+            if ours and theirs and "seconds" in ours and "seconds" in theirs:
+                print(f"  nerve / ripser.py: time {ours['seconds'] / theirs['seconds']:.2f}, "
+                      f"memory {ours['peak'] / theirs['peak']:.2f}")  # fmt: skip
+            fast = res["nerve-landmarks"]
+            if fast and theirs and "seconds" in fast and "seconds" in theirs:
+                print(f"  nerve with landmarks / ripser.py: time {fast['seconds'] / theirs['seconds']:.3f}, "
+                      f"memory {fast['peak'] / theirs['peak']:.3f}")  # fmt: skip
     large_circle()
 
 

@@ -97,7 +97,7 @@ def test_landmarks_cover_the_cloud_within_their_radius():
 def test_the_memory_guard_refuses_with_the_estimate_and_the_options():
     X = torch.zeros(200_000, 64)  # never touched: the refusal comes first
     with pytest.raises(
-        MemoryBudgetError, match=r"200000 points up to dimension 1 needs about [0-9.]+ GiB"
+        MemoryBudgetError, match=r"200000 points up to dimension 1 needs about [0-9.,]+ (GiB|TiB)"
     ) as err:
         PersistentHomology(max_memory=8 << 30).fit(X)
     assert "n_landmarks=" in str(err.value) and "threshold" in str(err.value)

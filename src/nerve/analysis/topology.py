@@ -227,7 +227,7 @@ class PersistentHomology:
         if need > budget:
             raise MemoryBudgetError(
                 f"persistent homology of {m} points up to dimension {self.max_dim} needs about "
-                f"{need / 2**30:.1f} GiB, over the budget of {budget / 2**30:.1f} GiB. Options: "
+                f"{_size(need)}, over the budget of {_size(budget)}. Options: "
                 f"n_landmarks=... (e.g. {_affordable(budget, self.max_dim)}; the covering radius bounds the "
                 "error), a lower max_dim, or a threshold (which hides features larger than it)."
             )
@@ -298,6 +298,11 @@ class PersistentHomology:
         eps = self.result_.covering_radius
         scale = max(birth + 0.5 * (death - birth), min(2.05 * eps, birth + 0.95 * (death - birth)))
         return circular_coordinate(X.double(), index, dist, cocycle, prime=self.field, scale=scale)
+
+
+def _size(n_bytes: int) -> str:
+    gib = n_bytes / 2**30
+    return f"{gib / 1024:,.0f} TiB" if gib >= 1024 else f"{gib:.1f} GiB"
 
 
 def _affordable(budget: int, max_dim: int) -> int:
