@@ -113,6 +113,34 @@ def test_a_circle_in_r64_among_many_points_through_landmarks():
     assert circular_agreement(ph.circular_coordinates_[0], t) >= 0.99
 
 
+@pytest.mark.parametrize("eps", [0.1, 0.5])
+def test_the_sparse_filtration_is_within_a_factor_one_plus_eps_of_the_full_one(eps):
+    # Cavanna, Jahanseir & Sheehy 2015: edges enter no earlier than in the Rips filtration and
+    # the two filtrations are (1 + ε)-interleaved, so each significant bar (b, d) of the full
+    # diagram has a sparse partner with b ≤ b' ≤ (1 + ε) b and d ≤ d' ≤ (1 + ε) d.
+    g = rng(12)
+    X = torch.cat([circle(300, g=g)[0], circle(300, g=g, radius=0.5, centre=(3.0, 0.0))[0]])
+    full = PersistentHomology().fit(X).result_
+    sparse = PersistentHomology(sparse=eps).fit(X).result_
+    assert sparse.betti == full.betti == (2, 2)
+    assert sparse.sparse == eps and full.sparse is None
+    bars = lambda r: sorted((r.diagrams[1][i] for i in r.significant[1]), key=lambda bar: bar[1])  # noqa: E731
+    for (b, d), (b2, d2) in zip(bars(full), bars(sparse)):
+        assert b - 1e-12 <= b2 <= (1 + eps) * b + 1e-12 and d - 1e-12 <= d2 <= (1 + eps) * d + 1e-12
+    # far fewer edges than the n(n−1)/2 of the full filtration, so much less memory (above the
+    # 64 MiB of fixed buffers both estimates carry)
+    floor = 64 << 20
+    assert sparse.memory_estimate - floor < (full.memory_estimate - floor) / 3
+
+
+def test_the_sparse_filtration_through_landmarks_and_its_own_memory_guard():
+    X = flat_torus(3000, g=rng(13))
+    r = PersistentHomology(max_dim=2, n_landmarks=400, sparse=0.3).fit(X).result_
+    assert r.betti == (1, 2, 1) and r.n_landmarks == 400
+    with pytest.raises(MemoryBudgetError, match=r"needs about .* sparse=\.\.\."):
+        PersistentHomology(max_dim=2, n_landmarks=400, sparse=0.3, max_memory=1 << 20).fit(X)
+
+
 def test_circular_coordinate_of_a_circle_follows_its_angle():
     X, t = circle(400, g=rng(9), noise=0.02)
     ph = PersistentHomology(field=47, circular=True).fit(X)
@@ -160,3 +188,7 @@ def test_bad_arguments_are_named():
         PersistentHomology().fit(torch.full((5, 2), math.nan))
     with pytest.raises(AnalysisError, match=r"`max_dim` \(=7\) must be an integer from 0 to 3"):
         PersistentHomology(max_dim=7).fit(X)
+    with pytest.raises(AnalysisError, match=r"`sparse` \(=1.5\) must be a number between 0 and 1"):
+        PersistentHomology(sparse=1.5).fit(X)
+    with pytest.raises(AnalysisError, match=r"`sparse` \(=0.2\) gives no distance matrix for circular"):
+        PersistentHomology(sparse=0.2, circular=True, field=3).fit(X)

@@ -18,10 +18,13 @@ __all__ = ["Landmarks", "maxmin_landmarks"]
 
 @dataclass(frozen=True)
 class Landmarks:
-    """Indices of the landmarks in the cloud, in the order chosen, and the covering radius ε."""
+    """Indices of the landmarks in the cloud, in the order chosen, the covering radius ε, and
+    each landmark's insertion radius λ (its distance to those chosen before it; ∞ for the first),
+    which the sparse filtration needs."""
 
     indices: Tensor
     covering_radius: float
+    insertion_radii: Tensor
 
 
 def maxmin_landmarks(X: Tensor, n: int, *, seed: int = 0, chunk: int = 1 << 16) -> Landmarks:
@@ -39,7 +42,7 @@ def maxmin_landmarks(X: Tensor, n: int, *, seed: int = 0, chunk: int = 1 << 16) 
     n = min(n, N)
     first = int(torch.randint(N, (1,), generator=torch.Generator().manual_seed(seed)))
     nearest = torch.full((N,), float("inf"), dtype=X.dtype, device=X.device)
-    chosen = [first]
+    chosen, radii = [first], [float("inf")]
     for _ in range(n):
         new = X[chosen[-1]]
         for start in range(0, N, chunk):  # bounded memory for large clouds
@@ -48,5 +51,7 @@ def maxmin_landmarks(X: Tensor, n: int, *, seed: int = 0, chunk: int = 1 << 16) 
             torch.minimum(nearest[start : start + chunk], d, out=nearest[start : start + chunk])
         if len(chosen) == n:
             break
-        chosen.append(int(nearest.argmax()))
-    return Landmarks(torch.tensor(chosen), float(nearest.max()))
+        far = int(nearest.argmax())
+        chosen.append(far)
+        radii.append(float(nearest[far]))
+    return Landmarks(torch.tensor(chosen), float(nearest.max()), torch.tensor(radii, dtype=torch.float64))

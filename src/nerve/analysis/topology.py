@@ -21,6 +21,7 @@ from torch import Tensor
 
 from nerve.analysis._circular import circular_coordinate
 from nerve.analysis._landmarks import maxmin_landmarks
+from nerve.analysis._sparse import sparse_rips_graph
 from nerve.errors import AnalysisError
 
 __all__ = [
@@ -30,11 +31,33 @@ __all__ = [
     "circular_agreement",
     "diagram_distance",
     "estimate_memory",
+    "estimate_sparse_memory",
 ]
+
+
+# The sparse filtration's memory model: bytes per edge e, per e·k (k the mean degree: the
+# triangles) and per e·k² (tetrahedra). Measured peaks with ripser.py 0.6 stayed below 510 B per
+# edge, 5.8 B per e·k for H1 and 0.16 B per e·k² for H2 (noisy circles in R² and R^128, spheres;
+# benchmarks/RESULTS.md); H3 (per e·k³) is an unmeasured extrapolation.
+SPARSE_BYTES = (512, 6.0, 0.2, 0.02)
 
 
 class MemoryBudgetError(AnalysisError, MemoryError):
     """A persistence computation whose estimated memory exceeds the budget, refused before it runs."""
+
+
+def estimate_sparse_memory(n_points: int, n_edges: int, max_dim: int) -> int:
+    """Bytes ripser.py adds on a sparse filtration of `n_points` with `n_edges` edges, at worst:
+    ``1.25 Σ_k c_k e·deg^k`` over dimensions k ≤ `max_dim` (deg the mean degree, `SPARSE_BYTES`
+    the c_k, fitted to measured peaks), plus 64 MiB.
+
+    >>> estimate_sparse_memory(1000, 20_000, 1) < estimate_memory(1000, 1)
+    True
+    """
+    e = float(n_edges)
+    degree = 2 * e / max(n_points, 1)
+    need = sum(SPARSE_BYTES[k] * e * degree**k for k in range(min(max_dim, 3) + 1))
+    return int(1.25 * need) + (64 << 20)
 
 
 def estimate_memory(n_points: int, max_dim: int) -> int:
@@ -93,7 +116,10 @@ class TopologyResult:
       flattened circle). By stability every bar of the landmarks' diagram
       is within 2ε of a bar of the full cloud's, so a feature longer than 4ε is certainly there.
     - `total_persistence`: per dimension, Σ (death − birth) over the finite bars.
-    - `memory_estimate`: bytes, from :func:`estimate_memory`.
+    - `memory_estimate`: bytes, from :func:`estimate_memory` (or, for a sparse filtration,
+      from its edges).
+    - `sparse`: the ε of the sparse filtration, whose bars are within a factor 1 + ε of the
+      full filtration's; None for the full one.
     """
 
     field: int
@@ -110,6 +136,7 @@ class TopologyResult:
     total_persistence: tuple[float, ...]
     memory_estimate: int
     engine: str
+    sparse: float | None = None
     rule: str = field(default="a bar is a feature when death − birth > significance × noise_scale")
 
     def to_json(self) -> str:
@@ -144,6 +171,10 @@ class PersistentHomology:
     - `threshold`: stop the filtration at this scale. It saves memory but hides what is born
       after it and makes what dies after it look infinite: a circle of diameter above the
       threshold is lost.
+    - `sparse`: compute the sparse Rips filtration of Cavanna, Jahanseir & Sheehy (2015) with
+      this ε in (0, 1) instead of the full one: its diagram approximates the full one within a
+      factor 1 + ε in birth and death (a multiplicative interleaving), from far fewer edges. The
+      points are put in greedy order first (all of them, or the landmarks). Not with `circular`.
     - `significance`: a bar is a feature when longer than this multiple of the noise scale
       (default 1.5: on noisy circles, tori, spheres and projective planes, with and without
       landmarks, the bars of sampling noise stayed below 0.8 and the true features above 1.6
@@ -173,6 +204,7 @@ class PersistentHomology:
         field: int = 2,
         n_landmarks: int | None = None,
         threshold: float | None = None,
+        sparse: float | None = None,
         significance: float = 1.5,
         max_memory: int | None = None,
         circular: bool = False,
@@ -183,6 +215,7 @@ class PersistentHomology:
         self.field = field
         self.n_landmarks = n_landmarks
         self.threshold = threshold
+        self.sparse = sparse
         self.significance = significance
         self.max_memory = max_memory
         self.circular = circular
@@ -202,6 +235,15 @@ class PersistentHomology:
             )
         if self.n_landmarks is not None and (not isinstance(self.n_landmarks, int) or self.n_landmarks < 2):
             raise AnalysisError(f"`n_landmarks` (={self.n_landmarks!r}) must be an integer >= 2, or None.")
+        if self.sparse is not None:
+            number = isinstance(self.sparse, (int, float)) and not isinstance(self.sparse, bool)
+            if not number or not 0 < self.sparse < 1:
+                raise AnalysisError(f"`sparse` (={self.sparse!r}) must be a number between 0 and 1, or None.")
+            if self.circular:
+                raise AnalysisError(
+                    f"`sparse` (={self.sparse!r}) gives no distance matrix for circular coordinates; with "
+                    "`circular`, use n_landmarks instead."
+                )
         if self.engine not in ("auto", "ripser", "giotto-ph"):
             raise AnalysisError(f"`engine` (={self.engine!r}) must be 'auto', 'ripser' or 'giotto-ph'.")
         if self.engine == "giotto-ph" and self.circular:
@@ -222,26 +264,29 @@ class PersistentHomology:
         X = X.double() if not X.is_floating_point() else X
         N = X.shape[0]
         m = N if self.n_landmarks is None else min(self.n_landmarks, N)
-        need = estimate_memory(m, self.max_dim)
         budget = self.max_memory if self.max_memory is not None else _available_memory()
-        if need > budget:
-            raise MemoryBudgetError(
-                f"persistent homology of {m} points up to dimension {self.max_dim} needs about "
-                f"{_size(need)}, over the budget of {_size(budget)}. Options: "
-                f"n_landmarks=... (e.g. {_affordable(budget, self.max_dim)}; the covering radius bounds the "
-                "error), a lower max_dim, or a threshold (which hides features larger than it)."
-            )
-        if m < N:
+        if self.sparse is None:
+            need = self._guard(estimate_memory(m, self.max_dim), budget, m)
+        if m < N or self.sparse is not None:  # the sparse filtration needs the greedy order
             lm = maxmin_landmarks(X, m, seed=self.seed)
-            index, eps = lm.indices, lm.covering_radius
+            index, radii = lm.indices, lm.insertion_radii
+            eps = lm.covering_radius if m < N else 0.0
         else:
             index, eps = torch.arange(N), 0.0
         points = X[index].double()
-        dist = torch.cdist(points, points)
-        nn = dist + torch.diag(torch.full((len(index),), math.inf, dtype=dist.dtype))
-        k = min(2, len(index) - 1)  # the second-nearest neighbour (see TopologyResult.noise_scale)
-        spacing = float(nn.topk(k, dim=1, largest=False).values[:, -1].max())
-        diagrams, cocycles, engine = self._diagrams(dist.numpy())
+        if self.sparse is None:
+            dist = torch.cdist(points, points)
+            nn = dist + torch.diag(torch.full((len(index),), math.inf, dtype=dist.dtype))
+            k = min(2, len(index) - 1)  # the second-nearest neighbour (see TopologyResult.noise_scale)
+            spacing = float(nn.topk(k, dim=1, largest=False).values[:, -1].max())
+            diagrams, cocycles, engine = self._diagrams(dist.numpy())
+        else:
+            from scipy.sparse import coo_matrix
+
+            rows, cols, weights, spacing = sparse_rips_graph(points, radii, float(self.sparse))
+            need = self._guard(estimate_sparse_memory(m, len(weights), self.max_dim), budget, m)
+            graph = coo_matrix((weights.numpy(), (rows.numpy(), cols.numpy())), shape=(m, m)).tocsr()
+            diagrams, cocycles, engine = self._diagrams(graph)
         noise = max(eps, spacing)
         significant = tuple(
             tuple(int(i) for i in np.flatnonzero(dgm[:, 1] - dgm[:, 0] > self.significance * noise))
@@ -263,6 +308,7 @@ class PersistentHomology:
             total_persistence=tuple(float((d[:, 1] - d[:, 0])[np.isfinite(d[:, 1])].sum()) for d in diagrams),
             memory_estimate=need,
             engine=engine,
+            sparse=None if self.sparse is None else float(self.sparse),
         )
         if self.circular:
             self.circular_coordinates_ = [
@@ -270,7 +316,18 @@ class PersistentHomology:
             ] if self.max_dim >= 1 else []  # fmt: skip
         return self
 
-    def _diagrams(self, dist: np.ndarray) -> tuple[list[np.ndarray], list, str]:
+    def _guard(self, need: int, budget: int, m: int) -> int:
+        if need > budget:
+            raise MemoryBudgetError(
+                f"persistent homology of {m} points up to dimension {self.max_dim} needs about "
+                f"{_size(need)}, over the budget of {_size(budget)}. Options: "
+                f"n_landmarks=... (e.g. {_affordable(budget, self.max_dim)}; the covering radius bounds the "
+                "error), sparse=... (a factor 1 + ε on every bar), a lower max_dim, or a threshold (which "
+                "hides features larger than it)."
+            )
+        return need
+
+    def _diagrams(self, dist: Any) -> tuple[list[np.ndarray], list, str]:
         thresh = math.inf if self.threshold is None else float(self.threshold)
         use_gph = self.engine == "giotto-ph" or (self.engine == "auto" and not self.circular and _has_gph())
         if use_gph:

@@ -1,0 +1,170 @@
+"""The LLC estimator against closed forms: a Gaussian posterior exactly, reduced-rank regression
+(Aoyagi & Watanabe 2005) within 10%; its diagnostics and its errors."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from nerve import AnalysisError
+from nerve.analysis.llc import LLCEstimator, LLCResult, default_nbeta, rrr_learning_coefficient
+
+
+def half_mse(output, target):
+    """½‖output − target‖² per sample, averaged: the Gaussian negative log-likelihood (σ = 1)."""
+    return 0.5 * ((output - target) ** 2).sum(1).mean()
+
+
+def least_squares(n=500, d_in=3, d_out=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d_in, generator=g, dtype=torch.float64)
+    y = X @ torch.randn(d_in, d_out, generator=g, dtype=torch.float64) + torch.randn(
+        n, d_out, generator=g, dtype=torch.float64
+    )
+    model = nn.Linear(d_in, d_out, bias=False).double()
+    model.weight.data = torch.linalg.lstsq(X, y).solution.T.contiguous()  # the minimum w*
+    return model, X, y
+
+
+def rrr(M, N, H, r, n, seed=0):
+    """Reduced-rank regression y = B A x + noise with a rank-r truth, at the empirical minimum of
+    rank H (the ordinary least squares solution truncated to its top H singular values)."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, M, generator=g)
+    truth = torch.randn(N, r, generator=g) @ torch.randn(r, M, generator=g)
+    y = X @ truth.T + torch.randn(n, N, generator=g)
+    U, S, Vh = torch.linalg.svd(torch.linalg.lstsq(X, y).solution.T)
+    model = nn.Sequential(nn.Linear(M, H, bias=False), nn.Linear(H, N, bias=False))
+    model[0].weight.data = (S[:H].sqrt()[:, None] * Vh[:H]).contiguous()
+    model[1].weight.data = (U[:, :H] * S[:H].sqrt()).contiguous()
+    return model, X, y
+
+
+def test_a_gaussian_posterior_gives_its_exact_expectation():
+    # Full batch: the loss is quadratic, ½ (w − w*)ᵀ h (w − w*) + L*, along each eigenvector of its
+    # Hessian h (per output, the 3×3 XᵀX/n, so d = 6). SGLD is then an Ornstein–Uhlenbeck chain
+    # with a = nβ h_i + γ per mode, whose stationary variance is ε / (1 − (1 − εa/2)²), so
+    # E[nβ (L − L*)] = nβ Σ_i ½ h_i var_i, which tends to d/2 as γ/nβ and ε a go to 0.
+    model, X, y = least_squares()
+    nbeta, eps, gamma = 50.0, 2e-4, 5.0
+    h = torch.linalg.eigvalsh(X.T @ X / len(X)).repeat(2)  # the Hessian of half_mse, d = 6
+    a = nbeta * h + gamma
+    var = eps / (1 - (1 - eps * a / 2) ** 2)
+    expected = float(nbeta * (0.5 * h * var).sum())
+    assert abs(expected - 3.0) < 0.3  # close to d/2 at these settings
+    est = LLCEstimator(epsilon=eps, gamma=gamma, nbeta=nbeta, num_chains=32, num_draws=1500, num_burnin=300,
+                       batch_size=len(X), seed=0).fit(model, (X, y), loss_fn=half_mse)  # fmt: skip
+    standard_error = est.llc_std_ / math.sqrt(32)
+    assert abs(est.llc_mean_ - expected) < max(3 * standard_error, 0.05 * expected)
+    assert est.result_.fraction_below_init == 0.0  # w* is the exact minimum of the full-batch loss
+    assert est.result_.mala_acceptance > 0.95
+
+
+def test_reduced_rank_regression_within_ten_percent_of_aoyagi_watanabe():
+    M, N, H, r = 4, 4, 3, 1
+    assert rrr_learning_coefficient(M, N, H, r) == 6.0
+    model, X, y = rrr(M, N, H, r, n=10_000)
+    est = LLCEstimator(epsilon=3e-5, gamma=1.0, nbeta="dataset", num_chains=8, num_draws=2000, num_burnin=500,
+                       batch_size=500, seed=0).fit(model, (X, y), loss_fn=half_mse)  # fmt: skip
+    assert est.llc_mean_ == pytest.approx(6.0, rel=0.10)
+
+
+def test_the_closed_form_of_aoyagi_and_watanabe_in_its_cases():
+    # regular when the truth has full rank H: the dimension of rank-H matrices, H(M + N − H), over 2
+    assert rrr_learning_coefficient(5, 3, 2, 2) == 2 * (5 + 3 - 2) / 2
+    assert rrr_learning_coefficient(4, 4, 4, 4) == 4 * 4 / 2  # M + N ≤ H + r: the full linear map
+    assert rrr_learning_coefficient(3, 3, 2, 1) == 3.5  # case 1, odd: (2·3·6 − 0 − 9 + 1) / 8
+    assert rrr_learning_coefficient(2, 6, 1, 0) == 1 * 2 / 2  # M + H < N + r: (HM − Hr + Nr) / 2
+    with pytest.raises(ValueError, match=r"`r` \(=4\) must be an integer from 0 to H \(=3\)"):
+        rrr_learning_coefficient(4, 4, 3, 4)
+
+
+def test_nbeta_rules():
+    assert default_nbeta("batch", n=1000, batch_size=64) == pytest.approx(64 / math.log(64))
+    assert default_nbeta("dataset", n=1000, batch_size=64) == pytest.approx(1000 / math.log(1000))
+    model, X, y = least_squares()
+    r = LLCEstimator(nbeta="batch", num_draws=5, batch_size=100).fit(model, (X, y), loss_fn=half_mse).result_
+    assert r.nbeta == pytest.approx(100 / math.log(100))
+    with pytest.raises(
+        AnalysisError, match=r"`nbeta` \(='data'\) must be a positive number, 'batch' or 'dataset'"
+    ):
+        default_nbeta("data", n=10, batch_size=2)
+
+
+def test_seeded_chains_reproduce_and_differ_by_seed():
+    model, X, y = least_squares()
+    fit = lambda seed: LLCEstimator(num_chains=3, num_draws=20, batch_size=50, nbeta=10.0, seed=seed).fit(  # noqa: E731
+        model, (X, y), loss_fn=half_mse
+    )
+    a, b, c = fit(0), fit(0), fit(1)
+    torch.testing.assert_close(a.loss_trace_, b.loss_trace_, rtol=0, atol=0)
+    assert not torch.equal(a.loss_trace_, c.loss_trace_)
+    assert len(set(a.result_.llc_per_chain)) == 3  # each chain its own noise and minibatches
+
+
+def test_init_loss_is_on_the_whole_dataset_and_the_model_is_left_as_it_was():
+    model, X, y = least_squares(n=5000)
+    model.train()
+    before = model.weight.detach().clone()
+    est = LLCEstimator(num_draws=10, batch_size=32, nbeta=10.0).fit(model, (X, y), loss_fn=half_mse)
+    with torch.no_grad():
+        assert est.result_.init_loss == pytest.approx(float(half_mse(model(X), y)), rel=1e-12)
+    assert est.result_.init_loss_samples == 5000
+    assert torch.equal(model.weight, before) and model.training
+    assert est.loss_trace_.shape == (4, 10) and est.llc_trace_.shape == (4, 10)
+
+
+def test_draws_below_the_start_flag_a_point_that_is_not_a_minimum():
+    model, X, y = least_squares()
+    model.weight.data += 0.5  # off the minimum: sampling walks downhill
+    est = LLCEstimator(epsilon=1e-3, nbeta=50.0, gamma=1.0, num_draws=200, batch_size=len(X)).fit(
+        model, (X, y), loss_fn=half_mse
+    )
+    assert est.result_.fraction_below_init > 0.9 and est.llc_mean_ < 0
+
+
+def test_divergent_chains_are_reported_by_chain_and_kept():
+    model, X, y = least_squares()
+    with pytest.warns(UserWarning, match=r"LLC chains \[0, 1\] diverged"):
+        est = LLCEstimator(epsilon=1.0, nbeta=1000.0, num_chains=2, num_draws=50, batch_size=100).fit(
+            model, (X, y), loss_fn=half_mse
+        )
+    assert est.result_.divergent_chains == (0, 1)
+    assert len(est.result_.llc_per_chain) == 2
+
+
+def test_mala_acceptance_falls_as_the_step_grows():
+    model, X, y = least_squares()
+    rates = [
+        LLCEstimator(epsilon=eps, nbeta=50.0, num_draws=200, batch_size=len(X), mala_every=1)
+        .fit(model, (X, y), loss_fn=half_mse)
+        .result_.mala_acceptance
+        for eps in (1e-4, 3e-3, 2e-2)
+    ]
+    assert rates[0] > 0.99 and rates[0] > rates[1] > rates[2]
+
+
+def test_result_round_trips_through_json():
+    model, X, y = least_squares()
+    r = LLCEstimator(num_draws=5, batch_size=50, nbeta=10.0).fit(model, (X, y), loss_fn=half_mse).result_
+    assert LLCResult.from_json(r.to_json()) == r
+
+
+def test_errors_name_the_argument():
+    model, X, y = least_squares()
+    with pytest.raises(AnalysisError, match=r"`epsilon` \(=-1\) must be a positive number"):
+        LLCEstimator(epsilon=-1).fit(model, (X, y))
+    with pytest.raises(AnalysisError, match=r"`num_chains` \(=0\) must be an integer >= 1"):
+        LLCEstimator(num_chains=0).fit(model, (X, y))
+    with pytest.raises(
+        AnalysisError, match=r"`batch_size` \(=1000\) must be at most the dataset's size \(500\)"
+    ):
+        LLCEstimator(batch_size=1000).fit(model, (X, y))
+    with pytest.raises(AnalysisError, match=r"`dataset` \(a dict\) must be a TensorDataset"):
+        LLCEstimator().fit(model, {"x": X})
+    with pytest.raises(AnalysisError, match=r"must share their first dimension; got sizes \[500, 499\]"):
+        LLCEstimator().fit(model, (X, y[1:]))
+    bn = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, track_running_stats=False))
+    with pytest.raises(AnalysisError, match=r"batch norm '1' without running statistics"):
+        LLCEstimator().fit(bn, (X.float(), y.float()))
