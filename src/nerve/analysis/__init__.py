@@ -5,10 +5,12 @@
 - :mod:`nerve.analysis.progress`: Nanda et al.'s progress measures and the phases of grokking.
 - :mod:`nerve.analysis.topology`: persistent homology with landmarks and a memory guard, and
   circular coordinates.
+- :mod:`nerve.analysis.llc`: the local learning coefficient by SGLD, all chains in one batch.
 """
 
 from nerve.analysis._views import ModelView, view
 from nerve.analysis.fourier import ClockPizza, FourierAnalysis, FourierResult
+from nerve.analysis.llc import LLCEstimator, LLCResult
 from nerve.analysis.progress import ProgressMeasures, ProgressResult
 from nerve.analysis.topology import MemoryBudgetError, PersistentHomology, TopologyResult
 
@@ -16,6 +18,8 @@ __all__ = [
     "ClockPizza",
     "FourierAnalysis",
     "FourierResult",
+    "LLCEstimator",
+    "LLCResult",
     "MemoryBudgetError",
     "ModelView",
     "PersistentHomology",

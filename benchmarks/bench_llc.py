@@ -1,0 +1,111 @@
+"""The local learning coefficient: nerve's vectorised chains against devinterp 2.x, one run, one CPU.
+
+Two MLPs trained on a+b mod 113 (all 12,769 pairs, one-hot inputs): the large one of issue 6
+(226 -> 512 ReLU -> 113, batch 256) and a small one (hidden 48, batch 32). For 4, 16 and 64
+chains x 200 draws, both tools sample with the same hyperparameters (SGLD step ε, nβ = m/log m,
+localisation γ, no burn-in) and the same L(w*) baseline (the whole dataset: devinterp's
+``num_init_loss_batches`` is set to cover it). Printed: wall time of each, the ratio
+devinterp / nerve, and each LLC with its standard error over chains, and whether the two
+means agree within two combined standard errors.
+
+devinterp is a benchmark-only dependency: ``pip install devinterp==2.0.1`` (with torch pinned,
+``pip install -c <(echo torch==2.13.0) devinterp==2.0.1``). Its 2.x API takes a Hugging Face
+dataset with an ``input_ids`` column and a per-token loss; the pairs are given to it as rows
+``(a, b, a+b)`` and the loss repeats each pair's cross-entropy over the two "next tokens".
+
+Run: ``python benchmarks/bench_llc.py [--chains 4 16 64] [--device cpu|cuda]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import torch
+from torch import nn
+
+from nerve.analysis.llc import LLCEstimator
+
+P = 113
+
+
+def data(device: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    a, b = torch.cartesian_prod(torch.arange(P), torch.arange(P)).T
+    c = (a + b) % P
+    X = torch.cat([nn.functional.one_hot(a, P), nn.functional.one_hot(b, P)], 1).float()
+    return X.to(device), c.to(device), torch.stack([a, b, c], 1)
+
+
+def trained_mlp(hidden: int, X: torch.Tensor, y: torch.Tensor, *, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(2 * P, hidden), nn.ReLU(), nn.Linear(hidden, P)).to(X.device)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    for _ in range(3000):  # full batch; all pairs are fitted well before the end
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(X), y)
+        loss.backward()
+        opt.step()
+    return model
+
+
+def nerve_llc(model, X, y, *, chains, draws, batch, eps, gamma, nbeta, device) -> tuple[float, float, float]:
+    t0 = time.perf_counter()
+    est = LLCEstimator(
+        epsilon=eps, gamma=gamma, nbeta=nbeta, num_chains=chains, num_draws=draws, batch_size=batch,
+        seed=0, device=device,
+    ).fit(model, (X, y))  # fmt: skip
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0, est.llc_mean_, est.llc_std_ / math.sqrt(chains)
+
+
+def devinterp_llc(model, rows, *, chains, draws, batch, eps, gamma, nbeta, device) -> tuple[float, ...]:
+    from datasets import Dataset
+    from devinterp.slt.llc import llc
+
+    def loss_fn(m: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
+        a, b = nn.functional.one_hot(input_ids[:, 0], P), nn.functional.one_hot(input_ids[:, 1], P)
+        x = torch.cat([a, b], 1)
+        per_pair = nn.functional.cross_entropy(m(x.float()), input_ids[:, 2], reduction="none")
+        return per_pair[:, None].expand(-1, 2)  # (batch, seq - 1): the same loss at both positions
+
+    dataset = Dataset.from_dict({"input_ids": rows.tolist()}).with_format("torch")
+    t0 = time.perf_counter()
+    out = llc(
+        model, dataset, {}, lr=eps, n_beta=nbeta, localization=gamma, num_chains=chains, num_draws=draws,
+        batch_size=batch, num_burnin_steps=0, num_init_loss_batches=math.ceil(len(rows) / batch),
+        loss_fn=loss_fn, device=device,
+    )  # fmt: skip
+    seconds = time.perf_counter() - t0
+    per_chain = out["llc_per_chain"].values
+    return seconds, float(per_chain.mean()), float(per_chain.std(ddof=1)) / math.sqrt(chains)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chains", type=int, nargs="+", default=[4, 16, 64])
+    parser.add_argument("--draws", type=int, default=200)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    import devinterp  # noqa: F401  (fail early, before training, when it is missing)
+
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}")
+    X, y, rows = data(args.device)
+    for name, hidden, batch in (("small (hidden 48)", 48, 32), ("large (hidden 512)", 512, 256)):
+        model = trained_mlp(hidden, X, y)
+        with torch.no_grad():
+            acc = float((model(X).argmax(1) == y).float().mean())
+        hyper = dict(batch=batch, eps=1e-4, gamma=100.0, nbeta=batch / math.log(batch), device=args.device)
+        print(f"\n{name}, batch {batch}, trained to accuracy {acc:.4f}; ε 1e-4, γ 100, nβ = m/log m")
+        print("chains  nerve (s)  devinterp (s)  devinterp/nerve  LLC nerve       LLC devinterp   agree")
+        for chains in args.chains:
+            t_n, m_n, se_n = nerve_llc(model, X, y, chains=chains, draws=args.draws, **hyper)
+            t_d, m_d, se_d = devinterp_llc(model, rows, chains=chains, draws=args.draws, **hyper)
+            agree = abs(m_n - m_d) <= 2 * math.hypot(se_n, se_d)
+            print(f"{chains:6d} {t_n:10.2f} {t_d:14.2f} {t_d / t_n:16.1f}  {m_n:6.2f} ± {se_n:4.2f}   "
+                  f"{m_d:6.2f} ± {se_d:4.2f}   {agree}", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
