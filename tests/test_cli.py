@@ -111,3 +111,19 @@ def test_demo_trains_groks_and_reports(tmp_path):
     # run again: the finished run is reused, not retrained or refused
     again = runner.invoke(app, ["demo", "--out", str(out)], env={"COLUMNS": "200"})
     assert again.exit_code == 0 and "reusing the demo run" in again.output
+
+
+def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_path):
+    run_dir = tmp_path / "r"
+    args = ["train", "--task", "modadd", "--p", "7", "--model", "mlp", "--steps", "30", "--out", str(run_dir)]
+    assert runner.invoke(app, args, env={"COLUMNS": "200"}).exit_code == 0
+    llc = ["llc", str(run_dir), "--chains", "2", "--draws", "20", "--batch-size", "8", "--nbeta", "5"]
+    result = runner.invoke(app, llc, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    curve = json.loads((run_dir / "analysis" / "llc.json").read_text())
+    assert curve["steps"] == list(nerve.load(run_dir).checkpoints) and len(curve["llc_mean"]) == len(curve["steps"])
+    assert curve["estimator"]["nbeta"] == 5.0 and curve["estimator"]["num_chains"] == 2
+    assert "stage boundaries" in result.output
+    assert 'id="figure-llc"' in (run_dir / "report.html").read_text()
+    bad = runner.invoke(app, ["llc", str(run_dir), "--nbeta", "lots"], env={"COLUMNS": "200"})
+    assert bad.exit_code == 2 and "`nbeta` (='lots') must be a positive number, 'batch' or 'dataset'" in bad.output

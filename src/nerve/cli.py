@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -268,3 +269,64 @@ def train_command(
         raise typer.Exit(2) from None
     last = run.metrics()[-1] if run.metrics() else {}
     console.print(f"done: {run.path} ({len(run.checkpoints)} checkpoints)  {_metrics_text(last)}")
+
+
+@app.command("llc")
+def llc_command(
+    run_dir: Path = typer.Argument(..., help="A run directory of a finite task (made by `nerve train`)."),
+    chains: int = typer.Option(4, help="SGLD chains, advanced together."),
+    draws: int = typer.Option(200, help="Draws per chain."),
+    burnin: int = typer.Option(0, help="Steps discarded before the draws."),
+    epsilon: float = typer.Option(1e-4, help="SGLD step size ε."),
+    gamma: float = typer.Option(100.0, help="Localisation strength γ."),
+    nbeta: str = typer.Option("batch", help="nβ: a number, 'batch' (m/log m) or 'dataset' (n/log n)."),
+    batch_size: int = typer.Option(64, help="Minibatch per chain and step."),
+    seed: int = typer.Option(0, help="Seed of the chains."),
+) -> None:
+    """Estimate the local learning coefficient at every checkpoint: analysis/llc.json, the stage
+    boundaries where its trend changes, and (for a group task) the report with its curve."""
+    from nerve.analysis.llc import LLCEstimator
+    from nerve.analysis.llc_curve import LLCTrajectory
+    from nerve.report._pipeline import _write
+    from nerve.training import load
+
+    console = Console()
+    with _clean_errors(console):
+        try:
+            beta: float | str = float(nbeta)
+        except ValueError:
+            beta = nbeta
+        run = load(run_dir)
+        estimator = LLCEstimator(
+            epsilon=epsilon, gamma=gamma, nbeta=beta, num_chains=chains, num_draws=draws, num_burnin=burnin,
+            batch_size=batch_size, seed=seed,
+        )  # fmt: skip
+        columns = [
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        ]
+        with Progress(*columns, console=console) as bar:
+            handle = bar.add_task("LLC", total=len(run.checkpoints))
+            with warnings.catch_warnings():  # divergent chains are in the table below
+                warnings.simplefilter("ignore", UserWarning)
+                trajectory = LLCTrajectory(estimator=estimator).fit(
+                    run, progress=lambda _, done, total: bar.update(handle, completed=done, total=total)
+                )
+        curve = trajectory.result_
+        (run.path / "analysis").mkdir(exist_ok=True)
+        path = _write(run.path / "analysis" / "llc.json", curve.to_json())
+        table = Table(title=f"{run.path}: local learning coefficient", show_header=True)
+        for name in ("step", "λ̂", "± (over chains)", "diverged chains", "MALA acceptance"):
+            table.add_column(name)
+        for step, m, sd, div, acc in zip(
+            curve.steps, curve.llc_mean, curve.llc_std, curve.divergent_chains, curve.mala_acceptance
+        ):
+            table.add_row(str(step), f"{m:.3g}", f"{sd:.2g}", ", ".join(map(str, div)) or "–", f"{acc:.2f}")
+        console.print(table)
+        console.print(f"stage boundaries (trend changes): {list(curve.boundaries) or 'none'}; {curve.rule}")
+        console.print(f"wrote {path}")
+        if getattr(run.task, "group", None) is not None:
+            analysed = _analyze_with_bar(console, run_dir)
+            console.print(f"report: [bold]{analysed.report}[/bold]")

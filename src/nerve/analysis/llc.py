@@ -211,9 +211,9 @@ class LLCEstimator:
                 raise AnalysisError(f"`{name}` (={value!r}) must be a positive number.")
         if isinstance(self.gamma, bool) or not isinstance(self.gamma, (int, float)) or not self.gamma >= 0:
             raise AnalysisError(f"`gamma` (={self.gamma!r}) must be a number >= 0.")
-        if not isinstance(self.nbeta, str) and (
-            isinstance(self.nbeta, bool) or not isinstance(self.nbeta, (int, float)) or not self.nbeta > 0
-        ):
+        named = isinstance(self.nbeta, str) and self.nbeta in ("batch", "dataset")
+        number = isinstance(self.nbeta, (int, float)) and not isinstance(self.nbeta, bool) and self.nbeta > 0
+        if not (named or number):
             raise AnalysisError(f"`nbeta` (={self.nbeta!r}) must be a positive number, 'batch' or 'dataset'.")
         for name, least in (("num_chains", 1), ("num_draws", 1), ("num_burnin", 0), ("batch_size", 1),
                             ("mala_every", 1)):  # fmt: skip

@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 
 import nerve
 from nerve.analysis.fourier import FourierResult
+from nerve.analysis.llc_curve import LLCCurve
 from nerve.analysis.progress import ProgressResult
 from nerve.analysis.shape import FrequencyCircles
 from nerve.analysis.topology import TopologyResult
@@ -67,6 +68,33 @@ def curves_figure(metrics: Sequence[dict], progress: ProgressResult | None) -> g
     fig.update_xaxes(title_text="step")
     _add_phases(fig, progress)
     fig.update_layout(title="Training", height=420)
+    return fig
+
+
+def llc_figure(curve: LLCCurve, metrics: Sequence[dict], progress: ProgressResult | None) -> go.Figure:
+    """λ̂ at each checkpoint (± its spread over chains) beside the training loss, with the stage
+    boundaries of λ̂ (dotted) and the loss-based phases (dashed)."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(
+        go.Scatter(
+            x=list(curve.steps), y=list(curve.llc_mean), name="LLC λ̂", mode="lines+markers",
+            error_y={"type": "data", "array": list(curve.llc_std), "visible": True},
+            line={"color": "#2ca02c"},
+        ),
+        secondary_y=False,
+    )  # fmt: skip
+    steps = [m["step"] for m in metrics if m.get("train_loss") is not None]
+    losses = [m["train_loss"] for m in metrics if m.get("train_loss") is not None]
+    loss_line = go.Scatter(x=steps, y=losses, name="train loss", line={"color": "#1f77b4", "width": 1})
+    fig.add_trace(loss_line, secondary_y=True)
+    for step in curve.boundaries:
+        fig.add_vline(x=step, line_dash="dot", line_color="#2ca02c")
+    _add_phases(fig, progress)
+    fig.update_yaxes(title_text="λ̂", secondary_y=False)
+    fig.update_yaxes(title_text="train loss", type="log", secondary_y=True)
+    fig.update_xaxes(title_text="step")
+    title = "Local learning coefficient through training (dotted: its stage boundaries)"
+    fig.update_layout(title=title, height=420)
     return fig
 
 
@@ -269,9 +297,12 @@ def render_report(
     result: FourierResult,
     progress: ProgressResult | None = None,
     circles: FrequencyCircles | None = None,
+    llc: LLCCurve | None = None,
 ) -> str:
     """The whole page as a string: works offline, plotly.js is inside it."""
     figures = [("curves", curves_figure(run.metrics(), progress))]
+    if llc is not None:
+        figures.append(("llc", llc_figure(llc, run.metrics(), progress)))
     figures += [
         ("spectrum", spectrum_figure(result)),
         ("neurons", neurons_figure(result)),
@@ -310,10 +341,11 @@ def write_report(
     result: FourierResult,
     progress: ProgressResult | None = None,
     circles: FrequencyCircles | None = None,
+    llc: LLCCurve | None = None,
 ) -> Path:
     """Write ``report.html`` into the run directory and return its path."""
     path = run.path / "report.html"
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_report(run, result, progress, circles), encoding="utf-8")
+    tmp.write_text(render_report(run, result, progress, circles, llc), encoding="utf-8")
     tmp.replace(path)
     return path

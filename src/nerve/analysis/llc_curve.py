@@ -1,0 +1,164 @@
+"""The local learning coefficient through training: λ̂ at every checkpoint of a run, and the steps
+where its trend changes (the stage boundaries of Hoogland et al. 2024, "The developmental
+landscape of in-context learning": stages end at critical points of λ̂(t))."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from nerve.analysis.llc import LLCEstimator
+from nerve.errors import AnalysisError
+from nerve.tasks import SuperpositionData, split_indices
+
+__all__ = ["LLCCurve", "LLCTrajectory", "trend_changes"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class LLCCurve:
+    """λ̂ at each checkpoint, its spread over chains, and the stage boundaries.
+
+    **Attributes:**
+
+    - `steps`, `llc_mean`, `llc_std`: per checkpoint (std over chains).
+    - `divergent_chains`: per checkpoint, the chains that diverged there (kept in the mean).
+    - `mala_acceptance`: per checkpoint.
+    - `boundaries`: the checkpoint steps where the trend of λ̂ changes; `rule` says how.
+    - `estimator`: the hyperparameters of the :class:`~nerve.analysis.LLCEstimator` used.
+    """
+
+    steps: tuple[int, ...]
+    llc_mean: tuple[float, ...]
+    llc_std: tuple[float, ...]
+    divergent_chains: tuple[tuple[int, ...], ...]
+    mala_acceptance: tuple[float, ...]
+    boundaries: tuple[int, ...]
+    rule: str
+    estimator: dict[str, float | int | str | None]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> LLCCurve:
+        data = json.loads(text)
+        for key in ("steps", "llc_mean", "llc_std", "mala_acceptance", "boundaries"):
+            data[key] = tuple(data[key])
+        data["divergent_chains"] = tuple(tuple(c) for c in data["divergent_chains"])
+        return cls(**data)
+
+
+def trend_changes(values: Sequence[float], *, tolerance: float = 0.05) -> tuple[int, ...]:
+    """Indices where a curve turns: a local maximum or minimum of ``values`` (smoothed by a
+    three-point moving average) from which the curve moves by more than `tolerance` × its range
+    on both sides before turning again. Plateaus and wiggles smaller than that are not stages.
+
+    >>> trend_changes([0, 1, 2, 3, 2, 1, 1.5, 2.5, 4])   # up, down, up again
+    (3, 5)
+    >>> trend_changes([0, 1, 2, 2.02, 2.01, 3, 4])        # a wiggle, not a stage
+    ()
+    """
+    x = torch.tensor([v for v in values], dtype=torch.float64)
+    if len(x) < 3 or not torch.isfinite(x).all():
+        return ()
+    padded = torch.cat([x[:1], x, x[-1:]])
+    smooth = (padded[:-2] + padded[1:-1] + padded[2:]) / 3
+    smooth[0], smooth[-1] = x[0], x[-1]
+    gap = tolerance * float(smooth.max() - smooth.min())
+    if gap == 0:
+        return ()
+    # walk the curve keeping the last extreme; a turn counts once the curve has left it by > gap
+    turns, anchor, direction = [], 0, 0
+    for i in range(1, len(smooth)):
+        move = float(smooth[i] - smooth[anchor])
+        if direction == 0:
+            if abs(move) > gap:
+                direction = 1 if move > 0 else -1
+                anchor = i
+            continue
+        if (smooth[i] - smooth[anchor]) * direction > 0:
+            anchor = i  # still going the same way: a new extreme
+        elif abs(move) > gap:
+            turns.append(anchor)
+            direction, anchor = -direction, i
+    return tuple(turns)
+
+
+class LLCTrajectory:
+    """λ̂ at every checkpoint of a run of a finite task, on the run's training split, with its
+    training loss (float64 cross-entropy), and the stage boundaries by :func:`trend_changes`.
+
+    **Arguments:**
+
+    - `estimator`: the :class:`~nerve.analysis.LLCEstimator` to run at each checkpoint
+      (default: its defaults); the same hyperparameters and seed at every step.
+    - `steps`: which checkpoints (default: all).
+    - `tolerance`: for :func:`trend_changes`.
+
+    ``fit(run, progress=None)`` returns ``self`` with ``result_`` (an :class:`LLCCurve`);
+    `progress` is called as ``progress("LLC", done, total)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        estimator: LLCEstimator | None = None,
+        steps: Sequence[int] | None = None,
+        tolerance: float = 0.05,
+    ) -> None:
+        self.estimator = estimator
+        self.steps = steps
+        self.tolerance = tolerance
+
+    def fit(self, run, *, progress: Progress | None = None) -> LLCTrajectory:
+        task = run.task
+        if isinstance(task, SuperpositionData):
+            raise AnalysisError(
+                f"`run` ({run.path}) trains on sampled superposition data, which has no fixed dataset to "
+                "estimate the LLC on; use LLCEstimator on a sample of your own."
+            )
+        inputs, targets = task.enumerate()
+        split = split_indices(len(targets), run.config.train_fraction, seed=run.config.seed)
+        data = (inputs[split.train], targets[split.train])
+        steps = tuple(run.checkpoints if self.steps is None else self.steps)
+        missing = sorted(set(steps) - set(run.checkpoints))
+        if missing:
+            raise AnalysisError(f"`steps` asks for {missing}, which {run.path} has no checkpoints of.")
+        est = self.estimator if self.estimator is not None else LLCEstimator()
+        means, stds, divergent, mala = [], [], [], []
+        for done, step in enumerate(steps):
+            r = est.fit(run.model_at(step), data, loss_fn=_cross_entropy).result_
+            means.append(r.llc_mean)
+            stds.append(r.llc_std)
+            divergent.append(r.divergent_chains)
+            mala.append(r.mala_acceptance)
+            if progress is not None:
+                progress("LLC", done + 1, len(steps))
+        params = {k: v for k, v in vars(est).items() if not k.endswith("_") and not isinstance(v, Tensor)}
+        params["device"] = None if params.get("device") is None else str(params["device"])
+        self.result_ = LLCCurve(
+            steps=steps,
+            llc_mean=tuple(means),
+            llc_std=tuple(stds),
+            divergent_chains=tuple(divergent),
+            mala_acceptance=tuple(mala),
+            boundaries=tuple(steps[i] for i in trend_changes(means, tolerance=self.tolerance)),
+            rule=(
+                "a boundary is a checkpoint where λ̂ (3-point moving average) turns, after moving by more "
+                f"than {self.tolerance:g} of its range on both sides"
+            ),
+            estimator=params,
+        )
+        return self
+
+
+def _cross_entropy(output: Tensor, target: Tensor) -> Tensor:
+    """The trainer's loss: float64 cross-entropy (float32 rounds a loss of 1e-7 to 0)."""
+    return F.cross_entropy(output.double(), target)

@@ -1,0 +1,52 @@
+"""The LLC through training: the trend-change rule, and the trajectory over a run's checkpoints."""
+
+import math
+
+import pytest
+
+import nerve
+from nerve import AnalysisError
+from nerve.analysis.llc import LLCEstimator
+from nerve.analysis.llc_curve import LLCCurve, LLCTrajectory, trend_changes
+from nerve.training import PRESETS, train
+
+
+def test_trend_changes_finds_the_turns_and_ignores_wiggles_and_plateaus():
+    rise_fall_rise = [1, 2, 4, 8, 9, 6, 3, 2, 2.5, 5, 7]
+    assert trend_changes(rise_fall_rise) == (4, 7)
+    assert trend_changes([5.0] * 6) == ()  # flat: no stage
+    assert trend_changes([0, 1, 2, 3, 3.01, 3.0, 3.02, 4, 5]) == ()  # a wiggle below 5% of the range
+    assert trend_changes([0, 10, 0], tolerance=0.05) == (1,)
+    assert trend_changes([1, math.nan, 2]) == ()
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    config = PRESETS["demo"].replace(task__p=7, steps=40, checkpoint_every=10, eval_every=10)
+    return train(config, tmp_path_factory.mktemp("llc") / "run")
+
+
+def test_the_trajectory_estimates_every_checkpoint_on_the_training_split(small_run):
+    est = LLCEstimator(num_chains=2, num_draws=10, batch_size=8, nbeta=5.0)
+    curve = LLCTrajectory(estimator=est).fit(small_run).result_
+    assert curve.steps == small_run.checkpoints
+    assert len(curve.llc_mean) == len(curve.llc_std) == len(curve.mala_acceptance) == len(curve.steps)
+    assert all(b in curve.steps for b in curve.boundaries)
+    assert curve.estimator["num_chains"] == 2 and curve.estimator["nbeta"] == 5.0
+    assert LLCCurve.from_json(curve.to_json()) == curve
+    # the last point is the estimator's own answer at the final checkpoint (same seed, same data)
+    n_train = round(PRESETS["demo"].train_fraction * 49)
+    assert est.result_.n_samples == n_train
+    assert curve.llc_mean[-1] == pytest.approx(est.llc_mean_)
+
+
+def test_the_trajectory_refuses_steps_the_run_does_not_have(small_run):
+    with pytest.raises(AnalysisError, match=r"`steps` asks for \[12345\]"):
+        LLCTrajectory(steps=[12345]).fit(small_run)
+
+
+def test_sampled_data_has_no_dataset_to_estimate_on(tmp_path):
+    config = PRESETS["demo"].replace(task__kind="superposition", model__kind="superposition", steps=2)
+    run = train(config, tmp_path / "s")
+    with pytest.raises(AnalysisError, match=r"trains on sampled superposition data"):
+        LLCTrajectory().fit(nerve.load(run.path))
