@@ -121,9 +121,14 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
     result = runner.invoke(app, llc, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     curve = json.loads((run_dir / "analysis" / "llc.json").read_text())
-    assert curve["steps"] == list(nerve.load(run_dir).checkpoints) and len(curve["llc_mean"]) == len(curve["steps"])
+    assert curve["steps"] == list(nerve.load(run_dir).checkpoints) and len(curve["llc_mean"]) == len(
+        curve["steps"]
+    )
     assert curve["estimator"]["nbeta"] == 5.0 and curve["estimator"]["num_chains"] == 2
     assert "stage boundaries" in result.output
     assert 'id="figure-llc"' in (run_dir / "report.html").read_text()
     bad = runner.invoke(app, ["llc", str(run_dir), "--nbeta", "lots"], env={"COLUMNS": "200"})
-    assert bad.exit_code == 2 and "`nbeta` (='lots') must be a positive number, 'batch' or 'dataset'" in bad.output
+    assert (
+        bad.exit_code == 2
+        and "`nbeta` (='lots') must be a positive number, 'batch' or 'dataset'" in bad.output
+    )
