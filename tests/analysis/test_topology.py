@@ -8,6 +8,7 @@ import torch
 
 from nerve import AnalysisError
 from nerve.analysis._landmarks import maxmin_landmarks
+from nerve.analysis._sparse import sparse_rips_graph
 from nerve.analysis.topology import (
     MemoryBudgetError,
     PersistentHomology,
@@ -127,10 +128,14 @@ def test_the_sparse_filtration_is_within_a_factor_one_plus_eps_of_the_full_one(e
     bars = lambda r: sorted((r.diagrams[1][i] for i in r.significant[1]), key=lambda bar: bar[1])  # noqa: E731
     for (b, d), (b2, d2) in zip(bars(full), bars(sparse)):
         assert b - 1e-12 <= b2 <= (1 + eps) * b + 1e-12 and d - 1e-12 <= d2 <= (1 + eps) * d + 1e-12
-    # far fewer edges than the n(n−1)/2 of the full filtration, so much less memory (above the
-    # 64 MiB of fixed buffers both estimates carry)
-    floor = 64 << 20
-    assert sparse.memory_estimate - floor < (full.memory_estimate - floor) / 3
+    # far fewer edges than the n(n−1)/2 of the full filtration, and every filtration value at
+    # least the distance (edges enter no earlier than in the Rips filtration) and at most twice it
+    lm = maxmin_landmarks(X.double(), len(X))
+    points = X.double()[lm.indices]
+    rows, cols, weights, _ = sparse_rips_graph(points, lm.insertion_radii, eps)
+    assert len(weights) < 0.25 * len(X) * (len(X) - 1) / 2
+    distances = (points[rows] - points[cols]).norm(dim=1)
+    assert bool((weights >= distances - 1e-12).all()) and bool((weights <= 2 * distances + 1e-12).all())
 
 
 def test_the_sparse_filtration_through_landmarks_and_its_own_memory_guard():

@@ -20,14 +20,19 @@ from torch import Tensor
 __all__ = ["sparse_rips_graph"]
 
 
+#: Elements of one [chunk, m] block of distances; the construction holds about 8 such blocks.
+BLOCK = 1 << 22
+
+
 def sparse_rips_graph(
-    X: Tensor, radii: Tensor, eps: float, *, chunk: int = 2048
+    X: Tensor, radii: Tensor, eps: float, *, chunk: int | None = None
 ) -> tuple[Tensor, Tensor, Tensor, float]:
     """``(rows, cols, weights, spacing)``: the edges ``rows[k] < cols[k]`` of the sparse Rips graph
     of ``X [m, D]`` (in greedy order, insertion radii ``radii [m]``, ∞ for the first point), their
     filtration values, and the largest distance from a point to its second-nearest neighbour.
 
-    Memory: O(chunk · m) for the distances, plus the edges kept.
+    Memory: about 8 blocks of ``chunk · m`` distances (by default ``chunk · m ≤`` `BLOCK`, 32 MiB
+    each in float64), plus the edges kept.
 
     >>> X = torch.tensor([[0.0, 0.0], [4.0, 0.0], [2.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
     >>> rows, cols, w, _ = sparse_rips_graph(X, torch.tensor([float("inf"), 4.0, 2.0, 1.0]), 0.5)
@@ -35,6 +40,7 @@ def sparse_rips_graph(
     [(0, 1, 4.0), (0, 2, 2.0), (0, 3, 1.0), (1, 2, 2.0), (1, 3, 3.0), (2, 3, 1.0)]
     """
     m = X.shape[0]
+    chunk = chunk or max(1, BLOCK // max(m, 1))
     e0 = (1 + eps) / eps
     e1 = (1 + eps) ** 2 / eps
     lam = radii.to(X.dtype)

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from nerve.analysis._circular import circular_coordinate
 from nerve.analysis._landmarks import maxmin_landmarks
-from nerve.analysis._sparse import sparse_rips_graph
+from nerve.analysis._sparse import BLOCK, sparse_rips_graph
 from nerve.errors import AnalysisError
 
 __all__ = [
@@ -49,7 +49,8 @@ class MemoryBudgetError(AnalysisError, MemoryError):
 def estimate_sparse_memory(n_points: int, n_edges: int, max_dim: int) -> int:
     """Bytes ripser.py adds on a sparse filtration of `n_points` with `n_edges` edges, at worst:
     ``1.25 Σ_k c_k e·deg^k`` over dimensions k ≤ `max_dim` (deg the mean degree, `SPARSE_BYTES`
-    the c_k, fitted to measured peaks), plus 64 MiB.
+    the c_k, fitted to measured peaks), plus the blocks of distances the graph is built from
+    and 64 MiB.
 
     >>> estimate_sparse_memory(1000, 20_000, 1) < estimate_memory(1000, 1)
     True
@@ -57,7 +58,8 @@ def estimate_sparse_memory(n_points: int, n_edges: int, max_dim: int) -> int:
     e = float(n_edges)
     degree = 2 * e / max(n_points, 1)
     need = sum(SPARSE_BYTES[k] * e * degree**k for k in range(min(max_dim, 3) + 1))
-    return int(1.25 * need) + (64 << 20)
+    blocks = 8 * 8 * min(float(n_points) ** 2, BLOCK)  # building the graph: 8 float64 blocks of distances
+    return int(1.25 * need + blocks) + (64 << 20)
 
 
 def estimate_memory(n_points: int, max_dim: int) -> int:
