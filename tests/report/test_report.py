@@ -1,12 +1,14 @@
 """`analyze` writes the results and a self-contained report whose figures render offline."""
 
 import json
+import math
 import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
 
 import pytest
+import torch
 
 from nerve import NerveError
 from nerve.analysis import FourierResult
@@ -82,6 +84,7 @@ def test_report_is_self_contained(analysed):
         "figure-progress",
         "figure-shape",
         "figure-diagrams",
+        "figure-barcode",
     ]
     assert "a+b mod 11" in page and "key irreps" in page
 
@@ -102,8 +105,20 @@ def test_report_figures_render_in_headless_chromium_offline(analysed, tmp_path):
     dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
     figures = _Figures()
     figures.feed(dom)
-    assert len(figures.drawn) == 7
+    assert len(figures.drawn) == 8
     assert all(figures.drawn.values()), figures.drawn
+
+
+def test_barcode_draws_every_bar_and_colours_the_features():
+    from nerve.analysis.topology import PersistentHomology
+    from nerve.report import barcode_figure
+
+    t = torch.linspace(0, 2 * math.pi, 61)[:-1]
+    r = PersistentHomology().fit(torch.stack([t.cos(), t.sin()], 1)).result_
+    fig = barcode_figure(r)
+    assert len(fig.data) == sum(len(d) for d in r.diagrams)  # one segment per bar
+    wide = [trace for trace in fig.data if trace.line.width == 3]
+    assert len(wide) == sum(r.betti)  # the features, and only they, drawn in colour
 
 
 def test_analyze_refuses_a_task_without_a_group(tmp_path):

@@ -150,7 +150,7 @@ class LLCEstimator:
     - `num_chains`, `num_draws`, `num_burnin`: chains, draws kept per chain, steps discarded
       before them (one step per draw).
     - `batch_size`: m, the minibatch of each chain at each step (each chain its own shuffle).
-    - `init_loss_samples`: how many samples L_n(w*) is computed on (default: all of them).
+    - `init_loss_samples`: on how many samples, the first ones, L_n(w*) is computed (default: all).
     - `max_loss_increase`: a chain whose loss exceeds L_n(w*) by more than this is divergent.
     - `mala_every`: measure the MALA acceptance every this many steps (one extra batched
       gradient each time).
@@ -169,7 +169,7 @@ class LLCEstimator:
     >>> X = torch.randn(2000, 3); y = X @ torch.tensor([[1.0], [-2.0], [0.5]]) + torch.randn(2000, 1)
     >>> model = nn.Linear(3, 1, bias=False)
     >>> model.weight.data = torch.linalg.lstsq(X, y).solution.T   # the minimum w*
-    >>> est = LLCEstimator(epsilon=1e-3, gamma=1.0, nbeta=20.0, num_chains=8, num_draws=500,
+    >>> est = LLCEstimator(epsilon=5e-3, gamma=1.0, nbeta=20.0, num_chains=16, num_draws=500,
     ...                    num_burnin=100, batch_size=2000, seed=0)
     >>> 1.2 < est.fit(model, (X, y), loss_fn=nn.functional.mse_loss).llc_mean_ < 1.8   # d/2 = 1.5
     True

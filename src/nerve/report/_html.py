@@ -245,6 +245,36 @@ def diagrams_figure(topology: dict[tuple[str, int], TopologyResult]) -> go.Figur
     return fig
 
 
+def barcode_figure(result: TopologyResult, *, title: str = "Barcode") -> go.Figure:
+    """The bars of each dimension as horizontal segments from birth to death (a bar that never
+    dies runs to the right edge), longest first; features (longer than the threshold) in
+    colour, the rest grey."""
+    top = max((d for dgm in result.diagrams for _, d in dgm if math.isfinite(d)), default=1.0) * 1.1
+    cut = result.significance * result.noise_scale
+    fig = go.Figure()
+    row = 0
+    for dim, colour in zip(range(len(result.diagrams)), ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")):
+        bars = sorted(result.diagrams[dim], key=lambda bar: bar[0] - bar[1])  # longest first
+        for birth, death in bars:
+            end = death if math.isfinite(death) else top
+            feature = end - birth > cut
+            fig.add_trace(
+                go.Scatter(
+                    x=[birth, end], y=[row, row], mode="lines", showlegend=False,
+                    line={"color": colour if feature else "#bbb", "width": 3 if feature else 1},
+                    hovertext=f"H{dim}: [{birth:.3g}, {death:.3g})",
+                )
+            )  # fmt: skip
+            row += 1
+        row += 2  # a gap between dimensions
+    fig.update_yaxes(showticklabels=False, autorange="reversed")
+    fig.update_xaxes(title_text="scale")
+    fig.update_layout(
+        title=f"{title} (H0 blue, H1 red, H2 green; grey: below the feature threshold)", height=380
+    )
+    return fig
+
+
 def _number(x: float | None, fmt: str = ".3g") -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
@@ -313,6 +343,8 @@ def render_report(
     if circles is not None and circles.planes_:
         figures.append(("shape", shape_figure(circles)))
         figures.append(("diagrams", diagrams_figure(circles.topology_)))
+        (name, k), first = next(iter(circles.topology_.items()))
+        figures.append(("barcode", barcode_figure(first, title=f"Barcode of {name} in the plane of k={k}")))
     table = "\n".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
         for k, v in key_numbers(run, result, progress, circles)
