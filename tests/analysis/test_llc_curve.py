@@ -3,11 +3,13 @@
 import math
 
 import pytest
+import torch.nn.functional as F
 
 import nerve
 from nerve import AnalysisError
 from nerve.analysis.llc import LLCEstimator
 from nerve.analysis.llc_curve import LLCCurve, LLCTrajectory, trend_changes
+from nerve.tasks import split_indices
 from nerve.training import PRESETS, train
 
 
@@ -34,10 +36,17 @@ def test_the_trajectory_estimates_every_checkpoint_on_the_training_split(small_r
     assert all(b in curve.steps for b in curve.boundaries)
     assert curve.estimator["num_chains"] == 2 and curve.estimator["nbeta"] == 5.0
     assert LLCCurve.from_json(curve.to_json()) == curve
-    # the last point is the estimator's own answer at the final checkpoint (same seed, same data)
-    n_train = round(PRESETS["demo"].train_fraction * 49)
-    assert est.result_.n_samples == n_train
-    assert curve.llc_mean[-1] == pytest.approx(est.llc_mean_)
+    # the last point is a fresh estimator's answer at the final checkpoint, on the training split
+    # and the trainer's float64 cross-entropy, with the same hyperparameters and seed
+    inputs, targets = small_run.task.enumerate()
+    split = split_indices(len(targets), small_run.config.train_fraction, seed=small_run.config.seed)
+    again = LLCEstimator(num_chains=2, num_draws=10, batch_size=8, nbeta=5.0).fit(
+        small_run.model_at(small_run.checkpoints[-1]),
+        (inputs[split.train], targets[split.train]),
+        loss_fn=lambda output, target: F.cross_entropy(output.double(), target),
+    )
+    assert again.result_.n_samples == round(PRESETS["demo"].train_fraction * 49)
+    assert curve.llc_mean[-1] == pytest.approx(again.llc_mean_, rel=1e-12)
 
 
 def test_the_trajectory_refuses_steps_the_run_does_not_have(small_run):

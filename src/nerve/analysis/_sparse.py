@@ -48,9 +48,6 @@ def sparse_rips_graph(
     for start in range(0, m, chunk):
         d = torch.cdist(X[start : start + chunk], X)  # [c, m]
         i = torch.arange(start, min(start + chunk, m))
-        d_self = d.clone()
-        d_self[torch.arange(len(i)), i] = torch.inf
-        second.append(d_self.topk(min(2, m - 1), dim=1, largest=False).values[:, -1])
         lo = torch.minimum(lam[i][:, None], lam[None, :])  # the point that leaves first
         hi = torch.maximum(lam[i][:, None], lam[None, :])
         keep = (d <= torch.minimum((e0 + e1) * lo, e0 * (lo + hi))) & (i[:, None] < torch.arange(m)[None, :])
@@ -59,5 +56,7 @@ def sparse_rips_graph(
         weights.append(torch.where(dist <= 2 * e0 * low, dist, 2 * (dist - e0 * low)))
         rows.append(i[r])
         cols.append(c)
+        d[torch.arange(len(i)), i] = torch.inf  # the edges are read: mask each point's distance to itself
+        second.append(d.topk(min(2, m - 1), dim=1, largest=False).values[:, -1])
     spacing = float(torch.cat(second).max()) if m > 1 else 0.0
     return torch.cat(rows), torch.cat(cols), torch.cat(weights), spacing

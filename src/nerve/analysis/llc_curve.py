@@ -65,7 +65,7 @@ def trend_changes(values: Sequence[float], *, tolerance: float = 0.05) -> tuple[
     >>> trend_changes([0, 1, 2, 2.02, 2.01, 3, 4])        # a wiggle, not a stage
     ()
     """
-    x = torch.tensor([v for v in values], dtype=torch.float64)
+    x = torch.tensor(list(values), dtype=torch.float64)
     if len(x) < 3 or not torch.isfinite(x).all():
         return ()
     padded = torch.cat([x[:1], x, x[-1:]])
@@ -83,7 +83,7 @@ def trend_changes(values: Sequence[float], *, tolerance: float = 0.05) -> tuple[
                 direction = 1 if move > 0 else -1
                 anchor = i
             continue
-        if (smooth[i] - smooth[anchor]) * direction > 0:
+        if move * direction > 0:
             anchor = i  # still going the same way: a new extreme
         elif abs(move) > gap:
             turns.append(anchor)

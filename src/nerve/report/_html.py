@@ -250,14 +250,18 @@ def barcode_figure(result: TopologyResult, *, title: str = "Barcode") -> go.Figu
     dies runs to the right edge), longest first; features (longer than the threshold) in
     colour, the rest grey."""
     top = max((d for dgm in result.diagrams for _, d in dgm if math.isfinite(d)), default=1.0) * 1.1
-    cut = result.significance * result.noise_scale
     fig = go.Figure()
     row = 0
     for dim, colour in zip(range(len(result.diagrams)), ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")):
-        bars = sorted(result.diagrams[dim], key=lambda bar: bar[0] - bar[1])  # longest first
-        for birth, death in bars:
+        features = set(result.significant[dim])
+        order = sorted(
+            range(len(result.diagrams[dim])),
+            key=lambda i: result.diagrams[dim][i][0] - result.diagrams[dim][i][1],
+        )
+        for i in order:  # longest first
+            birth, death = result.diagrams[dim][i]
             end = death if math.isfinite(death) else top
-            feature = end - birth > cut
+            feature = i in features
             fig.add_trace(
                 go.Scatter(
                     x=[birth, end], y=[row, row], mode="lines", showlegend=False,
