@@ -1,7 +1,9 @@
 """The local learning coefficient: nerve's vectorised chains against devinterp 2.x, one run, one CPU.
 
 Two MLPs trained on a+b mod 113 (all 12,769 pairs, one-hot inputs): the large one of issue 6
-(226 -> 512 ReLU -> 113, batch 256) and a small one (hidden 48, batch 32). For 4, 16 and 64
+(226 -> 512 ReLU -> 113, batch 256) and a small one (hidden 48, batch 32); and, with
+``--transformer``, the grokked one-layer transformer of the nanda2023 fixture (step 40,000,
+226k parameters) on its training split, batch 64. For 4, 16 and 64
 chains x 200 draws, both tools sample with the same hyperparameters (SGLD step ε, nβ = m/log m,
 localisation γ, no burn-in) and the same L(w*) baseline (the whole dataset: devinterp's
 ``num_init_loss_batches`` is set to cover it). Printed: wall time of each, the ratio
@@ -13,7 +15,7 @@ devinterp is a benchmark-only dependency: ``pip install devinterp==2.0.1`` (with
 dataset with an ``input_ids`` column and a per-token loss; the pairs are given to it as rows
 ``(a, b, a+b)`` and the loss repeats each pair's cross-entropy over the two "next tokens".
 
-Run: ``python benchmarks/bench_llc.py [--chains 4 16 64] [--device cpu|cuda]``.
+Run: ``python benchmarks/bench_llc.py [--chains 4 16 64] [--device cpu|cuda] [--transformer]``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -60,15 +63,33 @@ def nerve_llc(model, X, y, *, chains, draws, batch, eps, gamma, nbeta, device) -
     return time.perf_counter() - t0, est.llc_mean_, est.llc_std_ / math.sqrt(chains)
 
 
-def devinterp_llc(model, rows, *, chains, draws, batch, eps, gamma, nbeta, device) -> tuple[float, ...]:
+def one_hot_loss(m: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
+    """devinterp's per-token loss for the MLPs: rows (a, b, a+b)."""
+    a, b = nn.functional.one_hot(input_ids[:, 0], P), nn.functional.one_hot(input_ids[:, 1], P)
+    x = torch.cat([a, b], 1)
+    per_pair = nn.functional.cross_entropy(m(x.float()), input_ids[:, 2], reduction="none")
+    return per_pair[:, None].expand(-1, 2)  # (batch, seq - 1): the same loss at both positions
+
+
+def token_loss(m: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
+    """devinterp's per-token loss for the transformer: rows (a, b, a+b); it reads (a, b)."""
+    per_pair = nn.functional.cross_entropy(m(input_ids[:, :2]), input_ids[:, 2], reduction="none")
+    return per_pair[:, None].expand(-1, 2)
+
+
+def nanda_transformer(device: str) -> tuple[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor]:
+    from nerve.analysis.llc_curve import training_data
+    from nerve.training import load
+
+    run = load(Path(__file__).resolve().parents[1] / "fixtures" / "nanda2023")
+    X, y = training_data(run)
+    model = run.model_at(40_000).to(device)
+    return model, X.to(device), y.to(device), torch.cat([X, y[:, None]], 1)
+
+
+def devinterp_llc(model, rows, *, chains, draws, batch, eps, gamma, nbeta, device, loss_fn) -> tuple:
     from datasets import Dataset
     from devinterp.slt.llc import llc
-
-    def loss_fn(m: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
-        a, b = nn.functional.one_hot(input_ids[:, 0], P), nn.functional.one_hot(input_ids[:, 1], P)
-        x = torch.cat([a, b], 1)
-        per_pair = nn.functional.cross_entropy(m(x.float()), input_ids[:, 2], reduction="none")
-        return per_pair[:, None].expand(-1, 2)  # (batch, seq - 1): the same loss at both positions
 
     dataset = Dataset.from_dict({"input_ids": rows.tolist()}).with_format("torch")
     t0 = time.perf_counter()
@@ -87,21 +108,31 @@ def main() -> None:
     parser.add_argument("--chains", type=int, nargs="+", default=[4, 16, 64])
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--transformer", action="store_true", help="the nanda2023 transformer too")
+    parser.add_argument("--only-transformer", action="store_true")
     args = parser.parse_args()
     import devinterp  # noqa: F401  (fail early, before training, when it is missing)
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}")
     X, y, rows = data(args.device)
-    for name, hidden, batch in (("small (hidden 48)", 48, 32), ("large (hidden 512)", 512, 256)):
-        model = trained_mlp(hidden, X, y)
+    cases = []
+    if not args.only_transformer:
+        for name, hidden, batch in (("small (hidden 48)", 48, 32), ("large (hidden 512)", 512, 256)):
+            cases.append((name, trained_mlp(hidden, X, y), X, y, rows, batch, one_hot_loss))
+    if args.transformer or args.only_transformer:
+        model, Xt, yt, rows_t = nanda_transformer(args.device)
+        cases.append(("nanda2023 transformer (step 40,000)", model, Xt, yt, rows_t, 64, token_loss))
+    for name, model, X, y, rows, batch, loss_fn in cases:
         with torch.no_grad():
             acc = float((model(X).argmax(1) == y).float().mean())
         hyper = dict(batch=batch, eps=1e-4, gamma=100.0, nbeta=batch / math.log(batch), device=args.device)
-        print(f"\n{name}, batch {batch}, trained to accuracy {acc:.4f}; ε 1e-4, γ 100, nβ = m/log m")
+        print(f"\n{name}, batch {batch}, accuracy {acc:.4f}; ε 1e-4, γ 100, nβ = m/log m")
         print("chains  nerve (s)  devinterp (s)  devinterp/nerve  LLC nerve       LLC devinterp   agree")
         for chains in args.chains:
             t_n, m_n, se_n = nerve_llc(model, X, y, chains=chains, draws=args.draws, **hyper)
-            t_d, m_d, se_d = devinterp_llc(model, rows, chains=chains, draws=args.draws, **hyper)
+            t_d, m_d, se_d = devinterp_llc(
+                model, rows, chains=chains, draws=args.draws, loss_fn=loss_fn, **hyper
+            )
             agree = abs(m_n - m_d) <= 2 * math.hypot(se_n, se_d)
             print(f"{chains:6d} {t_n:10.2f} {t_d:14.2f} {t_d / t_n:16.1f}  {m_n:6.2f} ± {se_n:4.2f}   "
                   f"{m_d:6.2f} ± {se_d:4.2f}   {agree}", flush=True)  # fmt: skip

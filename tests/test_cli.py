@@ -127,6 +127,20 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
     assert curve["estimator"]["nbeta"] == 5.0 and curve["estimator"]["num_chains"] == 2
     assert "stage boundaries" in result.output
     assert 'id="figure-llc"' in (run_dir / "report.html").read_text()
+    cal = ["llc", str(run_dir), "--calibrate", "--chains", "2", "--draws", "20", "--batch-size", "8",
+           "--epsilons", "1e-5,1e-4,1e-3", "--nbetas", "batch,5"]  # fmt: skip
+    result = runner.invoke(app, cal, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    sweep = json.loads((run_dir / "analysis" / "llc_calibration.json").read_text())
+    assert sweep["epsilons"] == [1e-5, 1e-4, 1e-3] and sweep["nbeta_labels"] == ["batch", "5.0"]
+    assert len(sweep["llc_mean"]) == 2 and all(len(row) == 3 for row in sweep["llc_mean"])
+    assert "LLC calibration" in result.output and "healthy" in result.output
+    report = (run_dir / "report.html").read_text()
+    assert 'id="figure-llc-calibration"' in report and 'id="figure-llc"' in report
+    unsorted = runner.invoke(app, [*cal[:3], "--epsilons", "1e-3,1e-4"], env={"COLUMNS": "200"})
+    assert unsorted.exit_code == 2 and "`epsilons` (=[0.001, 0.0001]) must be increasing" in unsorted.output
+    words = runner.invoke(app, [*cal[:3], "--epsilons", "small"], env={"COLUMNS": "200"})
+    assert words.exit_code == 2 and "`--epsilons` (='small') must be numbers separated by commas" in words.output
     bad = runner.invoke(app, ["llc", str(run_dir), "--nbeta", "lots"], env={"COLUMNS": "200"})
     assert (
         bad.exit_code == 2

@@ -271,10 +271,77 @@ def train_command(
     console.print(f"done: {run.path} ({len(run.checkpoints)} checkpoints)  {_metrics_text(last)}")
 
 
+def _nbeta(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text.strip()
+
+
+def _numbers(name: str, text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise NerveError(f"`--{name}` (={text!r}) must be numbers separated by commas.") from None
+
+
+def _calibrate(
+    console: Console, run: Any, estimator: Any, step: int | None, epsilons: str, nbetas: str
+) -> None:
+    """``nerve llc --calibrate``: the sweep, its table, the JSON, and the report when there is one."""
+    from nerve.analysis.llc_calibration import calibrate_llc
+    from nerve.analysis.llc_curve import cross_entropy64, training_data
+    from nerve.report._pipeline import _write
+
+    at = run.checkpoints[-1] if step is None else step
+    if at not in run.checkpoints:
+        raise NerveError(f"`--step` (={at}) must be a checkpoint of {run.path}: {list(run.checkpoints)}.")
+    grid, rules = _numbers("epsilons", epsilons), [_nbeta(x) for x in nbetas.split(",") if x.strip()]
+    cells = len(grid) * len(rules)
+    console.print(
+        f"calibrating at step {at}: {cells} cells x {estimator.num_chains} chains x "
+        f"{estimator.num_burnin + estimator.num_draws} steps, in one batched run"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        cal = calibrate_llc(
+            run.model_at(at), training_data(run), epsilons=grid, nbetas=rules, estimator=estimator,
+            loss_fn=cross_entropy64,
+        )  # fmt: skip
+    (run.path / "analysis").mkdir(exist_ok=True)
+    path = _write(run.path / "analysis" / "llc_calibration.json", cal.to_json())
+    table = Table(title=f"{run.path} at step {at}: LLC calibration (λ̂ ± spread; MALA acceptance)")
+    table.add_column("ε")
+    for label, value in zip(cal.nbeta_labels, cal.nbetas):
+        table.add_column(f"nβ = {label}" + ("" if label == f"{value}" else f" ({value:.4g})"))
+    for j, eps in enumerate(cal.epsilons):
+        cells_text = []
+        for i in range(len(cal.nbetas)):
+            mark = "★" if cal.recommended[i] == eps else ("✓" if cal.healthy[i][j] else "✗")
+            diverged = cal.divergent_chains[i][j]
+            cells_text.append(
+                f"{mark} {cal.llc_mean[i][j]:.3g} ± {cal.llc_std[i][j]:.2g}; {cal.mala_acceptance[i][j]:.2f}"
+                + (f"; {diverged} diverged" if diverged else "")
+            )
+        table.add_row(f"{eps:g}", *cells_text)
+    console.print(table)
+    console.print(f"✓ healthy, ★ recommended. {cal.rule}.")
+    best = cal.recommendation()
+    if best is None:
+        console.print("[yellow]no stable region[/yellow]: widen the ε grid, add draws, or change γ.")
+    else:
+        flags = f"--epsilon {best[0]:g} --nbeta {best[1]:.6g} --gamma {estimator.gamma:g}"
+        console.print(f"use: nerve llc {run.path} {flags}")
+    console.print(f"wrote {path}")
+    if getattr(run.task, "group", None) is not None:
+        analysed = _analyze_with_bar(console, run.path)
+        console.print(f"report: [bold]{analysed.report}[/bold]")
+
+
 @app.command("llc")
 def llc_command(
     run_dir: Path = typer.Argument(..., help="A run directory of a finite task (made by `nerve train`)."),
-    chains: int = typer.Option(4, help="SGLD chains, advanced together."),
+    chains: int = typer.Option(4, help="SGLD chains, advanced together (per cell with --calibrate)."),
     draws: int = typer.Option(200, help="Draws per chain."),
     burnin: int = typer.Option(0, help="Steps discarded before the draws."),
     epsilon: float = typer.Option(1e-4, help="SGLD step size ε."),
@@ -282,9 +349,19 @@ def llc_command(
     nbeta: str = typer.Option("batch", help="nβ: a number, 'batch' (m/log m) or 'dataset' (n/log n)."),
     batch_size: int = typer.Option(64, help="Minibatch per chain and step."),
     seed: int = typer.Option(0, help="Seed of the chains."),
+    calibrate: bool = typer.Option(
+        False, "--calibrate", help="Sweep ε x nβ at one checkpoint instead, and recommend the stable ε."
+    ),
+    step: int = typer.Option(None, help="With --calibrate: the checkpoint (default: the last)."),
+    epsilons: str = typer.Option(
+        "1e-7,3e-7,1e-6,3e-6,1e-5,3e-5,1e-4,3e-4", help="With --calibrate: the ε values, comma-separated."
+    ),
+    nbetas: str = typer.Option("batch,dataset", help="With --calibrate: the nβ values, comma-separated."),
 ) -> None:
     """Estimate the local learning coefficient at every checkpoint: analysis/llc.json, the stage
-    boundaries where its trend changes, and (for a group task) the report with its curve."""
+    boundaries where its trend changes, and (for a group task) the report with its curve. With
+    --calibrate: a sweep over ε and nβ at one checkpoint, analysis/llc_calibration.json, and
+    the ε to use."""
     from nerve.analysis.llc import LLCEstimator
     from nerve.analysis.llc_curve import LLCTrajectory
     from nerve.report._pipeline import _write
@@ -292,15 +369,14 @@ def llc_command(
 
     console = Console()
     with _clean_errors(console):
-        try:
-            beta: float | str = float(nbeta)
-        except ValueError:
-            beta = nbeta
         run = load(run_dir)
         estimator = LLCEstimator(
-            epsilon=epsilon, gamma=gamma, nbeta=beta, num_chains=chains, num_draws=draws, num_burnin=burnin,
-            batch_size=batch_size, seed=seed,
+            epsilon=epsilon, gamma=gamma, nbeta=_nbeta(nbeta), num_chains=chains, num_draws=draws,
+            num_burnin=burnin, batch_size=batch_size, seed=seed,
         )  # fmt: skip
+        if calibrate:
+            _calibrate(console, run, estimator, step, epsilons, nbetas)
+            return
         columns = [
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -320,10 +396,10 @@ def llc_command(
         table = Table(title=f"{run.path}: local learning coefficient", show_header=True)
         for name in ("step", "λ̂", "± (over chains)", "diverged chains", "MALA acceptance"):
             table.add_column(name)
-        for step, m, sd, div, acc in zip(
+        for at, m, sd, div, acc in zip(
             curve.steps, curve.llc_mean, curve.llc_std, curve.divergent_chains, curve.mala_acceptance
         ):
-            table.add_row(str(step), f"{m:.3g}", f"{sd:.2g}", ", ".join(map(str, div)) or "–", f"{acc:.2f}")
+            table.add_row(str(at), f"{m:.3g}", f"{sd:.2g}", ", ".join(map(str, div)) or "–", f"{acc:.2f}")
         console.print(table)
         console.print(f"stage boundaries (trend changes): {list(curve.boundaries) or 'none'}; {curve.rule}")
         console.print(f"wrote {path}")

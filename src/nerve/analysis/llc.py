@@ -224,50 +224,104 @@ class LLCEstimator:
     def fit(self, model: nn.Module, dataset: Any, *, loss_fn: LossFn | None = None) -> LLCEstimator:
         """Sample around the weights of `model` and estimate its LLC; returns ``self``."""
         self._check_params()
+        setup = _Setup(self, model, dataset, loss_fn)
+        C = self.num_chains
+        nbeta = setup.nbeta(self.nbeta)
+        sampled = _run_chains(self, setup, torch.full((C,), float(self.epsilon)), torch.full((C,), nbeta))
+        result = _summarise(self, sampled, range(C), nbeta=nbeta, epsilon=float(self.epsilon))
+        if result.divergent_chains:
+            warnings.warn(
+                f"LLC chains {list(result.divergent_chains)} diverged (a non-finite loss, or one more than "
+                f"`max_loss_increase` (={self.max_loss_increase:g}) above L(w*) = {result.init_loss:.4g}); "
+                "they are kept in llc_mean_. Lower `epsilon` or raise `gamma`.",
+                stacklevel=2,
+            )
+        self.loss_trace_ = sampled.losses
+        self.llc_trace_ = nbeta * (sampled.losses[:, self.num_burnin :] - sampled.init_loss)
+        self.llc_per_chain_ = torch.tensor(result.llc_per_chain, dtype=torch.float64)
+        self.llc_mean_ = result.llc_mean
+        self.llc_std_ = result.llc_std
+        self.result_ = result
+        return self
+
+
+class _Setup:
+    """What every sampler run on one model and dataset shares: the parameters as one flat
+    vector, the buffers, the data on the device, the loss, and L_n(w*)."""
+
+    def __init__(self, est: LLCEstimator, model: nn.Module, dataset: Any, loss_fn: LossFn | None) -> None:
         loss_fn = nn.functional.cross_entropy if loss_fn is None else loss_fn
         _refuse_stateful(model)
         tensors = _tensors(dataset)
-        n = tensors[0].shape[0]
-        if self.batch_size > n:
-            raise AnalysisError(
-                f"`batch_size` (={self.batch_size}) must be at most the dataset's size ({n})."
-            )
-        nbeta = default_nbeta(self.nbeta, n=n, batch_size=self.batch_size) if isinstance(self.nbeta, str) \
-            else float(self.nbeta)  # fmt: skip
+        self.n = n = tensors[0].shape[0]
+        self.batch_size = est.batch_size
+        if est.batch_size > n:
+            raise AnalysisError(f"`batch_size` (={est.batch_size}) must be at most the dataset's size ({n}).")
         params = {k: p.detach() for k, p in model.named_parameters() if p.requires_grad}
         if not params:
             raise AnalysisError("`model` has no parameter that requires grad: there is nothing to sample.")
-        device = torch.device(self.device) if self.device is not None else next(iter(params.values())).device
-        params = {k: p.to(device) for k, p in params.items()}
+        device = torch.device(est.device) if est.device is not None else next(iter(params.values())).device
+        self.device = device
+        self.flat = flat = _Flat({k: p.to(device) for k, p in params.items()})
         buffers = {k: b.to(device) for k, b in model.named_buffers()}
-        tensors = [t.to(device) for t in tensors]
+        self.tensors = [t.to(device) for t in tensors]
+        self.model = model
+
+        def loss_of(w: Tensor, x: Tensor, *rest: Tensor) -> Tensor:
+            return loss_fn(functional_call(model, (flat.unflatten(w), buffers), (x,)), *rest)
+
+        self.loss_of = loss_of
+        k = n if est.init_loss_samples is None else min(int(est.init_loss_samples), n)
         was_training = model.training
         model.eval()
-        try:
-            self._sample(model, params, buffers, tensors, loss_fn, nbeta, device)
+        try:  # L_n(w*) on the first k samples, in chunks, as a weighted mean
+            total, chunk = 0.0, max(est.batch_size, 4096)
+            with torch.no_grad():
+                for start in range(0, k, chunk):
+                    part = [x[start : min(start + chunk, k)] for x in self.tensors]
+                    total += float(loss_of(flat.star, *part)) * part[0].shape[0]
         finally:
             model.train(was_training)
-        return self
+        self.init_loss, self.init_n = total / k, k
 
-    def _sample(self, model, params, buffers, tensors, loss_fn, nbeta, device) -> None:
-        C, m, eps, gamma = self.num_chains, self.batch_size, float(self.epsilon), float(self.gamma)
-        n = tensors[0].shape[0]
+    def nbeta(self, rule: float | str) -> float:
+        return default_nbeta(rule, n=self.n, batch_size=self.batch_size) if isinstance(rule, str) \
+            else float(rule)  # fmt: skip
 
-        def loss_of(p: dict[str, Tensor], x: Tensor, *rest: Tensor) -> Tensor:
-            return loss_fn(functional_call(model, (p, buffers), (x,)), *rest)
 
-        # one batched forward and backward for all chains, each on its own minibatch
-        full = m == n  # full batch: every chain sees the same data, no gather, no shuffle
-        step_grad = vmap(grad_and_value(loss_of), in_dims=(0,) + (None if full else 0,) * len(tensors))
-        init_loss, init_n = self._init_loss(loss_of, params, tensors, n)
+@dataclass
+class _Sampled:
+    losses: Tensor  # [C, burnin + draws], float64, on the CPU
+    mala: Tensor  # [C]: mean acceptance probability of each chain
+    init_loss: float
+    init_n: int
+    n: int
 
-        g = torch.Generator(device=device).manual_seed(self.seed)
-        star = {k: p.unsqueeze(0) for k, p in params.items()}
-        w = {k: p.expand(C, *p.shape).clone() for k, p in params.items()}
-        batches = _Minibatches(n, C, m, generator=g, device=device)
-        total = self.num_burnin + self.num_draws
-        losses = torch.empty(C, total, dtype=torch.float64)
-        accept: list[Tensor] = []
+
+def _run_chains(est: LLCEstimator, setup: _Setup, eps: Tensor, nbeta: Tensor) -> _Sampled:
+    """Advance ``len(eps)`` chains together, chain c with step size ``eps[c]`` and ``nbeta[c]``.
+
+    The chains' parameters are one ``[C, P]`` tensor: one ``vmap(grad)`` per step gives every
+    chain its loss and gradient on its own minibatch, and the update is a few whole-tensor passes.
+    """
+    model, device, tensors = setup.model, setup.device, setup.tensors
+    C, m, n, gamma = len(eps), est.batch_size, setup.n, float(est.gamma)
+    star = setup.flat.star
+    eps = eps.to(device=device, dtype=star.dtype)[:, None]
+    nbeta = nbeta.to(device=device, dtype=star.dtype)[:, None]
+    full = m == n  # full batch: every chain sees the same data, no gather, no shuffle
+    step_grad = vmap(grad_and_value(setup.loss_of), in_dims=(0,) + (None if full else 0,) * len(tensors))
+    g = torch.Generator(device=device).manual_seed(est.seed)
+    w = star.expand(C, -1).clone()
+    batches = _Minibatches(n, C, m, generator=g, device=device)
+    total = est.num_burnin + est.num_draws
+    losses = torch.empty(C, total, dtype=torch.float64, device=device)
+    accept: list[Tensor] = []
+    # w' = w − (ε/2)(nβ ∇L_m(w) + γ (w − w*)) + √ε ξ  =  √ε ξ + (1 − εγ/2) w + (εγ/2) w* − (εnβ/2) ∇L_m(w)
+    noise, keep, pull, push = eps.sqrt(), 1.0 - 0.5 * eps * gamma, 0.5 * eps * gamma, -0.5 * eps * nbeta
+    was_training = model.training
+    model.eval()
+    try:
         for t in range(total):
             if full:
                 batch = tensors
@@ -275,80 +329,84 @@ class LLCEstimator:
                 idx = batches.next().flatten()  # [C·m]
                 batch = [x.index_select(0, idx).view(C, m, *x.shape[1:]) for x in tensors]
             grads, loss = step_grad(w, *batch)
-            losses[:, t] = loss.detach().double().cpu()
-            drift = {k: nbeta * grads[k] + gamma * (w[k] - star[k]) for k in w}
-            new = {
-                k: w[k] - 0.5 * eps * drift[k]
-                + math.sqrt(eps) * torch.randn(w[k].shape, generator=g, device=device, dtype=w[k].dtype)
-                for k in w
-            }  # fmt: skip
-            if t % self.mala_every == 0:
-                accept.append(self._mala(step_grad, w, new, drift, loss, batch, star, nbeta, gamma, eps))
+            losses[:, t] = loss.detach()
+            new = torch.randn(w.shape, generator=g, device=device, dtype=w.dtype).mul_(noise)
+            new.addcmul_(w, keep).addcmul_(star.expand_as(w), pull).addcmul_(grads, push)
+            if t % est.mala_every == 0:
+                accept.append(_mala(step_grad, w, new, grads, loss, batch, star, nbeta, gamma, eps))
             w = new
-        self._finish(losses, init_loss, init_n, nbeta, accept, n)
+    finally:
+        model.train(was_training)
+    return _Sampled(losses.cpu(), torch.stack(accept).mean(0).cpu(), setup.init_loss, setup.init_n, n)
 
-    def _init_loss(self, loss_of, params, tensors, n) -> tuple[float, int]:
-        """L_n(w*) on the first `init_loss_samples` samples, in batches, as a weighted mean."""
-        k = n if self.init_loss_samples is None else min(int(self.init_loss_samples), n)
-        total, chunk = 0.0, max(self.batch_size, 4096)
-        with torch.no_grad():
-            for start in range(0, k, chunk):
-                part = [x[start : min(start + chunk, k)] for x in tensors]
-                total += float(loss_of(params, *part)) * part[0].shape[0]
-        return total / k, k
 
-    def _mala(self, step_grad, w, new, drift, loss, batch, star, nbeta, gamma, eps) -> Tensor:
-        """``[C]``: min(1, p(w')q(w|w') / p(w)q(w'|w)) with U = nβ L_m + (γ/2)‖w − w*‖² on this batch."""
-        grads_new, loss_new = step_grad(new, *batch)
+def _mala(step_grad, w, new, grads, loss, batch, star, nbeta, gamma, eps) -> Tensor:
+    """``[C]``: min(1, p(w')q(w|w') / p(w)q(w'|w)) with U = nβ L_m + (γ/2)‖w − w*‖² on this batch
+    (the Metropolis-adjusted Langevin acceptance, Roberts & Tweedie 1996)."""
+    grads_new, loss_new = step_grad(new, *batch)
+    nb, e = nbeta[:, 0].double(), eps[:, 0].double()
 
-        def potential(p: dict[str, Tensor], value: Tensor) -> Tensor:
-            return nbeta * value.double() + 0.5 * gamma * sum(_sq(p[k] - star[k]) for k in p)
+    def potential(p: Tensor, value: Tensor) -> Tensor:
+        return nb * value.double() + 0.5 * gamma * _sq(p - star)
 
-        drift_new = {k: nbeta * grads_new[k] + gamma * (new[k] - star[k]) for k in new}
-        forward = sum(_sq(new[k] - w[k] + 0.5 * eps * drift[k]) for k in w) / (2 * eps)  # −log q(w'|w)
-        backward = sum(_sq(w[k] - new[k] + 0.5 * eps * drift_new[k]) for k in w) / (2 * eps)  # −log q(w|w')
-        log_ratio = potential(w, loss) - potential(new, loss_new) + forward - backward
-        return torch.exp(torch.clamp(log_ratio.nan_to_num(-math.inf), max=0.0)).cpu()
+    drift = (w - star).mul_(gamma).addcmul_(grads, nbeta)
+    drift_new = (new - star).mul_(gamma).addcmul_(grads_new, nbeta)
+    forward = _sq(new - w + 0.5 * eps * drift) / (2 * e)  # −log q(w'|w)
+    backward = _sq(w - new + 0.5 * eps * drift_new) / (2 * e)  # −log q(w|w')
+    log_ratio = potential(w, loss) - potential(new, loss_new) + forward - backward
+    return torch.exp(torch.clamp(log_ratio.nan_to_num(-math.inf), max=0.0))
 
-    def _finish(self, losses: Tensor, init_loss: float, init_n: int, nbeta: float, accept, n: int) -> None:
-        draws = losses[:, self.num_burnin :]
-        per_chain = nbeta * (draws.mean(1) - init_loss)
-        excess = losses - init_loss
-        divergent = tuple(
-            int(c) for c in range(losses.shape[0])
-            if not torch.isfinite(losses[c]).all() or bool((excess[c] > self.max_loss_increase).any())
-        )  # fmt: skip
-        if divergent:
-            warnings.warn(
-                f"LLC chains {list(divergent)} diverged (a non-finite loss, or one more than "
-                f"`max_loss_increase` (={self.max_loss_increase:g}) above L(w*) = {init_loss:.4g}); they are "
-                "kept in llc_mean_. Lower `epsilon` or raise `gamma`.",
-                stacklevel=3,
+
+def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, nbeta: float,
+               epsilon: float) -> LLCResult:  # fmt: skip
+    """The :class:`LLCResult` of the chains `chains` (all run with `nbeta` and `epsilon`)."""
+    rows = list(chains)
+    losses, init_loss = sampled.losses[rows], sampled.init_loss
+    draws = losses[:, est.num_burnin :]
+    per_chain = nbeta * (draws.mean(1) - init_loss)
+    excess = losses - init_loss
+    divergent = tuple(
+        int(c) for c in range(len(rows))
+        if not torch.isfinite(losses[c]).all() or bool((excess[c] > est.max_loss_increase).any())
+    )  # fmt: skip
+    return LLCResult(
+        llc_mean=float(per_chain.mean()),
+        llc_std=float(per_chain.std()) if len(rows) > 1 else 0.0,
+        llc_per_chain=tuple(float(x) for x in per_chain),
+        init_loss=init_loss,
+        init_loss_samples=sampled.init_n,
+        nbeta=nbeta,
+        epsilon=epsilon,
+        gamma=float(est.gamma),
+        num_chains=len(rows),
+        num_draws=est.num_draws,
+        num_burnin=est.num_burnin,
+        batch_size=est.batch_size,
+        n_samples=sampled.n,
+        divergent_chains=divergent,
+        fraction_below_init=float((draws < init_loss).double().mean()),
+        mala_acceptance=float(sampled.mala[rows].mean()),
+    )
+
+
+class _Flat:
+    """The parameters as one flat vector: `star` ``[P]`` (w*) and `unflatten`, its inverse, which
+    gives views of a flat vector in the parameters' shapes (inside vmap: of one chain's row)."""
+
+    def __init__(self, params: dict[str, Tensor]):
+        dtypes = {p.dtype for p in params.values()}
+        if len(dtypes) > 1:
+            raise AnalysisError(
+                f"`model`'s parameters mix dtypes {sorted(map(str, dtypes))}; the sampler keeps them in "
+                "one tensor, so cast the model to one dtype first (model.float() or model.double())."
             )
-        std = float(per_chain.std()) if len(per_chain) > 1 else 0.0
-        self.loss_trace_ = losses
-        self.llc_trace_ = nbeta * (draws - init_loss)
-        self.llc_per_chain_ = per_chain
-        self.llc_mean_ = float(per_chain.mean())
-        self.llc_std_ = std
-        self.result_ = LLCResult(
-            llc_mean=self.llc_mean_,
-            llc_std=std,
-            llc_per_chain=tuple(float(x) for x in per_chain),
-            init_loss=init_loss,
-            init_loss_samples=init_n,
-            nbeta=nbeta,
-            epsilon=float(self.epsilon),
-            gamma=float(self.gamma),
-            num_chains=self.num_chains,
-            num_draws=self.num_draws,
-            num_burnin=self.num_burnin,
-            batch_size=self.batch_size,
-            n_samples=n,
-            divergent_chains=divergent,
-            fraction_below_init=float((draws < init_loss).double().mean()),
-            mala_acceptance=float(torch.cat(accept).mean()) if accept else math.nan,
-        )
+        self.names = list(params)
+        self.shapes = [p.shape for p in params.values()]
+        self.sizes = [p.numel() for p in params.values()]
+        self.star = torch.cat([p.reshape(-1) for p in params.values()])
+
+    def unflatten(self, w: Tensor) -> dict[str, Tensor]:
+        return {k: t.view(s) for k, t, s in zip(self.names, w.split(self.sizes), self.shapes)}
 
 
 class _Minibatches:
@@ -370,8 +428,8 @@ class _Minibatches:
 
 
 def _sq(x: Tensor) -> Tensor:
-    """``[C]``: the squared norm of each chain's slice of ``x [C, ...]``, in float64."""
-    return x.double().flatten(1).pow(2).sum(1)
+    """``[C]``: the squared norm of each row of ``x [C, P]``, in float64."""
+    return x.double().pow(2).sum(1)
 
 
 def _tensors(dataset: Any) -> list[Tensor]:

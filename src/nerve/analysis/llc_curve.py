@@ -16,7 +16,7 @@ from nerve.analysis.llc import LLCEstimator
 from nerve.errors import AnalysisError
 from nerve.tasks import SuperpositionData, split_indices
 
-__all__ = ["LLCCurve", "LLCTrajectory", "trend_changes"]
+__all__ = ["LLCCurve", "LLCTrajectory", "cross_entropy64", "training_data", "trend_changes"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -118,15 +118,7 @@ class LLCTrajectory:
         self.tolerance = tolerance
 
     def fit(self, run, *, progress: Progress | None = None) -> LLCTrajectory:
-        task = run.task
-        if isinstance(task, SuperpositionData):
-            raise AnalysisError(
-                f"`run` ({run.path}) trains on sampled superposition data, which has no fixed dataset to "
-                "estimate the LLC on; use LLCEstimator on a sample of your own."
-            )
-        inputs, targets = task.enumerate()
-        split = split_indices(len(targets), run.config.train_fraction, seed=run.config.seed)
-        data = (inputs[split.train], targets[split.train])
+        data = training_data(run)
         steps = tuple(run.checkpoints if self.steps is None else self.steps)
         missing = sorted(set(steps) - set(run.checkpoints))
         if missing:
@@ -134,7 +126,7 @@ class LLCTrajectory:
         est = self.estimator if self.estimator is not None else LLCEstimator()
         means, stds, divergent, mala = [], [], [], []
         for done, step in enumerate(steps):
-            r = est.fit(run.model_at(step), data, loss_fn=_cross_entropy).result_
+            r = est.fit(run.model_at(step), data, loss_fn=cross_entropy64).result_
             means.append(r.llc_mean)
             stds.append(r.llc_std)
             divergent.append(r.divergent_chains)
@@ -159,6 +151,20 @@ class LLCTrajectory:
         return self
 
 
-def _cross_entropy(output: Tensor, target: Tensor) -> Tensor:
+def training_data(run) -> tuple[Tensor, Tensor]:
+    """``(inputs, targets)`` of the training split of a run of a finite task: the data its LLC is
+    estimated on (the loss the network was trained to minimise)."""
+    task = run.task
+    if isinstance(task, SuperpositionData):
+        raise AnalysisError(
+            f"`run` ({run.path}) trains on sampled superposition data, which has no fixed dataset to "
+            "estimate the LLC on; use LLCEstimator on a sample of your own."
+        )
+    inputs, targets = task.enumerate()
+    split = split_indices(len(targets), run.config.train_fraction, seed=run.config.seed)
+    return inputs[split.train], targets[split.train]
+
+
+def cross_entropy64(output: Tensor, target: Tensor) -> Tensor:
     """The trainer's loss: float64 cross-entropy (float32 rounds a loss of 1e-7 to 0)."""
     return F.cross_entropy(output.double(), target)

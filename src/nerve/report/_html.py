@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 
 import nerve
 from nerve.analysis.fourier import FourierResult
+from nerve.analysis.llc_calibration import LLCCalibration
 from nerve.analysis.llc_curve import LLCCurve
 from nerve.analysis.progress import ProgressResult
 from nerve.analysis.shape import FrequencyCircles
@@ -95,6 +96,49 @@ def llc_figure(curve: LLCCurve, metrics: Sequence[dict], progress: ProgressResul
     fig.update_xaxes(title_text="step")
     title = "Local learning coefficient through training (dotted: its stage boundaries)"
     fig.update_layout(title=title, height=420)
+    return fig
+
+
+def llc_calibration_figure(cal: LLCCalibration) -> go.Figure:
+    """λ̂ against the SGLD step ε, a line per nβ (± spread over chains), beside the MALA
+    acceptance; filled markers: healthy cells, crosses: the rest, a star: the recommended ε."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("λ̂ against ε", "MALA acceptance"))
+    colours = ("#2ca02c", "#9467bd", "#ff7f0e", "#1f77b4", "#d62728")
+    eps = list(cal.epsilons)
+    for i, label in enumerate(cal.nbeta_labels):
+        colour = colours[i % len(colours)]
+        name = f"nβ = {label}" + ("" if label == f"{cal.nbetas[i]}" else f" ({cal.nbetas[i]:.4g})")
+        symbols = ["circle" if ok else "x-thin-open" for ok in cal.healthy[i]]
+        means = [m if math.isfinite(m) else None for m in cal.llc_mean[i]]
+        fig.add_trace(
+            go.Scatter(
+                x=eps, y=means, name=name, mode="lines+markers", legendgroup=label,
+                marker={"symbol": symbols, "size": 9, "color": colour, "line": {"color": colour, "width": 2}},
+                error_y={"type": "data", "array": list(cal.llc_std[i]), "visible": True},
+                line={"color": colour},
+            ),
+            row=1, col=1,
+        )  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=eps, y=list(cal.mala_acceptance[i]), name=name, mode="lines+markers", legendgroup=label,
+                showlegend=False, line={"color": colour},
+            ),
+            row=1, col=2,
+        )  # fmt: skip
+        if cal.recommended[i] is not None:
+            j = eps.index(cal.recommended[i])
+            fig.add_trace(
+                go.Scatter(
+                    x=[eps[j]], y=[cal.llc_mean[i][j]], mode="markers", name=f"recommended, {name}",
+                    marker={"symbol": "star", "size": 18, "color": colour}, legendgroup=label,
+                ),
+                row=1, col=1,
+            )  # fmt: skip
+    fig.update_xaxes(type="log", title_text="ε (SGLD step)")
+    fig.update_yaxes(title_text="λ̂", row=1, col=1)
+    fig.update_yaxes(title_text="acceptance", range=[0, 1.05], row=1, col=2)
+    fig.update_layout(title="LLC calibration (crosses fail a rule of the sweep)", height=420)
     return fig
 
 
@@ -332,11 +376,14 @@ def render_report(
     progress: ProgressResult | None = None,
     circles: FrequencyCircles | None = None,
     llc: LLCCurve | None = None,
+    calibration: LLCCalibration | None = None,
 ) -> str:
     """The whole page as a string: works offline, plotly.js is inside it."""
     figures = [("curves", curves_figure(run.metrics(), progress))]
     if llc is not None:
         figures.append(("llc", llc_figure(llc, run.metrics(), progress)))
+    if calibration is not None:
+        figures.append(("llc-calibration", llc_calibration_figure(calibration)))
     figures += [
         ("spectrum", spectrum_figure(result)),
         ("neurons", neurons_figure(result)),
@@ -378,10 +425,11 @@ def write_report(
     progress: ProgressResult | None = None,
     circles: FrequencyCircles | None = None,
     llc: LLCCurve | None = None,
+    calibration: LLCCalibration | None = None,
 ) -> Path:
     """Write ``report.html`` into the run directory and return its path."""
     path = run.path / "report.html"
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_report(run, result, progress, circles, llc), encoding="utf-8")
+    tmp.write_text(render_report(run, result, progress, circles, llc, calibration), encoding="utf-8")
     tmp.replace(path)
     return path

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nerve.analysis.fourier import FourierAnalysis, FourierResult
+from nerve.analysis.llc_calibration import LLCCalibration
 from nerve.analysis.llc_curve import LLCCurve
 from nerve.analysis.progress import ProgressMeasures, ProgressResult
 from nerve.analysis.shape import FrequencyCircles
@@ -48,7 +49,8 @@ def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> 
     measures over all its checkpoints and, for a cyclic group, the circles of its key
     frequencies; ``analysis/fourier.json``, ``analysis/progress.json``, ``analysis/shape.json``
     and ``report.html`` in the run directory. The report plots the LLC through training when
-    ``nerve llc`` has written ``analysis/llc.json``.
+    ``nerve llc`` has written ``analysis/llc.json``, and its calibration sweep when
+    ``nerve llc --calibrate`` has written ``analysis/llc_calibration.json``.
     """
     run = load(run_dir)
     if getattr(run.task, "group", None) is None:
@@ -76,7 +78,8 @@ def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> 
         circles = FrequencyCircles(frequencies=keys).fit(run.model, run.task)
         files.append(_write(folder / "shape.json", circles.result_.to_json()))
         report("shape", 1, 1)
-    llc_path = folder / "llc.json"
+    llc_path, cal_path = folder / "llc.json", folder / "llc_calibration.json"
     llc = LLCCurve.from_json(llc_path.read_text()) if llc_path.is_file() else None
-    files.append(write_report(run, fourier, measures.result_, circles, llc))
+    calibration = LLCCalibration.from_json(cal_path.read_text()) if cal_path.is_file() else None
+    files.append(write_report(run, fourier, measures.result_, circles, llc, calibration))
     return Analysed(run, fourier, measures.result_, circles, tuple(files))

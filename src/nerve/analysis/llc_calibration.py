@@ -1,0 +1,206 @@
+"""Choosing the LLC's hyperparameters: a sweep over the SGLD step ε and nβ, every cell of the grid
+sampled in one batched run, with each cell judged by stated rules and the stable region named.
+
+The estimate λ̂ is only meaningful where it does not depend on ε: too small a step and the
+chains have not left w* within the draws (the trace is still rising); too large and they
+diverge, or the discretisation is so coarse that a Metropolis test would reject most steps.
+Between the two, λ̂ is flat in ε (Lau et al. 2025, Appendix on hyperparameter selection; the
+devinterp calibration guide). This module measures that plateau instead of guessing it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from nerve.analysis.llc import LLCEstimator, LLCResult, LossFn, _run_chains, _Setup, _summarise
+from nerve.errors import AnalysisError
+
+__all__ = ["LLCCalibration", "calibrate_llc"]
+
+DEFAULT_EPSILONS = (1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
+
+
+@dataclass(frozen=True)
+class LLCCalibration:
+    """λ̂ over a grid of ε × nβ, each cell's diagnostics, and the recommended ε for each nβ.
+
+    Grids are indexed ``[nbeta][epsilon]``.
+
+    **Attributes:**
+
+    - `epsilons`, `nbetas` (the numbers), `nbeta_labels` (how each was asked for).
+    - `llc_mean`, `llc_std`: λ̂ over each cell's chains.
+    - `mala_acceptance`, `divergent_chains` (how many), `drift`: the mean over chains of (mean of
+      the second half of the draws − mean of the first half), in λ̂'s units; `drift_se` its standard error.
+    - `healthy`: the cell passes every rule in `rule`; `stable`: healthy and within `tolerance`
+      of a healthy neighbour in ε.
+    - `recommended`: for each nβ, the largest stable ε (the fastest mixing), or ``None``.
+    - `estimator`: the other hyperparameters (chains per cell, draws, γ, batch size, seed).
+    """
+
+    epsilons: tuple[float, ...]
+    nbetas: tuple[float, ...]
+    nbeta_labels: tuple[str, ...]
+    llc_mean: tuple[tuple[float, ...], ...]
+    llc_std: tuple[tuple[float, ...], ...]
+    mala_acceptance: tuple[tuple[float, ...], ...]
+    divergent_chains: tuple[tuple[int, ...], ...]
+    drift: tuple[tuple[float, ...], ...]
+    drift_se: tuple[tuple[float, ...], ...]
+    healthy: tuple[tuple[bool, ...], ...]
+    stable: tuple[tuple[bool, ...], ...]
+    recommended: tuple[float | None, ...]
+    rule: str
+    estimator: dict[str, Any]
+
+    def recommendation(self) -> tuple[float, float] | None:
+        """``(epsilon, nbeta)`` for the first nβ that has a stable region, or ``None``."""
+        for nbeta, eps in zip(self.nbetas, self.recommended):
+            if eps is not None:
+                return eps, nbeta
+        return None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> LLCCalibration:
+        data = json.loads(text)
+        for key, value in data.items():
+            if isinstance(value, list):
+                data[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        return cls(**data)
+
+
+def calibrate_llc(
+    model: torch.nn.Module,
+    dataset: Any,
+    *,
+    epsilons: Sequence[float] = DEFAULT_EPSILONS,
+    nbetas: Sequence[float | str] = ("batch", "dataset"),
+    estimator: LLCEstimator | None = None,
+    loss_fn: LossFn | None = None,
+    min_acceptance: float = 0.9,
+    tolerance: float = 0.1,
+) -> LLCCalibration:
+    """Sample every (ε, nβ) of the grid with `estimator`'s other hyperparameters (its
+    `num_chains` chains per cell; all cells' chains advance together in one batched run, so the
+    sweep costs one run of ``len(epsilons) · len(nbetas) · num_chains`` chains) and judge each cell.
+
+    A cell is **healthy** when no chain diverged, the MALA acceptance is at least
+    `min_acceptance`, λ̂ > 0, and the trace has settled: the drift between the halves of the
+    draws is within `tolerance` × λ̂ or within two standard errors of zero. A healthy cell is
+    **stable** when a neighbouring ε (same nβ) is healthy with λ̂ within `tolerance` (relative)
+    or within two standard errors.
+    The recommended ε for each nβ is its largest stable ε.
+
+    >>> torch.manual_seed(0) and None
+    >>> X = torch.randn(1000, 4); y = X @ torch.ones(4, 1) + torch.randn(1000, 1)
+    >>> model = torch.nn.Linear(4, 1, bias=False)
+    >>> model.weight.data = torch.linalg.lstsq(X, y).solution.T
+    >>> est = LLCEstimator(gamma=1.0, num_chains=8, num_draws=1000, num_burnin=100, batch_size=1000)
+    >>> cal = calibrate_llc(model, (X, y), epsilons=[1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 1.0], nbetas=[50.0],
+    ...                     estimator=est, loss_fn=torch.nn.functional.mse_loss)
+    >>> cal.divergent_chains[0][-1], cal.healthy[0][-2:]   # ε = 1: all 8 diverge; 1e-2: MALA 0.83
+    (8, (False, False))
+    >>> eps, nbeta = cal.recommendation()
+    >>> j = cal.epsilons.index(eps)
+    >>> eps in (1e-3, 3e-3), 1.8 < cal.llc_mean[0][j] < 2.3   # exact: 4·50/(2·50 + 1) = 1.98
+    (True, True)
+    """
+    est = estimator if estimator is not None else LLCEstimator()
+    est._check_params()
+    epsilons = [float(e) for e in epsilons]
+    if not epsilons or any(not e > 0 for e in epsilons):
+        raise AnalysisError(f"`epsilons` (={epsilons!r}) must be a non-empty list of positive numbers.")
+    if epsilons != sorted(set(epsilons)):
+        raise AnalysisError(f"`epsilons` (={epsilons!r}) must be increasing, without repeats.")
+    if not nbetas:
+        raise AnalysisError("`nbetas` must name at least one nβ (a number, 'batch' or 'dataset').")
+    for name, value, low, high in (("min_acceptance", min_acceptance, 0, 1), ("tolerance", tolerance, 0, 1)):
+        if not low <= value <= high:
+            raise AnalysisError(f"`{name}` (={value!r}) must be between {low} and {high}.")
+    setup = _Setup(est, model, dataset, loss_fn)
+    values = []
+    for rule in nbetas:
+        LLCEstimator(nbeta=rule)._check_params()
+        values.append(setup.nbeta(rule))
+    C = est.num_chains
+    cells = [(i, j) for i in range(len(values)) for j in range(len(epsilons))]
+    eps = torch.tensor([epsilons[j] for _, j in cells for _ in range(C)], dtype=torch.float64)
+    nbeta = torch.tensor([values[i] for i, _ in cells for _ in range(C)], dtype=torch.float64)
+    sampled = _run_chains(est, setup, eps, nbeta)
+    grid: dict[tuple[int, int], tuple[LLCResult, float, float]] = {}
+    for k, (i, j) in enumerate(cells):
+        chains = range(k * C, (k + 1) * C)
+        result = _summarise(est, sampled, chains, nbeta=values[i], epsilon=epsilons[j])
+        grid[i, j] = (result, *_drift(sampled.losses[list(chains), est.num_burnin :], values[i]))
+
+    def healthy(i: int, j: int) -> bool:
+        r, drift, se = grid[i, j]
+        settled = abs(drift) <= tolerance * abs(r.llc_mean) or abs(drift) <= 2 * se
+        return not r.divergent_chains and r.mala_acceptance >= min_acceptance and r.llc_mean > 0 and settled
+
+    def table(f) -> tuple[tuple, ...]:
+        return tuple(tuple(f(i, j) for j in range(len(epsilons))) for i in range(len(values)))
+
+    ok = table(healthy)
+
+    def agree(a: LLCResult, b: LLCResult) -> bool:
+        gap = abs(a.llc_mean - b.llc_mean)
+        se = math.hypot(a.llc_std, b.llc_std) / math.sqrt(C)
+        return gap <= tolerance * max(abs(a.llc_mean), abs(b.llc_mean)) or gap <= 2 * se
+
+    def stable(i: int, j: int) -> bool:
+        near = [k for k in (j - 1, j + 1) if 0 <= k < len(epsilons) and ok[i][k]]
+        return ok[i][j] and any(agree(grid[i, j][0], grid[i, k][0]) for k in near)
+
+    steady = table(stable)
+    recommended = tuple(
+        max((e for e, s in zip(epsilons, steady[i]) if s), default=None) for i in range(len(values))
+    )
+    return LLCCalibration(
+        epsilons=tuple(epsilons),
+        nbetas=tuple(values),
+        nbeta_labels=tuple(str(rule) for rule in nbetas),
+        llc_mean=table(lambda i, j: grid[i, j][0].llc_mean),
+        llc_std=table(lambda i, j: grid[i, j][0].llc_std),
+        mala_acceptance=table(lambda i, j: grid[i, j][0].mala_acceptance),
+        divergent_chains=table(lambda i, j: len(grid[i, j][0].divergent_chains)),
+        drift=table(lambda i, j: grid[i, j][1]),
+        drift_se=table(lambda i, j: grid[i, j][2]),
+        healthy=ok,
+        stable=steady,
+        recommended=recommended,
+        rule=(
+            f"healthy: no divergent chain, MALA acceptance >= {min_acceptance:g}, λ̂ > 0, and the drift "
+            f"between the halves of the draws within {tolerance:g} × λ̂ or 2 standard errors; stable: "
+            f"healthy with a healthy neighbouring ε within {tolerance:g} (relative) or 2 standard errors; "
+            "recommended: the "
+            "largest stable ε"
+        ),
+        estimator={
+            "num_chains": C, "num_draws": est.num_draws, "num_burnin": est.num_burnin,
+            "gamma": float(est.gamma), "batch_size": est.batch_size, "seed": est.seed,
+            "n_samples": setup.n, "init_loss": setup.init_loss,
+        },
+    )  # fmt: skip
+
+
+def _drift(draws: torch.Tensor, nbeta: float) -> tuple[float, float]:
+    """Mean over chains of nβ (second-half mean − first-half mean) of ``draws [C, T]``, and its
+    standard error over chains (NaN for one chain, where it is unknown)."""
+    half = draws.shape[1] // 2
+    if half == 0:
+        return 0.0, float("nan")
+    d = nbeta * (draws[:, half:].mean(1) - draws[:, :half].mean(1))
+    if not torch.isfinite(d).all():
+        return float("nan"), float("nan")
+    se = float(d.std() / len(d) ** 0.5) if len(d) > 1 else float("nan")
+    return float(d.mean()), se

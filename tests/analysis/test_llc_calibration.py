@@ -1,0 +1,65 @@
+"""The calibration sweep: on a model whose LLC is known, cells that are unsettled or diverge are
+rejected by its rules, and the recommended ε gives the known value."""
+
+import math
+
+import pytest
+import torch
+
+from nerve import AnalysisError
+from nerve.analysis.llc import LLCEstimator
+from nerve.analysis.llc_calibration import LLCCalibration, calibrate_llc
+
+from test_llc import half_mse, least_squares
+
+
+def test_the_sweep_rejects_unsettled_and_divergent_cells_and_recommends_the_plateau():
+    # d = 6, full batch: E[nβ (L − L*)] = Σ_i nβ h_i / (2 (nβ h_i + γ)) in the continuous limit
+    model, X, y = least_squares()
+    nbeta, gamma = 50.0, 5.0
+    h = torch.linalg.eigvalsh(X.T @ X / len(X)).repeat(2)
+    exact = float((nbeta * h / (2 * (nbeta * h + gamma))).sum())
+    est = LLCEstimator(gamma=gamma, num_chains=8, num_draws=600, batch_size=len(X), seed=0)
+    epsilons = [1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1.0]
+    cal = calibrate_llc(model, (X, y), epsilons=epsilons, nbetas=[nbeta], estimator=est, loss_fn=half_mse)
+    # ε = 1e-5: the relaxation time 2/(ε(nβh + γ)) is thousands of steps; the trace still rises
+    assert not cal.healthy[0][0] and cal.drift[0][0] > 2 * cal.drift_se[0][0]
+    assert cal.divergent_chains[0][-1] == 8 and not cal.healthy[0][-1]
+    assert all(a >= 0.9 for a, ok in zip(cal.mala_acceptance[0], cal.healthy[0]) if ok)
+    eps, chosen_nbeta = cal.recommendation()
+    assert chosen_nbeta == nbeta and cal.stable[0][epsilons.index(eps)]
+    assert cal.llc_mean[0][epsilons.index(eps)] == pytest.approx(exact, rel=0.10)
+
+
+def test_cells_share_one_run_and_each_keeps_its_own_hyperparameters():
+    model, X, y = least_squares()
+    est = LLCEstimator(gamma=1.0, num_chains=2, num_draws=30, batch_size=100, seed=3)
+    cal = calibrate_llc(model, (X, y), epsilons=[1e-4, 1e-3], nbetas=["batch", 20.0], estimator=est,
+                        loss_fn=half_mse)  # fmt: skip
+    assert cal.nbetas == (pytest.approx(100 / math.log(100)), 20.0)
+    assert cal.nbeta_labels == ("batch", "20.0")
+    assert len(cal.llc_mean) == 2 and all(len(row) == 2 for row in cal.llc_mean)
+    # a larger step moves the chains further from w* in the same number of draws
+    for row in cal.llc_mean:
+        assert row[1] > row[0]
+    assert cal.estimator["num_chains"] == 2 and cal.estimator["seed"] == 3
+    assert LLCCalibration.from_json(cal.to_json()) == cal
+
+
+def test_no_stable_region_is_said_plainly():
+    model, X, y = least_squares()
+    est = LLCEstimator(num_chains=2, num_draws=20, batch_size=len(X))
+    cal = calibrate_llc(model, (X, y), epsilons=[5.0], nbetas=[50.0], estimator=est, loss_fn=half_mse)
+    assert cal.recommended == (None,) and cal.recommendation() is None
+
+
+def test_errors_name_the_argument():
+    model, X, y = least_squares()
+    with pytest.raises(AnalysisError, match=r"`epsilons` \(=\[0.001, 0.0001\]\) must be increasing"):
+        calibrate_llc(model, (X, y), epsilons=[1e-3, 1e-4])
+    with pytest.raises(AnalysisError, match=r"`epsilons` \(=\[\]\) must be a non-empty list of positive"):
+        calibrate_llc(model, (X, y), epsilons=[])
+    with pytest.raises(AnalysisError, match=r"`nbeta` \(='lots'\) must be a positive number"):
+        calibrate_llc(model, (X, y), nbetas=["lots"])
+    with pytest.raises(AnalysisError, match=r"`min_acceptance` \(=1.5\) must be between 0 and 1"):
+        calibrate_llc(model, (X, y), min_acceptance=1.5)
