@@ -140,7 +140,9 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
     unsorted = runner.invoke(app, [*cal[:3], "--epsilons", "1e-3,1e-4"], env={"COLUMNS": "200"})
     assert unsorted.exit_code == 2 and "`epsilons` (=[0.001, 0.0001]) must be increasing" in unsorted.output
     words = runner.invoke(app, [*cal[:3], "--epsilons", "small"], env={"COLUMNS": "200"})
-    assert words.exit_code == 2 and "`--epsilons` (='small') must be numbers separated by commas" in words.output
+    assert (
+        words.exit_code == 2 and "`--epsilons` (='small') must be numbers separated by commas" in words.output
+    )
     bad = runner.invoke(app, ["llc", str(run_dir), "--nbeta", "lots"], env={"COLUMNS": "200"})
     assert (
         bad.exit_code == 2

@@ -5,12 +5,11 @@ import math
 
 import pytest
 import torch
+from test_llc import half_mse, least_squares
 
 from nerve import AnalysisError
 from nerve.analysis.llc import LLCEstimator
 from nerve.analysis.llc_calibration import LLCCalibration, calibrate_llc
-
-from test_llc import half_mse, least_squares
 
 
 def test_the_sweep_rejects_unsettled_and_divergent_cells_and_recommends_the_plateau():
