@@ -92,7 +92,7 @@ def llc_figure(curve: LLCCurve, metrics: Sequence[dict], progress: ProgressResul
         fig.add_vline(x=step, line_dash="dot", line_color="#2ca02c")
     _add_phases(fig, progress)
     fig.update_yaxes(title_text="λ̂", secondary_y=False)
-    fig.update_yaxes(title_text="train loss", type="log", secondary_y=True)
+    fig.update_yaxes(title_text="train loss", type="log", exponentformat="e", secondary_y=True)
     fig.update_xaxes(title_text="step")
     title = "Local learning coefficient through training (dotted: its stage boundaries)"
     fig.update_layout(title=title, height=420)
