@@ -1,0 +1,26 @@
+"""Certified claims about networks on finite tasks: statements as data, an exhaustive prover
+sound in floating point, interval bounds, certificates, and an independent checker.
+
+>>> from nerve.proofs import Accuracy, Correct, Margin
+>>> Correct().kind, Accuracy(at_least=0.99).at_least
+('correct', 0.99)
+"""
+
+from nerve.proofs.check import CheckReport, check
+from nerve.proofs.intervals import Interval
+from nerve.proofs.prove import Certificate, ProofResult, certify, prove
+from nerve.proofs.statements import Accuracy, Correct, Margin, Statement
+
+__all__ = [
+    "Accuracy",
+    "Certificate",
+    "CheckReport",
+    "Correct",
+    "Interval",
+    "Margin",
+    "ProofResult",
+    "Statement",
+    "certify",
+    "check",
+    "prove",
+]

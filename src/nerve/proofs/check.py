@@ -1,0 +1,199 @@
+"""The independent checker: verifies a certificate against a run directory through a separate,
+deliberately simple code path — numpy, one input at a time, no batching and none of the
+prover's torch kernels — and rejects it when the weights, the statement or a number differ.
+
+The arithmetic is the same mathematics as :mod:`nerve.proofs.intervals` written again plainly:
+each dot product of length n in float64 is within γ_n Σ|x_i y_i| of the exact one, bounds are
+inflated by a relative 2⁻⁴⁰ and an absolute 2⁻¹⁰⁰⁰, and endpoints move one ulp outwards.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nerve.errors import NerveError
+from nerve.proofs.prove import FORMAT, Certificate, sha256_file
+from nerve.proofs.statements import Accuracy, Margin, statement_from_dict
+
+__all__ = ["CheckReport", "check"]
+
+U, SLACK, TINY = 2.0**-53, 2.0**-40, 2.0**-1000
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """``ok`` when every check passed; otherwise ``problems`` says what differed."""
+
+    ok: bool
+    problems: tuple[str, ...]
+    checked_inputs: int
+
+
+def check(certificate: str | Path | Certificate, run_dir: str | Path) -> CheckReport:
+    """Verify `certificate` (a path to its JSON, or the object) against the run in `run_dir`."""
+    from nerve.training import load
+
+    problems: list[str] = []
+    try:
+        cert = certificate if isinstance(certificate, Certificate) else Certificate.from_json(
+            Path(certificate).read_text()
+        )  # fmt: skip
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, NerveError) as err:
+        return CheckReport(False, (f"the certificate cannot be read: {err}",), 0)
+    if cert.format != FORMAT:
+        problems.append(f"format {cert.format!r} is not {FORMAT!r}")
+    run = load(run_dir)
+    weights = Path(run_dir) / cert.weights
+    if not weights.is_file():
+        return CheckReport(False, (*problems, f"the weights file {weights} does not exist"), 0)
+    if sha256_file(weights) != cert.weights_sha256:
+        return CheckReport(
+            False, (*problems, f"the weights file {weights} is not the one certified (SHA-256 differs)"), 0
+        )
+    statement = statement_from_dict(cert.statement)
+    if cert.task != run.task.name:
+        problems.append(f"task {cert.task!r} is not the run's {run.task.name!r}")
+    if cert.statement_text != statement.text(run.task.name):
+        problems.append("the statement's text does not say what its data says")
+    model = run.model_at(cert.step)
+    inputs, targets = (t.numpy() for t in run.task.enumerate())
+    params = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
+    forward = _mlp if type(model).__name__ == "MLP" else _transformer
+    lower, upper = np.empty(len(targets)), np.empty(len(targets))
+    for i in range(len(targets)):  # one input at a time, on purpose
+        lo, hi = forward(params, model.config, inputs[i])
+        t = targets[i]
+        others_hi = max(hi[k] for k in range(len(hi)) if k != t)
+        others_lo = max(lo[k] for k in range(len(lo)) if k != t)
+        lower[i] = math.nextafter(lo[t] - others_hi, -math.inf)
+        upper[i] = math.nextafter(hi[t] - others_lo, math.inf)
+    problems += _compare(cert, statement, inputs, lower, upper)
+    return CheckReport(not problems, tuple(problems), len(targets))
+
+
+def _compare(cert, statement, inputs, lower, upper) -> list[str]:
+    n = len(lower)
+    correct, wrong = lower > 0, upper <= 0
+    if isinstance(statement, Margin):
+        holds, fails = lower >= statement.at_least, upper < statement.at_least
+    else:
+        holds, fails = correct, wrong
+    accuracy = (int(correct.sum()) / n, (n - int(wrong.sum())) / n)
+    if isinstance(statement, Accuracy):
+        q = statement.at_least
+        verdict = "proved" if accuracy[0] >= q else "refuted" if accuracy[1] < q else "undecided"
+    else:
+        verdict = "proved" if holds.all() else "refuted" if fails.any() else "undecided"
+    undecided = ~holds & ~fails
+    r = cert.result
+    found = {
+        "verdict": (r.verdict, verdict),
+        "n_inputs": (r.n_inputs, n),
+        "n_hold": (r.n_hold, int(holds.sum())),
+        "failing": (set(r.failing), {tuple(int(v) for v in inputs[i]) for i in np.flatnonzero(fails)}),
+        "undecided": (
+            set(r.undecided),
+            {tuple(int(v) for v in inputs[i]) for i in np.flatnonzero(undecided)},
+        ),
+        "accuracy_bounds": (tuple(r.accuracy_bounds), accuracy),
+    }
+    problems = [f"{name}: the certificate says {a!r}, the check finds {b!r}"[:400]
+                for name, (a, b) in found.items() if a != b]  # fmt: skip
+    m = float(lower.min())
+    if not abs(r.margin_lower - m) <= 1e-6 * max(1.0, abs(m)):
+        problems.append(f"margin_lower: the certificate says {r.margin_lower!r}, the check finds {m!r}")
+    return problems
+
+
+def _gamma(n: int) -> float:
+    return n * U / (1 - n * U)
+
+
+def _outward(y: np.ndarray, err: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.nextafter(y - err, -np.inf), np.nextafter(y + err, np.inf)
+
+
+def _bound(x: np.ndarray) -> np.ndarray:
+    return np.nextafter(x * (1 + SLACK) + TINY, np.inf)
+
+
+def _centre(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    c = (lo + hi) / 2
+    return c, _bound(np.maximum(hi - c, c - lo))
+
+
+def _linear(lo, hi, W, b=None):
+    """Rows of [lo, hi] through x ↦ W x + b."""
+    c, r = _centre(lo, hi)
+    g = _gamma(W.shape[1] + (b is not None))
+    y, mag, rad = c @ W.T, np.abs(c) @ np.abs(W).T, r @ np.abs(W).T
+    if b is not None:
+        y, mag = y + b, mag + np.abs(b)
+    return _outward(y, _bound((rad + g * mag) / (1 - g)))
+
+
+def _product(alo, ahi, blo, bhi):
+    """[A] @ [B] for interval matrices."""
+    a, ra = _centre(alo, ahi)
+    b, rb = _centre(blo, bhi)
+    g = _gamma(a.shape[-1])
+    mag = np.abs(a) @ np.abs(b)
+    rad = np.abs(a) @ rb + ra @ (np.abs(b) + rb)
+    return _outward(a @ b, _bound((rad + g * mag) / (1 - g)))
+
+
+def _add(alo, ahi, blo, bhi):
+    return np.nextafter(alo + blo, -np.inf), np.nextafter(ahi + bhi, np.inf)
+
+
+def _mlp(p, config, tokens):
+    e = np.concatenate([p[f"embed.{i}.weight"][tok] for i, tok in enumerate(tokens)])
+    lo, hi = _linear(e, e, p["hidden.weight"])
+    return _linear(np.maximum(lo, 0), np.maximum(hi, 0), p["unembed.weight"])
+
+
+def _softmax_row(lo, hi, allowed):
+    """Bounds of softmax over the allowed entries of one row."""
+    n = int(allowed.sum())
+    g = _gamma(n)
+    out_lo, out_hi = np.zeros(len(lo)), np.zeros(len(lo))
+    for i in np.flatnonzero(allowed):
+        others = [j for j in np.flatnonzero(allowed) if j != i]
+        s_up = sum(_bound(np.exp(np.nextafter(hi[j] - lo[i], np.inf))) for j in others)
+        s_lo = sum(np.exp(np.nextafter(lo[j] - hi[i], -np.inf)) * (1 - SLACK) for j in others)
+        s_up, s_lo = _bound(s_up / (1 - g)), s_lo * (1 - g)
+        out_lo[i] = max(np.nextafter(1 / np.nextafter(1 + s_up, np.inf), -np.inf), 0.0)
+        out_hi[i] = min(np.nextafter(1 / np.nextafter(1 + s_lo, -np.inf), np.inf), 1.0)
+    return out_lo, out_hi
+
+
+def _transformer(p, c, tokens):
+    seq = [*tokens, c.n_vocab]
+    T = len(seq)
+    lo, hi = _add(
+        p["embed.weight"][seq], p["embed.weight"][seq], p["pos_embed.weight"], p["pos_embed.weight"]
+    )
+    q, k, v = (_linear(lo, hi, p[f"attn.{W}.weight"]) for W in ("W_Q", "W_K", "W_V"))
+    scale = 1 / math.sqrt(c.d_head)
+    s_lo, s_hi = math.nextafter(scale, 0.0), math.nextafter(scale, math.inf)
+    z_lo, z_hi = np.zeros((T, c.n_heads * c.d_head)), np.zeros((T, c.n_heads * c.d_head))
+    for h in range(c.n_heads):
+        cols = slice(h * c.d_head, (h + 1) * c.d_head)
+        a_lo, a_hi = _product(q[0][:, cols], q[1][:, cols], k[0][:, cols].T, k[1][:, cols].T)
+        corners = np.stack([a_lo * s_lo, a_lo * s_hi, a_hi * s_lo, a_hi * s_hi])
+        a_lo, a_hi = np.nextafter(corners.min(0), -np.inf), np.nextafter(corners.max(0), np.inf)
+        pat_lo, pat_hi = np.zeros((T, T)), np.zeros((T, T))
+        for i in range(T):
+            pat_lo[i], pat_hi[i] = _softmax_row(a_lo[i], a_hi[i], np.arange(T) <= i)
+        z_lo[:, cols], z_hi[:, cols] = _product(pat_lo, pat_hi, v[0][:, cols], v[1][:, cols])
+    lo, hi = _add(lo, hi, *_linear(z_lo, z_hi, p["attn.W_O.weight"]))
+    h_lo, h_hi = _linear(lo, hi, p["mlp.hidden.weight"], p["mlp.hidden.bias"])
+    lo, hi = _add(
+        lo, hi, *_linear(np.maximum(h_lo, 0), np.maximum(h_hi, 0), p["mlp.out.weight"], p["mlp.out.bias"])
+    )
+    return _linear(lo[-1], hi[-1], p["unembed.weight"])

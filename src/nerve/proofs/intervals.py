@@ -1,0 +1,176 @@
+"""Interval arithmetic in float64 that is sound for the real numbers: every operation returns an
+interval that contains the exact real result for every real input in its argument intervals.
+
+The stored weights are float32 (or float64) numbers, hence exact reals; the network they define
+computes with real arithmetic. nerve evaluates it in float64 and accounts for every rounding:
+
+- a dot product of length n computed in any order, with or without fused multiply-adds, differs
+  from the exact one by at most γ_n Σ|x_i y_i|, γ_n = nu / (1 − nu), u = 2⁻⁵³ (Higham,
+  *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §3.1); the sum Σ|x_i y_i|, itself
+  computed in floating point, is at most its computed value / (1 − γ_n);
+- the few operations that combine such bounds are covered by inflating the result by a relative
+  2⁻⁴⁰ (far more than the (1 + u)^k of k ≤ 8 roundings) and an absolute 2⁻¹⁰⁰⁰ (underflow);
+- endpoints computed by one rounded addition are moved one ulp outwards (``nextafter``);
+- ``exp`` is not correctly rounded in libm; its result is taken to be within a relative 2⁻⁴⁰ of
+  the exact value (glibc and SLEEF document errors of at most a few ulps, 2⁻⁵⁰).
+
+An interval is a pair of float64 tensors ``lo <= hi`` of any common shape.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["Interval", "gamma"]
+
+U = 2.0**-53
+SLACK = 2.0**-40
+TINY = 2.0**-1000
+INF = math.inf
+
+
+def gamma(n: int) -> float:
+    """γ_n = nu / (1 − nu), the relative error bound of an n-term dot product in float64.
+
+    >>> gamma(1) > 2.0**-53, gamma(1000) < 1.2e-13
+    (True, True)
+    """
+    if n * U >= 1:
+        raise ValueError(f"`n` (={n}) is too long a dot product for float64's error bound (nu < 1).")
+    return n * U / (1 - n * U)
+
+
+def up(x: Tensor) -> Tensor:
+    """An upper bound for a non-negative quantity computed with a few roundings."""
+    return torch.nextafter(x * (1 + SLACK) + TINY, torch.tensor(INF, dtype=x.dtype))
+
+
+def _down(x: Tensor) -> Tensor:
+    return torch.nextafter(x, torch.tensor(-INF, dtype=x.dtype))
+
+
+def _up1(x: Tensor) -> Tensor:
+    return torch.nextafter(x, torch.tensor(INF, dtype=x.dtype))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Elementwise intervals ``[lo, hi]`` (float64). Build a point with :meth:`point`.
+
+    >>> x = Interval.point(torch.tensor([[1.0, -2.0]]))
+    >>> y = x.linear(torch.tensor([[1.0, 1.0], [3.0, 0.5]])).relu()
+    >>> bool((y.lo <= torch.tensor([0.0, 2.0])).all() and (torch.tensor([0.0, 2.0]) <= y.hi).all())
+    True
+    """
+
+    lo: Tensor
+    hi: Tensor
+
+    def __post_init__(self) -> None:
+        if self.lo.dtype != torch.float64 or self.hi.dtype != torch.float64:
+            raise TypeError("Interval endpoints must be float64 tensors.")
+        if self.lo.shape != self.hi.shape:
+            shapes = f"{tuple(self.lo.shape)}, {tuple(self.hi.shape)}"
+            raise ValueError(f"Interval endpoints differ in shape: {shapes}.")
+
+    @classmethod
+    def point(cls, x: Tensor) -> Interval:
+        """The degenerate interval of the exact values of `x` (any float dtype widens exactly)."""
+        x = x.double()
+        return cls(x, x)
+
+    @classmethod
+    def box(cls, lo: Tensor, hi: Tensor) -> Interval:
+        lo, hi = lo.double(), hi.double()
+        if not bool((lo <= hi).all()):
+            raise ValueError("`lo` must be at most `hi` everywhere.")
+        return cls(lo, hi)
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.lo.shape
+
+    def contains(self, x: Tensor) -> Tensor:
+        x = x.double()
+        return (self.lo <= x) & (x <= self.hi)
+
+    def map(self, f) -> Interval:
+        """Apply a shape operation (view, transpose, indexing, concatenation of parts) to both
+        endpoints; `f` must move entries, not change them."""
+        return Interval(f(self.lo), f(self.hi))
+
+    def width(self) -> Tensor:
+        return self.hi - self.lo
+
+    def _center_radius(self) -> tuple[Tensor, Tensor]:
+        c = (self.lo + self.hi) / 2
+        r = up(torch.maximum(self.hi - c, c - self.lo))
+        return c, r
+
+    def linear(self, W: Tensor, b: Tensor | None = None) -> Interval:
+        """``x ↦ x Wᵀ + b`` over the last axis (W: ``[out, in]``), the point weights W, b exact."""
+        W = W.double()
+        c, r = self._center_radius()
+        n = W.shape[1] + (b is not None)
+        g = gamma(n)
+        absW = W.abs()
+        y = c @ W.T
+        mag = c.abs() @ absW.T
+        if b is not None:
+            b = b.double()
+            y = y + b
+            mag = mag + b.abs()
+        rad = r @ absW.T
+        total = up((rad + g * mag) / (1 - g))
+        return Interval(_down(y - total), _up1(y + total))
+
+    def relu(self) -> Interval:
+        return Interval(self.lo.clamp_min(0), self.hi.clamp_min(0))
+
+    def __add__(self, other: Interval) -> Interval:
+        return Interval(_down(self.lo + other.lo), _up1(self.hi + other.hi))
+
+    def scale(self, s: float) -> Interval:
+        """Multiply by the real number `s` given as the pair of floats ``(s_lo, s_hi)`` that
+        enclose it; a float is taken as exact."""
+        lo_s, hi_s = (s, s) if isinstance(s, float) else s
+        products = torch.stack([self.lo * lo_s, self.lo * hi_s, self.hi * lo_s, self.hi * hi_s])
+        return Interval(_down(products.min(0).values), _up1(products.max(0).values))
+
+    def matmul(self, other: Interval) -> Interval:
+        """``self @ other`` (batched as torch.matmul) for intervals on both sides (Rump's
+        midpoint–radius product): the centre product ± (|A|·R_B + R_A·|B| + R_A·R_B) plus rounding."""
+        a, ra = self._center_radius()
+        b, rb = other._center_radius()
+        n = a.shape[-1]
+        g = gamma(n)
+        y = a @ b
+        mag = a.abs() @ b.abs()
+        rad = a.abs() @ rb + ra @ (b.abs() + rb)
+        total = up((rad + g * mag) / (1 - g))
+        return Interval(_down(y - total), _up1(y + total))
+
+    def softmax(self) -> Interval:
+        """Softmax over the last axis; entries with ``hi = -inf`` (masked) have weight 0.
+
+        For logits in [l, u]: softmax_i ≥ 1 / (1 + Σ_{j≠i} e^{u_j − l_i}) and
+        softmax_i ≤ 1 / (1 + Σ_{j≠i} e^{l_j − u_i}), with the exponentials bounded outwards.
+        """
+        lo, hi = self.lo, self.hi
+        n = lo.shape[-1]
+        # upper bounds of e^{u_j - l_i}: [..., i, j]
+        d_up = _up1(hi.unsqueeze(-2) - lo.unsqueeze(-1))
+        e_up = up(torch.exp(d_up))
+        d_lo = _down(lo.unsqueeze(-2) - hi.unsqueeze(-1))
+        e_lo = torch.exp(d_lo) * (1 - SLACK)
+        eye = torch.eye(n, dtype=torch.bool, device=lo.device)
+        s_up = up(e_up.masked_fill(eye, 0).sum(-1) / (1 - gamma(n)))
+        s_lo = (e_lo.masked_fill(eye, 0).sum(-1) * (1 - gamma(n))).nan_to_num(0.0)
+        low = _down(1 / _up1(1 + s_up))
+        high = _up1(1 / _down(1 + s_lo)).clamp(max=1.0)
+        masked = hi == -INF
+        return Interval(low.masked_fill(masked, 0.0).clamp_min(0), high.masked_fill(masked, 0.0))

@@ -1,0 +1,148 @@
+"""Exhaustive proofs on a grokked model, certificates, and the checker that rejects tampering."""
+
+import json
+import shutil
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import nerve
+from nerve.models import MLP, MLPConfig
+from nerve.proofs import Accuracy, Certificate, Correct, Margin, certify, check, prove
+from nerve.training.run import checkpoint_path
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def nanda(tmp_path_factory):
+    """A copy of the grokked nanda2023 run (a+b mod 113) and its certificate of correctness."""
+    path = tmp_path_factory.mktemp("runs") / "nanda2023"
+    shutil.copytree(FIXTURES / "nanda2023", path)
+    run = nerve.load(path)
+    return run, certify(run, Correct())
+
+
+def test_a_grokked_model_is_proved_correct_on_all_inputs_and_the_checker_agrees(nanda):
+    run, cert = nanda
+    r = cert.result
+    assert r.verdict == "proved" and r.n_inputs == r.n_hold == 113**2
+    assert r.failing == () and r.undecided == () and r.margin_lower > 0
+    assert r.accuracy_bounds == (1.0, 1.0) and r.flops > 0
+    assert cert.weights == "checkpoints/step_40000.safetensors" and cert.nerve_version == nerve.__version__
+    report = check(cert, run.path)
+    assert report.ok, report.problems
+    assert report.checked_inputs == 113**2
+
+
+def test_an_edited_weight_makes_inputs_fail_and_the_prover_names_them(nanda, tmp_path):
+    run, cert = nanda
+    edited = tmp_path / "edited"
+    shutil.copytree(run.path, edited)
+    step = run.checkpoints[-1]
+    model = run.model_at(step)  # a fresh copy: the fixture's run.model is shared
+    with torch.no_grad():
+        model.unembed.weight[0, 0] -= 200.0  # one weight: the logit of class 0 along one direction
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, checkpoint_path(edited, step))
+    broken = nerve.load(edited)
+    result = certify(broken, Correct()).result
+    assert result.verdict == "refuted" and result.failing
+    inputs, targets = broken.task.enumerate()
+    with torch.no_grad():
+        wrong = broken.model.double()(inputs).argmax(1) != targets
+    named = {tuple(x) for x in inputs[wrong].tolist()}
+    assert set(result.failing) <= named and len(result.failing) + len(result.undecided) >= len(named)
+    # the old certificate does not fit the edited weights
+    report = check(cert, edited)
+    assert not report.ok and "SHA-256 differs" in report.problems[0]
+
+
+@pytest.fixture(scope="module")
+def chughtai(tmp_path_factory):
+    """The S5 MLP of the chughtai2023 fixture (a smaller domain: 14,400 inputs) and its certificate."""
+    path = tmp_path_factory.mktemp("runs") / "chughtai2023"
+    shutil.copytree(FIXTURES / "chughtai2023", path)
+    run = nerve.load(path)
+    return run, certify(run, Correct())
+
+
+@pytest.mark.parametrize(
+    "alter, says",
+    [
+        (lambda c: replace(c, result=replace(c.result, n_hold=c.result.n_hold - 1)), "n_hold"),
+        (
+            lambda c: replace(c, result=replace(c.result, margin_lower=c.result.margin_lower * 2)),
+            "margin_lower",
+        ),
+        (lambda c: replace(c, statement={"kind": "margin", "at_least": 1000.0}), "statement"),
+        (lambda c: replace(c, result=replace(c.result, failing=((1, 2),))), "failing"),
+    ],
+)
+def test_the_checker_rejects_an_altered_certificate(chughtai, tmp_path, alter, says):
+    run, cert = chughtai
+    assert cert.result.verdict == "proved" and check(cert, run.path).ok
+    path = tmp_path / "cert.json"
+    path.write_text(alter(cert).to_json())
+    report = check(path, run.path)
+    assert not report.ok and any(says in p for p in report.problems), report.problems
+
+
+def test_certificate_round_trips_and_a_broken_file_is_rejected_by_name(chughtai, tmp_path):
+    run, cert = chughtai
+    assert Certificate.from_json(cert.to_json()) == cert
+    path = tmp_path / "cert.json"
+    data = json.loads(cert.to_json())
+    del data["weights_sha256"]
+    path.write_text(json.dumps(data))
+    report = check(path, run.path)
+    assert not report.ok and "cannot be read" in report.problems[0]
+
+
+class OneInput:
+    """A finite task of one input, (0, 0) with target 1."""
+
+    name = "a near tie"
+
+    def enumerate(self):
+        return torch.tensor([[0, 0]]), torch.tensor([1])
+
+
+def near_tie() -> MLP:
+    """Real logits: class 0 = (1 + 2⁻¹¹) + 2⁻²⁴; class 1 = x² + 2⁻⁶⁰ with x = 1 + 2⁻¹², that is
+    class 0 + 2⁻⁶⁰: class 1 wins by 2⁻⁶⁰. In float32 both round to 1 + 2⁻¹¹ (ties to even) and
+    argmax picks class 0."""
+    model = MLP(MLPConfig(n_vocab=1, n_classes=2, d_embed=1, d_hidden=4))
+    x = 1 + 2.0**-12
+    with torch.no_grad():
+        model.embed[0].weight[:] = x
+        model.embed[1].weight[:] = 1.0
+        model.hidden.weight[:] = torch.tensor(
+            [[x, 0.0], [0.0, 2.0**-60], [0.0, 1 + 2.0**-11], [0.0, 2.0**-24]]
+        )
+        model.unembed.weight[:] = torch.tensor([[0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]])
+    return model
+
+
+def test_an_argmax_that_float32_flips_near_a_tie_is_undecided_not_proved():
+    model = near_tie()
+    with torch.no_grad():
+        assert model(torch.tensor([[0, 0]])).argmax(1).item() == 0  # float32: the wrong class
+    x = Fraction(1) + Fraction(1, 2**12)
+    real = [Fraction(1) + Fraction(1, 2**11) + Fraction(1, 2**24), x * x + Fraction(1, 2**60)]
+    assert real[1] - real[0] == Fraction(1, 2**60)  # the real network is right, by 2^-60
+    result = prove(model, OneInput(), Correct())
+    assert result.verdict == "undecided" and result.undecided == ((0, 0),) and result.n_hold == 0
+    assert result.margin_lower < 0 < result.margin_lower + 1e-12
+
+
+def test_accuracy_and_margin_statements(nanda):
+    run, cert = nanda
+    model = run.model_at(run.checkpoints[-1])
+    assert prove(model, run.task, Accuracy(at_least=0.99)).verdict == "proved"
+    assert prove(model, run.task, Margin(at_least=cert.result.margin_lower / 2)).verdict == "proved"
+    refuted = prove(model, run.task, Margin(at_least=1e6))
+    assert refuted.verdict == "refuted" and len(refuted.failing) == 113**2
