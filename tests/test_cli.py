@@ -148,3 +148,27 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
         bad.exit_code == 2
         and "`nbeta` (='lots') must be a positive number, 'batch' or 'dataset'" in bad.output
     )
+
+
+def test_prove_writes_a_certificate_that_check_verifies_and_a_tampered_one_fails(tmp_path):
+    run_dir = tmp_path / "r"
+    args = ["train", "--task", "modadd", "--p", "7", "--model", "mlp", "--steps", "30", "--out", str(run_dir)]
+    assert runner.invoke(app, args, env={"COLUMNS": "200"}).exit_code == 0
+    result = runner.invoke(app, ["prove", str(run_dir), "--claim", "accuracy", "--at-least", "0.1"])
+    assert result.exit_code == 0, result.output
+    cert = run_dir / "proofs" / "accuracy.json"
+    data = json.loads(cert.read_text())
+    assert data["statement"] == {"at_least": 0.1, "kind": "accuracy"} and data["result"]["n_inputs"] == 49
+    assert data["result"]["verdict"] in result.output
+    report = (run_dir / "report.html").read_text()
+    assert 'id="proofs"' in report and "on at least 0.1 of the inputs of" in report
+    ok = runner.invoke(app, ["check", str(cert), str(run_dir)])
+    assert ok.exit_code == 0 and "certificate verified on 49 inputs" in ok.output
+    data["result"]["n_hold"] += 1
+    cert.write_text(json.dumps(data))
+    bad = runner.invoke(app, ["check", str(cert), str(run_dir)], env={"COLUMNS": "200"})
+    assert bad.exit_code == 1 and "certificate rejected" in bad.output and "n_hold" in bad.output
+    wrong = runner.invoke(app, ["prove", str(run_dir), "--claim", "truth"], env={"COLUMNS": "200"})
+    assert wrong.exit_code == 2 and "`--claim` (='truth') must be one of" in wrong.output
+    missing = runner.invoke(app, ["prove", str(run_dir), "--claim", "margin"], env={"COLUMNS": "200"})
+    assert missing.exit_code == 2 and "`--claim` (='margin') needs --at-least" in missing.output

@@ -338,6 +338,73 @@ def _calibrate(
         console.print(f"report: [bold]{analysed.report}[/bold]")
 
 
+@app.command("prove")
+def prove_command(
+    run_dir: Path = typer.Argument(..., help="A run directory of a finite task."),
+    claim: str = typer.Option("correct", help="'correct', 'accuracy' or 'margin'."),
+    at_least: float = typer.Option(None, help="For accuracy: the fraction; for margin: the logit gap."),
+    step: int = typer.Option(None, help="The checkpoint (default: the last)."),
+    out: Path = typer.Option(None, help="Where to write the certificate (default: RUN/proofs/CLAIM.json)."),
+) -> None:
+    """Prove a claim about a checkpoint on every input of its task and write a certificate."""
+    from nerve.proofs import Accuracy, Correct, Margin, certify
+    from nerve.report._pipeline import _write
+    from nerve.training import load
+
+    console = Console()
+    with _clean_errors(console):
+        kinds = {"correct": Correct, "accuracy": Accuracy, "margin": Margin}
+        if claim not in kinds:
+            raise NerveError(f"`--claim` (={claim!r}) must be one of {sorted(kinds)}.")
+        if (claim == "correct") != (at_least is None):
+            rule = "takes no --at-least" if claim == "correct" else "needs --at-least"
+            raise NerveError(f"`--claim` (={claim!r}) {rule}.")
+        statement = kinds[claim]() if at_least is None else kinds[claim](at_least=at_least)
+        run = load(run_dir)
+        if step is not None and step not in run.checkpoints:
+            raise NerveError(
+                f"`--step` (={step}) must be a checkpoint of {run.path}: {list(run.checkpoints)}."
+            )
+        cert = certify(run, statement, step=step)
+        path = out if out is not None else run.path / "proofs" / f"{claim}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write(path, cert.to_json())
+        r = cert.result
+        colour = {"proved": "green", "refuted": "red", "undecided": "yellow"}[r.verdict]
+        console.print(f"[bold {colour}]{r.verdict}[/bold {colour}]: {cert.statement_text} (step {cert.step})")
+        console.print(
+            f"inputs {r.n_inputs}: {r.n_hold} hold, {len(r.failing)} fail, {len(r.undecided)} undecided; "
+            f"least margin >= {r.margin_lower:.6g}; accuracy in [{r.accuracy_bounds[0]:.6g}, "
+            f"{r.accuracy_bounds[1]:.6g}]; {r.flops:.3g} FLOPs in {r.seconds:.2f} s"
+        )
+        if r.failing:
+            console.print(f"failing inputs (first 20): {list(r.failing[:20])}")
+        console.print(f"wrote {path}; verify with: nerve check {path} {run.path}")
+        if out is None and getattr(run.task, "group", None) is not None:
+            analysed = _analyze_with_bar(console, run.path)
+            console.print(f"report: [bold]{analysed.report}[/bold]")
+
+
+@app.command("check")
+def check_command(
+    certificate: Path = typer.Argument(..., help="A certificate written by `nerve prove`."),
+    run_dir: Path = typer.Argument(..., help="The run directory it is about."),
+) -> None:
+    """Verify a certificate independently: exit 0 when it holds, 1 when it is rejected."""
+    from nerve.proofs import check
+
+    console = Console()
+    with _clean_errors(console):
+        report = check(certificate, run_dir)
+    if report.ok:
+        console.print(f"[bold green]certificate verified[/bold green] on {report.checked_inputs} inputs")
+        return
+    console.print("[bold red]certificate rejected[/bold red]:")
+    for problem in report.problems:
+        console.print(f"  - {problem}")
+    raise typer.Exit(1)
+
+
 @app.command("llc")
 def llc_command(
     run_dir: Path = typer.Argument(..., help="A run directory of a finite task (made by `nerve train`)."),

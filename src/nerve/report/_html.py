@@ -19,6 +19,7 @@ from nerve.analysis.llc_curve import LLCCurve
 from nerve.analysis.progress import ProgressResult
 from nerve.analysis.shape import FrequencyCircles
 from nerve.analysis.topology import TopologyResult
+from nerve.proofs.prove import Certificate
 from nerve.training import Run
 
 __all__ = ["render_report", "write_report"]
@@ -377,6 +378,7 @@ def render_report(
     circles: FrequencyCircles | None = None,
     llc: LLCCurve | None = None,
     calibration: LLCCalibration | None = None,
+    proofs: Sequence[Certificate] = (),
 ) -> str:
     """The whole page as a string: works offline, plotly.js is inside it."""
     figures = [("curves", curves_figure(run.metrics(), progress))]
@@ -401,6 +403,7 @@ def render_report(
         for k, v in key_numbers(run, result, progress, circles)
     )
     body = "\n".join(f"<section>{_figure_html(fig, name)}</section>" for name, fig in figures)
+    proved = _proofs_html(proofs)
     title = f"nerve report: {run.path.name}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -413,10 +416,34 @@ the algorithm read in the irreducible representations of {html.escape(result.gro
 (Nanda et al. 2023; Chughtai, Chan &amp; Nanda 2023).</p>
 <h2>Key numbers</h2>
 <table class="numbers">{table}</table>
+{proved}
 <h2>Figures</h2>
 {body}
 </body></html>
 """
+
+
+def _proofs_html(proofs: Sequence[Certificate]) -> str:
+    """A table of what is proved about the run (``nerve prove``), by which method, at what cost."""
+    if not proofs:
+        return ""
+    rows = []
+    for c in proofs:
+        r = c.result
+        cells = (
+            c.statement_text, f"step {c.step}", r.verdict,
+            f"{r.n_hold} of {r.n_inputs} hold; {len(r.failing)} fail; {len(r.undecided)} undecided",
+            f"least margin ≥ {r.margin_lower:.4g}", c.method, f"{r.flops:.3g} FLOPs, {r.seconds:.2f} s",
+        )  # fmt: skip
+        rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
+    head = "".join(
+        f"<th>{h}</th>" for h in ("statement", "weights", "verdict", "inputs", "bound", "method", "cost")
+    )
+    return (
+        '<h2 id="proofs">Proofs</h2>\n<p class="note">About the real-number network defined by the stored '
+        "weights; check a certificate with <code>nerve check</code>.</p>\n"
+        f'<table class="numbers"><tr>{head}</tr>{"".join(rows)}</table>'
+    )
 
 
 def write_report(
@@ -426,10 +453,12 @@ def write_report(
     circles: FrequencyCircles | None = None,
     llc: LLCCurve | None = None,
     calibration: LLCCalibration | None = None,
+    proofs: Sequence[Certificate] = (),
 ) -> Path:
     """Write ``report.html`` into the run directory and return its path."""
     path = run.path / "report.html"
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_report(run, result, progress, circles, llc, calibration), encoding="utf-8")
+    html_text = render_report(run, result, progress, circles, llc, calibration, proofs)
+    tmp.write_text(html_text, encoding="utf-8")
     tmp.replace(path)
     return path

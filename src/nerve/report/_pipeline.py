@@ -13,6 +13,7 @@ from nerve.analysis.llc_curve import LLCCurve
 from nerve.analysis.progress import ProgressMeasures, ProgressResult
 from nerve.analysis.shape import FrequencyCircles
 from nerve.errors import AnalysisError
+from nerve.proofs.prove import Certificate
 from nerve.report._html import write_report
 from nerve.training import Run, load
 
@@ -50,7 +51,8 @@ def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> 
     frequencies; ``analysis/fourier.json``, ``analysis/progress.json``, ``analysis/shape.json``
     and ``report.html`` in the run directory. The report plots the LLC through training when
     ``nerve llc`` has written ``analysis/llc.json``, and its calibration sweep when
-    ``nerve llc --calibrate`` has written ``analysis/llc_calibration.json``.
+    ``nerve llc --calibrate`` has written ``analysis/llc_calibration.json``, and lists the
+    certificates that ``nerve prove`` has written to ``proofs/``.
     """
     run = load(run_dir)
     if getattr(run.task, "group", None) is None:
@@ -81,5 +83,6 @@ def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> 
     llc_path, cal_path = folder / "llc.json", folder / "llc_calibration.json"
     llc = LLCCurve.from_json(llc_path.read_text()) if llc_path.is_file() else None
     calibration = LLCCalibration.from_json(cal_path.read_text()) if cal_path.is_file() else None
-    files.append(write_report(run, fourier, measures.result_, circles, llc, calibration))
+    proofs = [Certificate.from_json(p.read_text()) for p in sorted((run.path / "proofs").glob("*.json"))]
+    files.append(write_report(run, fourier, measures.result_, circles, llc, calibration, proofs))
     return Analysed(run, fourier, measures.result_, circles, tuple(files))
