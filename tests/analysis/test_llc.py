@@ -165,6 +165,11 @@ def test_errors_name_the_argument():
         LLCEstimator().fit(model, {"x": X})
     with pytest.raises(AnalysisError, match=r"must share their first dimension; got sizes \[500, 499\]"):
         LLCEstimator().fit(model, (X, y[1:]))
+    mixed = nn.Sequential(nn.Linear(3, 4).double(), nn.Linear(4, 2))
+    with pytest.raises(
+        AnalysisError, match=r"`model`'s parameters mix dtypes \['torch.float32', 'torch.float64'\]"
+    ):
+        LLCEstimator().fit(mixed, (X, y))
     bn = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, track_running_stats=False))
     with pytest.raises(AnalysisError, match=r"batch norm '1' without running statistics"):
         LLCEstimator().fit(bn, (X.float(), y.float()))

@@ -7,6 +7,7 @@ sound in floating point, interval bounds, certificates, and an independent check
 """
 
 from nerve.proofs.check import CheckReport, check
+from nerve.proofs.compact import CompactProof, prove_compact
 from nerve.proofs.intervals import Interval
 from nerve.proofs.prove import Certificate, ProofResult, certify, prove
 from nerve.proofs.statements import Accuracy, Correct, Margin, Statement
@@ -15,6 +16,7 @@ __all__ = [
     "Accuracy",
     "Certificate",
     "CheckReport",
+    "CompactProof",
     "Correct",
     "Interval",
     "Margin",
@@ -23,4 +25,5 @@ __all__ = [
     "certify",
     "check",
     "prove",
+    "prove_compact",
 ]
