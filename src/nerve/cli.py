@@ -341,25 +341,32 @@ def _calibrate(
 @app.command("prove")
 def prove_command(
     run_dir: Path = typer.Argument(..., help="A run directory of a finite task."),
-    claim: str = typer.Option("correct", help="'correct', 'accuracy' or 'margin'."),
+    claim: str = typer.Option("correct", help="'correct', 'accuracy', 'margin' or 'robust'."),
     at_least: float = typer.Option(None, help="For accuracy: the fraction; for margin: the logit gap."),
+    radius: float = typer.Option(None, help="For robust: the L∞ radius of the box of embeddings."),
     step: int = typer.Option(None, help="The checkpoint (default: the last)."),
     out: Path = typer.Option(None, help="Where to write the certificate (default: RUN/proofs/CLAIM.json)."),
 ) -> None:
     """Prove a claim about a checkpoint on every input of its task and write a certificate."""
-    from nerve.proofs import Accuracy, Correct, Margin, certify
+    from nerve.proofs import Accuracy, Correct, Margin, Robust, certify
     from nerve.report._pipeline import _write
     from nerve.training import load
 
     console = Console()
     with _clean_errors(console):
-        kinds = {"correct": Correct, "accuracy": Accuracy, "margin": Margin}
-        if claim not in kinds:
-            raise NerveError(f"`--claim` (={claim!r}) must be one of {sorted(kinds)}.")
-        if (claim == "correct") != (at_least is None):
-            rule = "takes no --at-least" if claim == "correct" else "needs --at-least"
-            raise NerveError(f"`--claim` (={claim!r}) {rule}.")
-        statement = kinds[claim]() if at_least is None else kinds[claim](at_least=at_least)
+        needs = {"correct": None, "accuracy": "at_least", "margin": "at_least", "robust": "radius"}
+        if claim not in needs:
+            raise NerveError(f"`--claim` (={claim!r}) must be one of {sorted(needs)}.")
+        given = {"at_least": at_least, "radius": radius}
+        for name, value in given.items():
+            flag = "--" + name.replace("_", "-")
+            if value is None and needs[claim] == name:
+                raise NerveError(f"`--claim` (={claim!r}) needs {flag}.")
+            if value is not None and needs[claim] != name:
+                raise NerveError(f"`--claim` (={claim!r}) takes no {flag}.")
+        kinds = {"correct": Correct, "accuracy": Accuracy, "margin": Margin, "robust": Robust}
+        arg = needs[claim]
+        statement = kinds[claim]() if arg is None else kinds[claim](**{arg: given[arg]})
         run = load(run_dir)
         if step is not None and step not in run.checkpoints:
             raise NerveError(

@@ -1,5 +1,6 @@
 """Exhaustive proofs on a grokked model, certificates, and the checker that rejects tampering."""
 
+import copy
 import json
 import shutil
 from dataclasses import replace
@@ -12,7 +13,7 @@ from safetensors.torch import save_file
 
 import nerve
 from nerve.models import MLP, MLPConfig
-from nerve.proofs import Accuracy, Certificate, Correct, Margin, certify, check, prove
+from nerve.proofs import Accuracy, Certificate, Correct, Margin, Robust, certify, check, prove
 from nerve.training.run import checkpoint_path
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -147,3 +148,26 @@ def test_accuracy_and_margin_statements(nanda):
     assert prove(model, run.task, Margin(at_least=cert.result.margin_lower / 2)).verdict == "proved"
     refuted = prove(model, run.task, Margin(at_least=1e6))
     assert refuted.verdict == "refuted" and len(refuted.failing) == 113**2
+
+
+def test_robustness_on_a_box_of_embeddings_is_proved_small_undecided_large_and_sound(chughtai):
+    run, _ = chughtai
+    model = run.model_at(run.checkpoints[-1])
+    cert = certify(run, Robust(1e-3))
+    assert cert.result.verdict == "proved" and cert.result.n_hold == 120**2
+    assert check(cert, run.path).ok
+    wide = prove(model, run.task, Robust(0.05))
+    assert wide.verdict == "undecided" and wide.failing == () and len(wide.undecided) == 120**2
+    # sound: random embeddings in the boxes of a few inputs keep margins above the proved bound
+    g = torch.Generator().manual_seed(0)
+    inputs, targets = run.task.enumerate()
+    m = copy.deepcopy(model).double()
+    for i in torch.randint(len(targets), (5,), generator=g):
+        a, b = inputs[i]
+        centre = torch.cat([m.embed[0].weight[a], m.embed[1].weight[b]]).detach()
+        points = centre + 1e-3 * (2 * torch.rand(10_000, len(centre), generator=g, dtype=torch.float64) - 1)
+        with torch.no_grad():
+            logits = m.unembed(m.act(m.hidden(points)))
+        t = int(targets[i])
+        margin = logits[:, t] - logits.scatter(1, torch.full((10_000, 1), t), -torch.inf).max(1).values
+        assert float(margin.min()) >= cert.result.margin_lower

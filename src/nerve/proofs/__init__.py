@@ -10,7 +10,7 @@ from nerve.proofs.check import CheckReport, check
 from nerve.proofs.compact import CompactProof, prove_compact
 from nerve.proofs.intervals import Interval
 from nerve.proofs.prove import Certificate, ProofResult, certify, prove
-from nerve.proofs.statements import Accuracy, Correct, Margin, Statement
+from nerve.proofs.statements import Accuracy, Correct, Margin, Robust, Statement
 
 __all__ = [
     "Accuracy",
@@ -21,6 +21,7 @@ __all__ = [
     "Interval",
     "Margin",
     "ProofResult",
+    "Robust",
     "Statement",
     "certify",
     "check",

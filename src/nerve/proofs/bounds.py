@@ -52,10 +52,13 @@ def logits_from_embeddings(model: nn.Module, x: Interval) -> Interval:
         return _transformer(model, x)
 
 
-def logit_bounds(model: nn.Module, tokens: Tensor, *, batch_size: int = 4096) -> Interval:
+def logit_bounds(
+    model: nn.Module, tokens: Tensor, *, radius: float = 0.0, batch_size: int = 4096
+) -> Interval:
     """Logit intervals of the real-number network on each input of `tokens` ``[N, n_inputs]``, in
-    batches: float64 with every rounding accounted for."""
-    parts = [logits_from_embeddings(model, embed(model, tokens[i : i + batch_size]))
+    batches: float64 with every rounding accounted for; with `radius` > 0, over every embedding
+    within L∞ distance `radius` of each input's."""
+    parts = [logits_from_embeddings(model, embed(model, tokens[i : i + batch_size]).widen(radius))
              for i in range(0, len(tokens), batch_size)]  # fmt: skip
     return Interval(torch.cat([p.lo for p in parts]), torch.cat([p.hi for p in parts]))
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from nerve.errors import NerveError
 from nerve.proofs.prove import FORMAT, Certificate, sha256_file
-from nerve.proofs.statements import Accuracy, Margin, statement_from_dict
+from nerve.proofs.statements import Accuracy, Margin, Robust, statement_from_dict
 
 __all__ = ["CheckReport", "check"]
 
@@ -64,9 +64,10 @@ def check(certificate: str | Path | Certificate, run_dir: str | Path) -> CheckRe
     inputs, targets = (t.numpy() for t in run.task.enumerate())
     params = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
     forward = _mlp if type(model).__name__ == "MLP" else _transformer
+    radius = statement.radius if isinstance(statement, Robust) else 0.0
     lower, upper = np.empty(len(targets)), np.empty(len(targets))
     for i in range(len(targets)):  # one input at a time, on purpose
-        lo, hi = forward(params, model.config, inputs[i])
+        lo, hi = forward(params, model.config, inputs[i], radius)
         t = targets[i]
         others_hi = max(hi[k] for k in range(len(hi)) if k != t)
         others_lo = max(lo[k] for k in range(len(lo)) if k != t)
@@ -151,9 +152,15 @@ def _add(alo, ahi, blo, bhi):
     return np.nextafter(alo + blo, -np.inf), np.nextafter(ahi + bhi, np.inf)
 
 
-def _mlp(p, config, tokens):
+def _widen(lo, hi, radius):
+    if radius == 0:
+        return lo, hi
+    return np.nextafter(lo - radius, -np.inf), np.nextafter(hi + radius, np.inf)
+
+
+def _mlp(p, config, tokens, radius):
     e = np.concatenate([p[f"embed.{i}.weight"][tok] for i, tok in enumerate(tokens)])
-    lo, hi = _linear(e, e, p["hidden.weight"])
+    lo, hi = _linear(*_widen(e, e, radius), p["hidden.weight"])
     return _linear(np.maximum(lo, 0), np.maximum(hi, 0), p["unembed.weight"])
 
 
@@ -172,12 +179,13 @@ def _softmax_row(lo, hi, allowed):
     return out_lo, out_hi
 
 
-def _transformer(p, c, tokens):
+def _transformer(p, c, tokens, radius):
     seq = [*tokens, c.n_vocab]
     T = len(seq)
     lo, hi = _add(
         p["embed.weight"][seq], p["embed.weight"][seq], p["pos_embed.weight"], p["pos_embed.weight"]
     )
+    lo, hi = _widen(lo, hi, radius)
     q, k, v = (_linear(lo, hi, p[f"attn.{W}.weight"]) for W in ("W_Q", "W_K", "W_V"))
     scale = 1 / math.sqrt(c.d_head)
     s_lo, s_hi = math.nextafter(scale, 0.0), math.nextafter(scale, math.inf)

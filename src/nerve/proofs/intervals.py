@@ -98,6 +98,12 @@ class Interval:
         x = x.double()
         return (self.lo <= x) & (x <= self.hi)
 
+    def widen(self, radius: float) -> Interval:
+        """Every point within L∞ distance `radius` (a float, taken as exact) of this interval."""
+        if radius == 0:
+            return self
+        return Interval(_down(self.lo - radius), _up1(self.hi + radius))
+
     def map(self, f) -> Interval:
         """Apply a shape operation (view, transpose, indexing, concatenation of parts) to both
         endpoints; `f` must move entries, not change them."""

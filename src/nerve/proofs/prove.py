@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import nerve
 from nerve.proofs.bounds import logit_bounds
 from nerve.proofs.intervals import Interval
-from nerve.proofs.statements import Accuracy, Margin, Statement, statement_dict, statement_from_dict
+from nerve.proofs.statements import Accuracy, Margin, Robust, Statement, statement_dict, statement_from_dict
 from nerve.training.run import checkpoint_path
 
 __all__ = ["Certificate", "ProofResult", "certify", "margin_bounds", "prove", "sha256_file"]
@@ -89,7 +89,8 @@ def judge(
 
 
 def prove(model: nn.Module, task: Any, statement: Statement, *, batch_size: int = 4096) -> ProofResult:
-    """Prove `statement` about `model` on every input of the finite `task`, exhaustively.
+    """Prove `statement` about `model` on every input of the finite `task`, exhaustively (for
+    :class:`Robust`, over the box of embeddings around each input).
 
     >>> from nerve.models import MLP, MLPConfig
     >>> from nerve.tasks import modular_arithmetic
@@ -102,8 +103,9 @@ def prove(model: nn.Module, task: Any, statement: Statement, *, batch_size: int 
     """
     inputs, targets = task.enumerate()
     start = time.perf_counter()
+    radius = statement.radius if isinstance(statement, Robust) else 0.0
     with FlopCounterMode(display=False) as counter:
-        logits = logit_bounds(model, inputs, batch_size=batch_size)
+        logits = logit_bounds(model, inputs, radius=radius, batch_size=batch_size)
     lower, upper = margin_bounds(logits, targets)
     holds, fails, verdict, accuracy = judge(statement, lower, upper)
     undecided = ~holds & ~fails

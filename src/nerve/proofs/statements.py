@@ -12,7 +12,7 @@ from typing import Any
 
 from nerve.errors import AnalysisError
 
-__all__ = ["Accuracy", "Correct", "Margin", "Statement", "statement_from_dict"]
+__all__ = ["Accuracy", "Correct", "Margin", "Robust", "Statement", "statement_from_dict"]
 
 
 @dataclass(frozen=True)
@@ -57,11 +57,31 @@ class Margin:
         return f"on every input of {task}, the target's logit exceeds every other by at least {gap}"
 
 
-Statement = Correct | Accuracy | Margin
+@dataclass(frozen=True)
+class Robust:
+    """On every input, every embedding within L∞ distance `radius` of the input's embedding (the
+    MLP's concatenated embeddings; the transformer's residual stream before attention) gives the
+    target as the argmax: a box of embeddings per input, bounded by interval propagation."""
+
+    radius: float
+    kind: str = "robust"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.radius, bool) or not isinstance(self.radius, (int, float)) or not self.radius >= 0:
+            raise AnalysisError(f"`radius` (={self.radius!r}) must be a number >= 0.")
+
+    def text(self, task: str) -> str:
+        r = f"{self.radius:g}"
+        return (
+            f"on every input of {task}, every embedding within L∞ distance {r} gives the target the top logit"
+        )
+
+
+Statement = Correct | Accuracy | Margin | Robust
 
 
 def statement_from_dict(data: dict[str, Any]) -> Statement:
-    kinds = {"correct": Correct, "accuracy": Accuracy, "margin": Margin}
+    kinds = {"correct": Correct, "accuracy": Accuracy, "margin": Margin, "robust": Robust}
     kind = data.get("kind")
     if kind not in kinds:
         raise AnalysisError(f"statement kind {kind!r} must be one of {sorted(kinds)}.")
