@@ -82,6 +82,8 @@ def chughtai(tmp_path_factory):
         ),
         (lambda c: replace(c, statement={"kind": "margin", "at_least": 1000.0}), "statement"),
         (lambda c: replace(c, result=replace(c.result, failing=((1, 2),))), "failing"),
+        (lambda c: replace(c, step=0), "is not step 0's file"),
+        (lambda c: replace(c, model="Transformer"), "model 'Transformer'"),
     ],
 )
 def test_the_checker_rejects_an_altered_certificate(chughtai, tmp_path, alter, says):

@@ -19,6 +19,7 @@ import numpy as np
 from nerve.errors import NerveError
 from nerve.proofs.prove import FORMAT, Certificate, sha256_file
 from nerve.proofs.statements import Accuracy, Margin, Robust, statement_from_dict
+from nerve.training.run import checkpoint_path
 
 __all__ = ["CheckReport", "check"]
 
@@ -48,6 +49,11 @@ def check(certificate: str | Path | Certificate, run_dir: str | Path) -> CheckRe
     if cert.format != FORMAT:
         problems.append(f"format {cert.format!r} is not {FORMAT!r}")
     run = load(run_dir)
+    expected = checkpoint_path(Path("."), cert.step).as_posix()
+    if cert.weights != expected:
+        return CheckReport(
+            False, (*problems, f"weights {cert.weights!r} is not step {cert.step}'s file {expected!r}"), 0
+        )
     weights = Path(run_dir) / cert.weights
     if not weights.is_file():
         return CheckReport(False, (*problems, f"the weights file {weights} does not exist"), 0)
@@ -61,6 +67,8 @@ def check(certificate: str | Path | Certificate, run_dir: str | Path) -> CheckRe
     if cert.statement_text != statement.text(run.task.name):
         problems.append("the statement's text does not say what its data says")
     model = run.model_at(cert.step)
+    if cert.model != type(model).__name__:
+        problems.append(f"model {cert.model!r} is not the run's {type(model).__name__!r}")
     inputs, targets = (t.numpy() for t in run.task.enumerate())
     params = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
     forward = _mlp if type(model).__name__ == "MLP" else _transformer
