@@ -7,7 +7,7 @@ import pytest
 
 import nerve
 from nerve import AnalysisError
-from nerve.proofs import Correct, prove
+from nerve.proofs import Correct, Robust, prove
 from nerve.proofs.compact import prove_compact
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -42,6 +42,8 @@ def test_compact_proofs_refuse_what_they_cannot_read(s5):
     run, _ = s5
     with pytest.raises(AnalysisError, match=r"`method` \(='guess'\) must be 'orbits' or 'factored'"):
         prove_compact(run.model, run.task, method="guess")
+    with pytest.raises(AnalysisError, match=r"compact proofs take Correct, Accuracy or Margin"):
+        prove_compact(run.model, run.task, Robust(0.01))
     nanda = nerve.load(FIXTURES / "nanda2023")
     with pytest.raises(AnalysisError, match=r"`model` \(a Transformer\) must be nerve's MLP"):
         prove_compact(nanda.model, nanda.task)

@@ -36,8 +36,8 @@ from nerve.errors import AnalysisError
 from nerve.models import MLP
 from nerve.proofs.bounds import logit_bounds
 from nerve.proofs.intervals import Interval, gamma, up
-from nerve.proofs.prove import ProofResult, judge, margin_bounds, prove
-from nerve.proofs.statements import Correct, Statement
+from nerve.proofs.prove import ProofResult, margin_bounds, prove, result_from_margins
+from nerve.proofs.statements import Correct, Robust, Statement
 
 __all__ = ["CompactProof", "prove_compact"]
 
@@ -90,6 +90,11 @@ def prove_compact(model: MLP, task: Any, statement: Statement | None = None, *, 
     statement = Correct() if statement is None else statement
     if not isinstance(model, MLP) or model.config.n_inputs != 2:
         raise AnalysisError(f"`model` (a {type(model).__name__}) must be nerve's MLP on pairs (a, b).")
+    if isinstance(statement, Robust):
+        raise AnalysisError(
+            f"`statement` ({statement!r}) is about boxes of embeddings; compact proofs take Correct, "
+            "Accuracy or Margin (prove Robust with `prove`)."
+        )
     if method not in ("orbits", "factored"):
         raise AnalysisError(f"`method` (={method!r}) must be 'orbits' or 'factored'.")
     if brute_force_flops is None:
@@ -111,23 +116,11 @@ def prove_compact(model: MLP, task: Any, statement: Statement | None = None, *, 
             extra = len(inputs) * model.config.d_hidden * ELEMENTWISE_PER_NEURON
     if method == "factored":
         lower, upper = margin_bounds(logits, targets)
-        holds, fails, verdict, accuracy = judge(statement, lower, upper)
         report: dict[str, float | None] = {}
     else:
         lower, upper, report = _orbit_bounds(model, act, reps, rep_of, rep_logits, targets)
-        holds, fails, verdict, accuracy = judge(statement, lower, upper)
-    undecided = ~holds & ~fails
-    result = ProofResult(
-        verdict=verdict,
-        n_inputs=len(targets),
-        n_hold=int(holds.sum()),
-        failing=tuple(tuple(int(x) for x in inputs[i]) for i in fails.nonzero()[:, 0]),
-        undecided=tuple(tuple(int(x) for x in inputs[i]) for i in undecided.nonzero()[:, 0]),
-        margin_lower=float(lower.min()),
-        accuracy_bounds=accuracy,
-        flops=int(counter.get_total_flops()) + extra,
-        seconds=time.perf_counter() - start,
-    )
+    flops = int(counter.get_total_flops()) + extra
+    result = result_from_margins(statement, inputs, lower, upper, flops=flops, start=start)
     checked = 0 if reps is None else len(reps)
     return CompactProof(result, method, int(brute_force_flops), vacuous=result.n_hold <= checked, **report)
 

@@ -107,17 +107,27 @@ def prove(model: nn.Module, task: Any, statement: Statement, *, batch_size: int 
     with FlopCounterMode(display=False) as counter:
         logits = logit_bounds(model, inputs, radius=radius, batch_size=batch_size)
     lower, upper = margin_bounds(logits, targets)
+    return result_from_margins(
+        statement, inputs, lower, upper, flops=int(counter.get_total_flops()), start=start
+    )
+
+
+def result_from_margins(
+    statement: Statement, inputs: Tensor, lower: Tensor, upper: Tensor, *, flops: int, start: float
+) -> ProofResult:
+    """The :class:`ProofResult` of margin bounds ``[lower, upper]`` per input; `start` is the
+    ``time.perf_counter()`` at which the proof began."""
     holds, fails, verdict, accuracy = judge(statement, lower, upper)
     undecided = ~holds & ~fails
     return ProofResult(
         verdict=verdict,
-        n_inputs=len(targets),
+        n_inputs=len(inputs),
         n_hold=int(holds.sum()),
         failing=tuple(tuple(int(v) for v in inputs[i]) for i in fails.nonzero()[:, 0]),
         undecided=tuple(tuple(int(v) for v in inputs[i]) for i in undecided.nonzero()[:, 0]),
         margin_lower=float(lower.min()),
         accuracy_bounds=accuracy,
-        flops=int(counter.get_total_flops()),
+        flops=flops,
         seconds=time.perf_counter() - start,
     )
 
