@@ -173,3 +173,28 @@ def test_errors_name_the_argument():
     bn = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, track_running_stats=False))
     with pytest.raises(AnalysisError, match=r"batch norm '1' without running statistics"):
         LLCEstimator().fit(bn, (X.float(), y.float()))
+
+
+def test_the_llc_of_a_subset_of_parameters_counts_only_those():
+    # a regular model with 6 weights and 2 biases at its exact minimum: λ = d/2 over what is sampled
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(2000, 3, generator=g, dtype=torch.float64)
+    y = (
+        X @ torch.randn(3, 2, generator=g, dtype=torch.float64)
+        + 1.0
+        + torch.randn(2000, 2, generator=g, dtype=torch.float64)
+    )
+    model = nn.Linear(3, 2).double()
+    solution = torch.linalg.lstsq(torch.cat([X, torch.ones(2000, 1, dtype=torch.float64)], 1), y).solution
+    model.weight.data, model.bias.data = solution[:3].T.contiguous(), solution[3].contiguous()
+    fit = lambda params: LLCEstimator(epsilon=1e-3, gamma=1.0, nbeta=100.0, num_chains=16, num_draws=1000,  # noqa: E731
+                                      num_burnin=200, batch_size=2000, params=params, seed=0).fit(
+        model, (X, y), loss_fn=half_mse
+    )  # fmt: skip
+    assert fit(None).llc_mean_ == pytest.approx(4.0, rel=0.10)
+    assert fit(["weight"]).llc_mean_ == pytest.approx(3.0, rel=0.10)
+    assert fit(["bias"]).llc_mean_ == pytest.approx(1.0, rel=0.15)
+    with pytest.raises(
+        AnalysisError, match=r"`params` names 'mlp', which is no parameter \(or prefix of one\)"
+    ):
+        fit(["mlp"])

@@ -154,6 +154,8 @@ class LLCEstimator:
     - `max_loss_increase`: a chain whose loss exceeds L_n(w*) by more than this is divergent.
     - `mala_every`: measure the MALA acceptance every this many steps (one extra batched
       gradient each time).
+    - `params`: sample only these parameters (names, or prefixes such as ``"mlp"``); the rest stay
+      at w*. The LLC of a subset of the weights (Wang et al. 2024's refined LLCs); default: all.
     - `seed`, `device`: randomness and where the chains run (default: the model's device).
 
     ``fit(model, dataset, loss_fn=...)``: `dataset` is a :class:`~torch.utils.data.TensorDataset`
@@ -188,6 +190,7 @@ class LLCEstimator:
         init_loss_samples: int | None = None,
         max_loss_increase: float = 10.0,
         mala_every: int = 10,
+        params: Sequence[str] | None = None,
         seed: int = 0,
         device: str | torch.device | None = None,
     ) -> None:
@@ -201,6 +204,7 @@ class LLCEstimator:
         self.init_loss_samples = init_loss_samples
         self.max_loss_increase = max_loss_increase
         self.mala_every = mala_every
+        self.params = params
         self.seed = seed
         self.device = device
 
@@ -262,8 +266,11 @@ class _Setup:
             raise AnalysisError("`model` has no parameter that requires grad: there is nothing to sample.")
         device = torch.device(est.device) if est.device is not None else next(iter(params.values())).device
         self.device = device
-        self.flat = flat = _Flat({k: p.to(device) for k, p in params.items()})
+        chosen = _choose(params, est.params)
+        self.flat = flat = _Flat({k: p.to(device) for k, p in params.items() if k in chosen})
+        # the parameters not sampled stay at w* and enter the forward pass like buffers
         buffers = {k: b.to(device) for k, b in model.named_buffers()}
+        buffers |= {k: p.to(device) for k, p in params.items() if k not in chosen}
         self.tensors = [t.to(device) for t in tensors]
         self.model = model
 
@@ -425,6 +432,25 @@ class _Minibatches:
         idx = self.order[:, self.pos : self.pos + self.m]
         self.pos += self.m
         return idx
+
+
+def _choose(params: dict[str, Tensor], names: Sequence[str] | None) -> set[str]:
+    """The parameters to sample: all, or those whose name is in `names` or starts with one of
+    them followed by a dot (``"mlp"`` takes ``mlp.hidden.weight``)."""
+    if names is None:
+        return set(params)
+    if isinstance(names, str) or not names:
+        raise AnalysisError(f"`params` (={names!r}) must be a non-empty list of parameter names or prefixes.")
+    chosen = set()
+    for name in names:
+        hit = {k for k in params if k == name or k.startswith(name + ".")}
+        if not hit:
+            known = sorted(params)
+            raise AnalysisError(
+                f"`params` names {name!r}, which is no parameter (or prefix of one) of {known}."
+            )
+        chosen |= hit
+    return chosen
 
 
 def _sq(x: Tensor) -> Tensor:
