@@ -24,8 +24,13 @@ activation buffers stay in the heap and a kept tensor makes the process grow by 
 size. ``--fixed-mmap`` runs every mode with ``MALLOC_MMAP_THRESHOLD_=1048576`` (a fixed threshold:
 buffers over 1 MiB are mapped and returned on free), where RSS measures what a call keeps.
 
-Run: ``python benchmarks/bench_sites.py [--fixed-mmap]`` (needs transformers, transformer-lens,
-nnsight).
+``--cuda``: the HF model on the GPU, in one process, nerve against the plain pass only (neither
+TransformerLens nor nnsight is on the GPU machine); memory from the CUDA allocator's peak
+(``max_memory_allocated``) over what the weights and inputs hold; time with CUDA events via
+synchronisation, best of 20 after 3 warm-ups.
+
+Run: ``python benchmarks/bench_sites.py [--fixed-mmap | --cuda]`` (needs transformers,
+transformer-lens, nnsight).
 """
 
 from __future__ import annotations
@@ -127,7 +132,52 @@ def run_mode(mode: str) -> dict:
     return {"mode": mode, "seconds": min(times), "peak_mb": (peak.peak - base) / 2**20}
 
 
+def cuda_table() -> None:
+    from nerve.sites import read_sites
+
+    model = hf_model().cuda()
+    ids = torch.randint(0, 50257, (BATCH, CTX), generator=torch.Generator().manual_seed(0)).cuda()
+    sites = [f"transformer.h.{i}" for i in range(12)]
+    calls = {
+        "plain": lambda: model(ids),
+        "plain-base": lambda: model.transformer(ids),
+        "nerve (kept on GPU)": lambda: read_sites(model, ids, sites, to=None, stop_early=False),
+        "nerve-stop (on GPU)": lambda: read_sites(model, ids, sites, to=None),
+        "nerve-stop (to CPU)": lambda: read_sites(model, ids, sites, to="cpu"),
+    }
+    print(f"{torch.cuda.get_device_name()}, torch {torch.version.cuda and torch.__version__}")
+    print("mode                  ms    vs plain  peak over weights+inputs (MB)")
+    rows = {}
+    with torch.no_grad():
+        for name, call in calls.items():
+            for _ in range(3):
+                call()
+            torch.cuda.synchronize()
+            base = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+            out = call()
+            torch.cuda.synchronize()
+            peak = (torch.cuda.max_memory_allocated() - base) / 2**20
+            del out
+            times = []
+            for _ in range(20):
+                torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                out = call()
+                torch.cuda.synchronize()
+                times.append(time.perf_counter() - t0)
+                del out
+            rows[name] = min(times)
+            print(
+                f"{name:20s} {1000 * rows[name]:7.2f} {rows[name] / rows['plain']:9.3f}  {peak:10.0f}",
+                flush=True,
+            )
+
+
 def main() -> None:
+    if "--cuda" in sys.argv:
+        cuda_table()
+        return
     if len(sys.argv) > 2 and sys.argv[1] == "--mode":
         print(json.dumps(run_mode(sys.argv[2])))
         return
