@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -410,6 +411,39 @@ def check_command(
     for problem in report.problems:
         console.print(f"  - {problem}")
     raise typer.Exit(1)
+
+
+@app.command("sweep")
+def sweep_command(
+    args: list[str] = typer.Argument(..., help="SPEC (a JSON sweep spec), or: summary DIR."),
+    out: Path = typer.Option(None, help="The sweep directory (runs/ and sweep.sqlite)."),
+    workers: int = typer.Option(1, help="Processes training at once."),
+) -> None:
+    """Train and analyse a grid of runs (`nerve sweep SPEC --out DIR`); a restarted sweep skips
+    finished runs. `nerve sweep summary DIR` prints its table."""
+    from nerve.sweep import load_spec, run_sweep, summary
+
+    console = Console()
+    with _clean_errors(console):
+        if args[0] == "summary":
+            if len(args) != 2:
+                raise NerveError(f"`nerve sweep summary` takes one sweep directory; got {args[1:]}.")
+            table_rows = summary(args[1])
+        else:
+            if len(args) != 1 or out is None:
+                raise NerveError("`nerve sweep SPEC --out DIR` takes one spec file and an --out directory.")
+            spec = load_spec(args[0])
+            console.print(f"{len(spec.configs)} runs x analyses {list(spec.analyses)} into {out}")
+            table_rows = run_sweep(
+                spec, out, workers=workers,
+                progress=lambda _, done, total: console.print(f"  {done}/{total} runs done"),
+            )  # fmt: skip
+        table = Table(title="sweep results")
+        for name in ("run", "analysis", "result"):
+            table.add_column(name)
+        for r in table_rows:
+            table.add_row(r["run_id"], r["analysis"], json.dumps(r["result"])[:160])
+        console.print(table)
 
 
 @app.command("llc")

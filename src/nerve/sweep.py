@@ -1,0 +1,215 @@
+"""Sweeps: train and analyse a grid of runs (task x model x seed ...), in a local process pool,
+with every result in an SQLite table that survives a kill.
+
+A spec is a JSON file::
+
+    {"base": "demo",                                  # a preset name, or a TrainConfig dict
+     "grid": {"seed": [0, 1, 2], "task.p": [31, 59]}, # dotted config fields and their values
+     "analyses": ["train", "fourier"]}                # optional; "train" is always recorded
+
+Each grid point is a run directory ``OUT/runs/<id>`` (id: a hash of its whole config) and one row
+per analysis in ``OUT/sweep.sqlite`` (table ``results``: run_id, analysis, config JSON, result
+JSON, finished). A run counts as done when all its analyses have rows; a restarted sweep skips
+those, resumes a run whose training was interrupted from its last checkpoint, and starts the rest.
+Only the main process writes the table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import multiprocessing
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nerve.training import PRESETS, TrainConfig
+from nerve.training.config import ConfigError
+from nerve.training.run import CheckpointError
+
+__all__ = ["ANALYSES", "SweepSpec", "load_spec", "run_sweep", "summary"]
+
+ANALYSES = ("train", "fourier")
+DB = "sweep.sqlite"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """The configs of a sweep (one per grid point, in grid order) and the analyses of each."""
+
+    configs: tuple[TrainConfig, ...]
+    grid_keys: tuple[str, ...]
+    analyses: tuple[str, ...]
+
+
+def load_spec(source: str | os.PathLike | dict[str, Any]) -> SweepSpec:
+    """Read a spec (a JSON file or its dict) and expand its grid into configs, each validated."""
+    spec = json.loads(Path(source).read_text()) if not isinstance(source, dict) else source
+    unknown = set(spec) - {"base", "grid", "analyses"}
+    if unknown:
+        raise ConfigError(
+            f"the sweep spec has unknown keys {sorted(unknown)}; it takes base, grid, analyses."
+        )
+    base = spec.get("base", "demo")
+    if isinstance(base, str):
+        if base not in PRESETS:
+            raise ConfigError(
+                f"`base` (={base!r}) must be a preset, one of {sorted(PRESETS)}, or a config dict."
+            )
+        base_dict = PRESETS[base].to_dict()
+    else:
+        base_dict = TrainConfig.from_dict(base).to_dict()
+    grid = spec.get("grid", {})
+    if not isinstance(grid, dict) or any(not isinstance(v, list) or not v for v in grid.values()):
+        raise ConfigError(f"`grid` (={grid!r}) must map config fields to non-empty lists of values.")
+    analyses = tuple(spec.get("analyses", ["train"]))
+    bad = [a for a in analyses if a not in ANALYSES]
+    if bad:
+        raise ConfigError(f"`analyses` names {bad}; the sweep knows {list(ANALYSES)}.")
+    if "train" not in analyses:
+        analyses = ("train", *analyses)
+    configs = []
+    for values in itertools.product(*grid.values()):
+        data = json.loads(json.dumps(base_dict))
+        for key, value in zip(grid, values):
+            *path, last = key.split(".")
+            node = data
+            for part in path:
+                if not isinstance(node.get(part), dict):
+                    raise ConfigError(f"grid key {key!r} is not a config field (no section {part!r}).")
+                node = node[part]
+            if last not in node:
+                raise ConfigError(f"grid key {key!r} is not a config field; {'.'.join(path) or 'the config'} "
+                                  f"has {sorted(node)}.")  # fmt: skip
+            node[last] = value
+        configs.append(TrainConfig.from_dict(data))
+    return SweepSpec(tuple(configs), tuple(grid), analyses)
+
+
+def run_id(config: TrainConfig) -> str:
+    return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _connect(out: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(out / DB)
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS results (run_id TEXT, analysis TEXT, config TEXT, result TEXT, "
+        "finished TEXT, PRIMARY KEY (run_id, analysis))"
+    )
+    return db
+
+
+def _done(db: sqlite3.Connection, rid: str, analyses: Sequence[str]) -> bool:
+    rows = {a for (a,) in db.execute("SELECT analysis FROM results WHERE run_id = ?", (rid,))}
+    return set(analyses) <= rows
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out: str | os.PathLike,
+    *,
+    workers: int = 1,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every grid point of `spec` not yet done in `out` (train, then its analyses), `workers`
+    at a time in a process pool (1: in this process), and return all rows of the table."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"`workers` (={workers!r}) must be an integer >= 1.")
+    out = Path(out)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    db = _connect(out)
+    todo = [(c, run_id(c)) for c in spec.configs if not _done(db, run_id(c), spec.analyses)]
+    total, finished = len(spec.configs), len(spec.configs) - len(todo)
+    try:
+        if workers == 1:
+            results = (_run_one(c.to_dict(), str(out / "runs" / rid), spec.analyses) for c, rid in todo)
+            for rid_rows in results:
+                finished += 1
+                _record(db, rid_rows, progress, finished, total)
+        else:
+            # spawn, not fork: a forked child of a process whose torch thread pool has started can deadlock
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            ) as pool:
+                jobs = [
+                    pool.submit(_run_one, c.to_dict(), str(out / "runs" / rid), spec.analyses)
+                    for c, rid in todo
+                ]
+                for job in as_completed(jobs):
+                    finished += 1
+                    _record(db, job.result(), progress, finished, total)
+        return rows(db)
+    finally:
+        db.close()
+
+
+def _record(db, run_rows: list[dict[str, Any]], progress, finished: int, total: int) -> None:
+    with db:  # one transaction per run: all its rows or none
+        for r in run_rows:
+            db.execute(
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
+                (r["run_id"], r["analysis"], json.dumps(r["config"]), json.dumps(r["result"]), r["finished"]),
+            )
+    if progress is not None:
+        progress("sweep", finished, total)
+
+
+def _run_one(config_dict: dict[str, Any], run_dir: str, analyses: Sequence[str]) -> list[dict[str, Any]]:
+    """Train one grid point (resuming an interrupted run) and analyse it: its rows."""
+    from nerve.training import load, train
+
+    config = TrainConfig.from_dict(config_dict)
+    path = Path(run_dir)
+    run = None
+    if (path / "config.json").exists():
+        try:
+            run = load(path)
+        except CheckpointError:  # killed before its first checkpoint: start it again
+            shutil.rmtree(path)
+    if run is None:
+        run = train(config, path)
+    elif run.checkpoints[-1] != config.steps:  # killed mid-training: from its last checkpoint
+        run = train(config, path, resume=True)
+    last = run.metrics()[-1]
+    out = [{"analysis": "train", "result": {k: last[k] for k in sorted(last) if k != "seconds"}}]
+    if "fourier" in analyses and getattr(run.task, "group", None) is not None:
+        from nerve.analysis import FourierAnalysis
+
+        r = FourierAnalysis().fit(run.model, run.task).result_
+        out.append({"analysis": "fourier", "result": {
+            "key_irreps": list(r.key_labels), "key_logit_fraction": r.key_logit_fraction,
+            "clean_neuron_fraction": r.clean_neuron_fraction(),
+        }})  # fmt: skip
+    elif "fourier" in analyses:
+        out.append({"analysis": "fourier", "result": {"skipped": f"{run.task.name} has no group"}})
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    return [{**r, "run_id": path.name, "config": config_dict, "finished": stamp} for r in out]
+
+
+def rows(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    cursor = db.execute(
+        "SELECT run_id, analysis, config, result, finished FROM results ORDER BY run_id, analysis"
+    )
+    return [
+        {"run_id": a, "analysis": b, "config": json.loads(c), "result": json.loads(d), "finished": e}
+        for a, b, c, d, e in cursor
+    ]
+
+
+def summary(out: str | os.PathLike) -> list[dict[str, Any]]:
+    """The table of a sweep directory, a dict per row."""
+    path = Path(out) / DB
+    if not path.is_file():
+        raise ConfigError(f"`out` ({out}) holds no sweep: {path} does not exist.")
+    db = sqlite3.connect(path)
+    try:
+        return rows(db)
+    finally:
+        db.close()

@@ -1,0 +1,76 @@
+"""Sweeps: a grid of runs with results in SQLite, identical under one process and a pool, and a
+sweep killed halfway finishes on restart without redoing finished runs."""
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nerve.sweep import load_spec, run_sweep, summary
+from nerve.training.config import ConfigError
+
+TINY = {
+    "base": {"task": {"kind": "modular", "p": 7}, "model": {"kind": "mlp", "d_embed": 8, "d_hidden": 16},
+             "steps": 40, "eval_every": 10, "checkpoint_every": 10, "train_fraction": 0.5},
+    "grid": {"seed": [0, 1, 2, 3], "lr": [1e-3, 3e-3]},
+    "analyses": ["train", "fourier"],
+}  # fmt: skip
+
+
+def results(rows):
+    return {(r["run_id"], r["analysis"]): r["result"] for r in rows}
+
+
+def test_a_grid_of_eight_runs_gives_the_same_table_in_one_process_and_in_a_pool(tmp_path):
+    spec = load_spec(TINY)
+    assert len(spec.configs) == 8 and spec.grid_keys == ("seed", "lr")
+    one = run_sweep(spec, tmp_path / "one", workers=1)
+    pool = run_sweep(spec, tmp_path / "pool", workers=2)
+    assert len(one) == 16 and results(one) == results(pool)
+    assert {r["analysis"] for r in one} == {"train", "fourier"}
+    assert all("key_irreps" in r["result"] for r in one if r["analysis"] == "fourier")
+    assert results(summary(tmp_path / "one")) == results(one)
+
+
+def test_a_killed_sweep_restarts_without_redoing_finished_runs(tmp_path):
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps({**TINY, "base": {**TINY["base"], "steps": 300}}))
+    out = tmp_path / "sweep"
+    proc = subprocess.Popen([sys.executable, "-m", "nerve", "sweep", str(spec_file), "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 120
+    finished = 0
+    while time.time() < deadline and finished < 3:
+        time.sleep(0.2)
+        if (out / "sweep.sqlite").exists():
+            try:
+                with sqlite3.connect(out / "sweep.sqlite") as db:
+                    finished = db.execute("SELECT COUNT(DISTINCT run_id) FROM results").fetchone()[0]
+            except sqlite3.OperationalError:
+                pass
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {(r["run_id"], r["analysis"]): r["finished"] for r in summary(out)}
+    assert 3 <= len({k[0] for k in before}) < 8  # killed halfway
+    after = run_sweep(load_spec(spec_file), out)
+    assert len({r["run_id"] for r in after}) == 8
+    for r in after:  # the finished runs were not redone: their rows are untouched
+        if (r["run_id"], r["analysis"]) in before:
+            assert r["finished"] == before[(r["run_id"], r["analysis"])]
+    fresh = run_sweep(load_spec(spec_file), tmp_path / "fresh")
+    assert results(after) == results(fresh)  # resuming loses nothing and changes nothing
+
+
+def test_spec_errors_name_the_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"grid key 'task.q' is not a config field"):
+        load_spec({**TINY, "grid": {"task.q": [1]}})
+    with pytest.raises(ConfigError, match=r"`analyses` names \['topology'\]"):
+        load_spec({**TINY, "analyses": ["topology"]})
+    with pytest.raises(ConfigError, match=r"`base` \(='nanda2024'\) must be a preset"):
+        load_spec({"base": "nanda2024"})
+    with pytest.raises(ConfigError, match=r"holds no sweep"):
+        summary(tmp_path)
