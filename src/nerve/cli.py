@@ -418,6 +418,9 @@ def sweep_command(
     args: list[str] = typer.Argument(..., help="SPEC (a JSON sweep spec), or: summary DIR."),
     out: Path = typer.Option(None, help="The sweep directory (runs/ and sweep.sqlite)."),
     workers: int = typer.Option(1, help="Processes training at once."),
+    ray: str = typer.Option(
+        None, "--ray", help="Run on the Ray cluster at this address ('local': start one here)."
+    ),
 ) -> None:
     """Train and analyse a grid of runs (`nerve sweep SPEC --out DIR`); a restarted sweep skips
     finished runs. `nerve sweep summary DIR` prints its table."""
@@ -435,7 +438,7 @@ def sweep_command(
             spec = load_spec(args[0])
             console.print(f"{len(spec.configs)} runs x analyses {list(spec.analyses)} into {out}")
             table_rows = run_sweep(
-                spec, out, workers=workers,
+                spec, out, workers=workers, ray_address=ray,
                 progress=lambda _, done, total: console.print(f"  {done}/{total} runs done"),
             )  # fmt: skip
         table = Table(title="sweep results")

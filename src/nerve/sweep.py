@@ -7,6 +7,9 @@ A spec is a JSON file::
      "grid": {"seed": [0, 1, 2], "task.p": [31, 59]}, # dotted config fields and their values
      "analyses": ["train", "fourier"]}                # optional; "train" is always recorded
 
+``run_sweep(..., ray_address=...)`` (``nerve sweep SPEC --ray ADDRESS``; ``local`` starts a Ray
+cluster on this machine) runs the grid points as Ray tasks instead of a local pool.
+
 Each grid point is a run directory ``OUT/runs/<id>`` (id: a hash of its whole config) and one row
 per analysis in ``OUT/sweep.sqlite`` (table ``results``: run_id, analysis, config JSON, result
 JSON, finished). A run counts as done when all its analyses have rows; a restarted sweep skips
@@ -29,6 +32,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from nerve.training import PRESETS, TrainConfig
 from nerve.training.config import ConfigError
@@ -116,10 +121,13 @@ def run_sweep(
     out: str | os.PathLike,
     *,
     workers: int = 1,
+    ray_address: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every grid point of `spec` not yet done in `out` (train, then its analyses), `workers`
-    at a time in a process pool (1: in this process), and return all rows of the table."""
+    at a time in a process pool (1: in this process), or as Ray tasks on the cluster at
+    `ray_address` (``"local"`` starts one on this machine; `out` must be on a file system the
+    cluster's workers share), and return all rows of the table."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"`workers` (={workers!r}) must be an integer >= 1.")
     out = Path(out)
@@ -128,7 +136,11 @@ def run_sweep(
     todo = [(c, run_id(c)) for c in spec.configs if not _done(db, run_id(c), spec.analyses)]
     total, finished = len(spec.configs), len(spec.configs) - len(todo)
     try:
-        if workers == 1:
+        if ray_address is not None:
+            for run_rows in _ray_map(ray_address, todo, out, spec.analyses):
+                finished += 1
+                _record(db, run_rows, progress, finished, total)
+        elif workers == 1:
             results = (_run_one(c.to_dict(), str(out / "runs" / rid), spec.analyses) for c, rid in todo)
             for rid_rows in results:
                 finished += 1
@@ -150,6 +162,32 @@ def run_sweep(
         db.close()
 
 
+def _ray_map(address: str, todo, out: Path, analyses):
+    """Each run as a Ray task; results in the order they finish."""
+
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("`ray_address` needs Ray: pip install 'ray>=2.9'.") from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address=None if address == "local" else address, include_dashboard=False, log_to_driver=False
+        )
+    try:
+        task = ray.remote(num_cpus=1)(_run_one)
+        threads = torch.get_num_threads()
+        pending = [
+            task.remote(c.to_dict(), str(out.resolve() / "runs" / rid), analyses, threads) for c, rid in todo
+        ]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+    finally:
+        if started:
+            ray.shutdown()
+
+
 def _record(db, run_rows: list[dict[str, Any]], progress, finished: int, total: int) -> None:
     with db:  # one transaction per run: all its rows or none
         for r in run_rows:
@@ -161,9 +199,17 @@ def _record(db, run_rows: list[dict[str, Any]], progress, finished: int, total: 
         progress("sweep", finished, total)
 
 
-def _run_one(config_dict: dict[str, Any], run_dir: str, analyses: Sequence[str]) -> list[dict[str, Any]]:
-    """Train one grid point (resuming an interrupted run) and analyse it: its rows."""
+def _run_one(
+    config_dict: dict[str, Any], run_dir: str, analyses: Sequence[str], threads: int | None = None
+) -> list[dict[str, Any]]:
+    """Train one grid point (resuming an interrupted run) and analyse it: its rows. `threads`:
+    torch's intra-op threads, the driver's by default, so that every executor sums in the same
+    order (Ray sets one thread per CPU it grants, which changes the last bits of the results)."""
+
     from nerve.training import load, train
+
+    if threads is not None:
+        torch.set_num_threads(threads)
 
     config = TrainConfig.from_dict(config_dict)
     path = Path(run_dir)

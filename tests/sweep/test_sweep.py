@@ -36,6 +36,14 @@ def test_a_grid_of_eight_runs_gives_the_same_table_in_one_process_and_in_a_pool(
     assert results(summary(tmp_path / "one")) == results(one)
 
 
+def test_the_same_sweep_on_a_local_ray_cluster_gives_the_same_table(tmp_path):
+    pytest.importorskip("ray")
+    spec = load_spec(TINY)
+    local = run_sweep(spec, tmp_path / "local")
+    on_ray = run_sweep(spec, tmp_path / "ray", ray_address="local")
+    assert len(on_ray) == 16 and results(on_ray) == results(local)
+
+
 def test_a_killed_sweep_restarts_without_redoing_finished_runs(tmp_path):
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps({**TINY, "base": {**TINY["base"], "steps": 300}}))
