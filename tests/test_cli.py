@@ -172,3 +172,17 @@ def test_prove_writes_a_certificate_that_check_verifies_and_a_tampered_one_fails
     assert wrong.exit_code == 2 and "`--claim` (='truth') must be one of" in wrong.output
     missing = runner.invoke(app, ["prove", str(run_dir), "--claim", "margin"], env={"COLUMNS": "200"})
     assert missing.exit_code == 2 and "`--claim` (='margin') needs --at-least" in missing.output
+
+
+def test_sweep_runs_a_grid_and_summary_prints_its_table_and_universality(tmp_path):
+    spec = tmp_path / "spec.json"
+    base = {"task": {"kind": "modular", "p": 7}, "model": {"kind": "mlp", "d_embed": 8, "d_hidden": 16},
+            "steps": 20, "eval_every": 10, "checkpoint_every": 10}  # fmt: skip
+    spec.write_text(json.dumps({"base": base, "grid": {"seed": [0, 1]}, "analyses": ["fourier"]}))
+    result = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "s")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "2 runs x analyses ['train', 'fourier']" in result.output and "2/2 runs done" in result.output
+    summary = runner.invoke(app, ["sweep", "summary", str(tmp_path / "s")], env={"COLUMNS": "200"})
+    assert summary.exit_code == 0 and "key irreps across runs (universality)" in summary.output
+    bad = runner.invoke(app, ["sweep", str(spec)], env={"COLUMNS": "200"})
+    assert bad.exit_code == 2 and "takes one spec file and an --out directory" in bad.output

@@ -424,7 +424,7 @@ def sweep_command(
 ) -> None:
     """Train and analyse a grid of runs (`nerve sweep SPEC --out DIR`); a restarted sweep skips
     finished runs. `nerve sweep summary DIR` prints its table."""
-    from nerve.sweep import load_spec, run_sweep, summary
+    from nerve.sweep import key_irrep_counts, load_spec, run_sweep, summary
 
     console = Console()
     with _clean_errors(console):
@@ -447,6 +447,11 @@ def sweep_command(
         for r in table_rows:
             table.add_row(r["run_id"], r["analysis"], json.dumps(r["result"])[:160])
         console.print(table)
+        runs = len({r["run_id"] for r in table_rows if r["analysis"] == "fourier"})
+        if runs:
+            counts = key_irrep_counts(table_rows)
+            shares = ", ".join(f"{label}: {n}/{runs}" for label, n in counts.items()) or "none in any run"
+            console.print(f"key irreps across runs (universality): {shares}")
 
 
 @app.command("llc")

@@ -39,7 +39,7 @@ from nerve.training import PRESETS, TrainConfig
 from nerve.training.config import ConfigError
 from nerve.training.run import CheckpointError
 
-__all__ = ["ANALYSES", "SweepSpec", "load_spec", "run_sweep", "summary"]
+__all__ = ["ANALYSES", "SweepSpec", "key_irrep_counts", "load_spec", "run_sweep", "summary"]
 
 ANALYSES = ("train", "fourier")
 DB = "sweep.sqlite"
@@ -259,3 +259,19 @@ def summary(out: str | os.PathLike) -> list[dict[str, Any]]:
         return rows(db)
     finally:
         db.close()
+
+
+def key_irrep_counts(table: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Universality across runs (Chughtai et al. 2023): in how many runs each irrep is key, from
+    the sweep's "fourier" rows, most frequent first.
+
+    >>> key_irrep_counts([{"analysis": "fourier", "result": {"key_irreps": ["sign", "[4,1]"]}},
+    ...                   {"analysis": "fourier", "result": {"key_irreps": ["sign"]}}])
+    {'sign': 2, '[4,1]': 1}
+    """
+    counts: dict[str, int] = {}
+    for r in table:
+        if r["analysis"] == "fourier":
+            for label in r["result"].get("key_irreps", []):
+                counts[label] = counts.get(label, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
