@@ -150,8 +150,9 @@ def run_sweep(
             with ProcessPoolExecutor(
                 max_workers=workers, mp_context=multiprocessing.get_context("spawn")
             ) as pool:
+                threads = torch.get_num_threads()
                 jobs = [
-                    pool.submit(_run_one, c.to_dict(), str(out / "runs" / rid), spec.analyses)
+                    pool.submit(_run_one, c.to_dict(), str(out / "runs" / rid), spec.analyses, threads)
                     for c, rid in todo
                 ]
                 for job in as_completed(jobs):
@@ -164,7 +165,6 @@ def run_sweep(
 
 def _ray_map(address: str, todo, out: Path, analyses):
     """Each run as a Ray task; results in the order they finish."""
-
     try:
         import ray
     except ImportError:
