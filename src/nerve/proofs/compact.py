@@ -127,13 +127,10 @@ def prove_compact(model: MLP, task: Any, statement: Statement | None = None, *, 
 
 def _representatives(targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The first input of each target class, and for every input the index of its class's one."""
-    classes = torch.unique(targets)
-    first = torch.stack(
-        [int((targets == c).nonzero()[0]) * torch.ones((), dtype=torch.long) for c in classes]
-    )
-    where = torch.full((int(targets.max()) + 1,), -1, dtype=torch.long)
-    where[classes] = torch.arange(len(classes))
-    return first, where[targets]
+    classes, rep_of = torch.unique(targets, return_inverse=True)
+    index = torch.arange(len(targets))
+    first = torch.full((len(classes),), len(targets)).scatter_reduce(0, rep_of, index, "amin")
+    return first, rep_of
 
 
 def _orbit_bounds(model, act: Interval, reps, rep_of, rep_logits: Interval, targets):
