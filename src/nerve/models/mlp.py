@@ -72,7 +72,5 @@ class MLP(nn.Module):
         """
         d = self.config.d_embed
         W = self.hidden.weight  # [d_hidden, n_inputs·d_embed]
-        h = sum(
-            (emb.weight @ W[:, i * d : (i + 1) * d].T)[x[:, i]] for i, emb in enumerate(self.embed)
-        )
+        h = sum((emb.weight @ W[:, i * d : (i + 1) * d].T)[x[:, i]] for i, emb in enumerate(self.embed))
         return self.unembed(self.act(h))
