@@ -424,7 +424,7 @@ def sweep_command(
 ) -> None:
     """Train and analyse a grid of runs (`nerve sweep SPEC --out DIR`); a restarted sweep skips
     finished runs. `nerve sweep summary DIR` prints its table."""
-    from nerve.sweep import key_irrep_counts, load_spec, run_sweep, summary
+    from nerve.sweep import key_irrep_counts, learning_orders, load_spec, run_sweep, summary
 
     console = Console()
     with _clean_errors(console):
@@ -452,6 +452,16 @@ def sweep_command(
             counts = key_irrep_counts(table_rows)
             shares = ", ".join(f"{label}: {n}/{runs}" for label, n in counts.items()) or "none in any run"
             console.print(f"key irreps across runs (universality): {shares}")
+        orders = learning_orders(table_rows)
+        for o in orders:
+            at = o["learned_at"]
+            steps = ", ".join(f"{x} at {at[x]:,}" if x in at else x for x in o["order"]) or "-"
+            console.print(f"  seed {o['seed']} ({o['run_id']}) learned its key irreps in the order: {steps}")
+        if orders:
+            from nerve.report import write_universality
+
+            page = write_universality(args[1] if args[0] == "summary" else out, table_rows)
+            console.print(f"universality table and learning-order figures: {page}")
 
 
 @app.command("llc")

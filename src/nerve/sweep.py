@@ -7,6 +7,9 @@ A spec is a JSON file::
      "grid": {"seed": [0, 1, 2], "task.p": [31, 59]}, # dotted config fields and their values
      "analyses": ["train", "fourier"]}                # optional; "train" is always recorded
 
+Analyses: ``train`` (the last logged metrics), ``fourier`` (the key irreps of the last checkpoint),
+``learning_order`` (the Fourier analysis at every checkpoint: when each irrep is learned).
+
 ``run_sweep(..., ray_address=...)`` (``nerve sweep SPEC --ray ADDRESS``; ``local`` starts a Ray
 cluster on this machine) runs the grid points as Ray tasks instead of a local pool.
 
@@ -39,9 +42,17 @@ from nerve.training import PRESETS, TrainConfig
 from nerve.training.config import ConfigError
 from nerve.training.run import CheckpointError
 
-__all__ = ["ANALYSES", "SweepSpec", "key_irrep_counts", "load_spec", "run_sweep", "summary"]
+__all__ = [
+    "ANALYSES",
+    "SweepSpec",
+    "key_irrep_counts",
+    "learning_orders",
+    "load_spec",
+    "run_sweep",
+    "summary",
+]
 
-ANALYSES = ("train", "fourier")
+ANALYSES = ("train", "fourier", "learning_order")
 DB = "sweep.sqlite"
 
 
@@ -235,6 +246,12 @@ def _run_one(
         }})  # fmt: skip
     elif "fourier" in analyses:
         out.append({"analysis": "fourier", "result": {"skipped": f"{run.task.name} has no group"}})
+    if "learning_order" in analyses and getattr(run.task, "group", None) is not None:
+        from nerve.analysis import irrep_trajectory
+
+        out.append({"analysis": "learning_order", "result": irrep_trajectory(run).to_dict()})
+    elif "learning_order" in analyses:
+        out.append({"analysis": "learning_order", "result": {"skipped": f"{run.task.name} has no group"}})
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     return [{**r, "run_id": path.name, "config": config_dict, "finished": stamp} for r in out]
 
@@ -275,3 +292,24 @@ def key_irrep_counts(table: Sequence[dict[str, Any]]) -> dict[str, int]:
             for label in r["result"].get("key_irreps", []):
                 counts[label] = counts.get(label, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def learning_orders(table: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each run with a "learning_order" row: its seed, final key irreps, the order in which it
+    learned them and the step of each (see :mod:`nerve.analysis.learning_order`), by seed.
+
+    >>> row = {"run_id": "r0", "analysis": "learning_order", "config": {"seed": 3},
+    ...        "result": {"key_irreps": [["a"], ["a", "b"]], "order": ["b", "a"],
+    ...                   "learned_at": {"a": 20, "b": 10}, "key_from": {"a": 10, "b": 20}}}
+    >>> learning_orders([row])[0]["order"]
+    ['b', 'a']
+    """
+    out = []
+    for r in table:
+        if r["analysis"] == "learning_order" and "order" in r["result"]:
+            res = r["result"]
+            out.append({
+                "run_id": r["run_id"], "seed": r["config"].get("seed"), "key_irreps": res["key_irreps"][-1],
+                "order": res["order"], "learned_at": res["learned_at"], "key_from": res["key_from"],
+            })  # fmt: skip
+    return sorted(out, key=lambda o: (o["seed"] is None, o["seed"], o["run_id"]))

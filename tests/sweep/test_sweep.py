@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+import nerve
 from nerve.sweep import load_spec, run_sweep, summary
 from nerve.training.config import ConfigError
 
@@ -82,3 +83,30 @@ def test_spec_errors_name_the_key(tmp_path):
         load_spec({"base": "nanda2024"})
     with pytest.raises(ConfigError, match=r"holds no sweep"):
         summary(tmp_path)
+
+
+def test_the_learning_order_rows_and_the_universality_page(tmp_path):
+    from typer.testing import CliRunner
+
+    from nerve.cli import app
+    from nerve.sweep import learning_orders
+
+    spec = {**TINY, "grid": {"seed": [0, 1]}, "analyses": ["fourier", "learning_order"]}
+    table = run_sweep(load_spec(spec), tmp_path)
+    got = results(table)
+    for rid in {r["run_id"] for r in table}:
+        order = got[(rid, "learning_order")]
+        assert order["steps"] == list(nerve.load(tmp_path / "runs" / rid).checkpoints)  # every checkpoint
+        assert (
+            order["key_irreps"][-1] == got[(rid, "fourier")]["key_irreps"]
+        )  # the last is the final analysis
+        assert sorted(order["order"]) == sorted(order["key_irreps"][-1])
+    orders = learning_orders(table)
+    assert [o["seed"] for o in orders] == [0, 1]
+    out = CliRunner().invoke(app, ["sweep", "summary", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert "seed 0" in out.output and "learned its key irreps in the order" in out.output
+    page = (tmp_path / "universality.html").read_text()
+    assert "Universality across 2 runs of C7" in page and "figure-learning-order" in page
+    for o in orders:
+        assert o["run_id"] in page

@@ -2,6 +2,8 @@
 
 - :mod:`nerve.analysis.fourier`: the irreps a model of a group task uses (Nanda et al. 2023;
   Chughtai et al. 2023).
+- :mod:`nerve.analysis.learning_order`: the Fourier analysis at every checkpoint, and the
+  order in which a run learns its irreps.
 - :mod:`nerve.analysis.progress`: Nanda et al.'s progress measures and the phases of grokking.
 - :mod:`nerve.analysis.topology`: persistent homology with landmarks and a memory guard, and
   circular coordinates.
@@ -10,6 +12,7 @@
 
 from nerve.analysis._views import ModelView, view
 from nerve.analysis.fourier import ClockPizza, FourierAnalysis, FourierResult
+from nerve.analysis.learning_order import IrrepTrajectory, irrep_trajectory
 from nerve.analysis.llc import LLCEstimator, LLCResult
 from nerve.analysis.progress import ProgressMeasures, ProgressResult
 from nerve.analysis.topology import MemoryBudgetError, PersistentHomology, TopologyResult
@@ -18,6 +21,7 @@ __all__ = [
     "ClockPizza",
     "FourierAnalysis",
     "FourierResult",
+    "IrrepTrajectory",
     "LLCEstimator",
     "LLCResult",
     "MemoryBudgetError",
@@ -26,5 +30,6 @@ __all__ = [
     "ProgressMeasures",
     "ProgressResult",
     "TopologyResult",
+    "irrep_trajectory",
     "view",
 ]

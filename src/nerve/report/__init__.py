@@ -10,6 +10,7 @@ from nerve.report._html import (
     write_report,
 )
 from nerve.report._pipeline import Analysed, analyze
+from nerve.report._sweep import render_universality, write_universality
 
 __all__ = [
     "Analysed",
@@ -19,5 +20,7 @@ __all__ = [
     "llc_calibration_figure",
     "llc_figure",
     "render_report",
+    "render_universality",
     "write_report",
+    "write_universality",
 ]

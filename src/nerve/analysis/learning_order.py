@@ -1,0 +1,119 @@
+"""When each irrep is learned: the Fourier analysis at every checkpoint of a group run.
+
+Chughtai, Chan & Nanda (2023) found the *set* of representations a network uses close to
+universal across seeds of one task, and the *order* in which it learns them not. This module
+reads that order off one run: at each checkpoint, the fraction of the logits' variance along
+each irrep's character (:attr:`FourierResult.logit_fractions`) and the irreps that are key by
+the neuron rule (:attr:`FourierResult.key_irreps`). An irrep counts as learned at the first
+checkpoint where its logit fraction reaches half of its largest value over the run, provided
+that largest value is at least `min_peak` (an irrep that never carries that much is never
+learned); :meth:`IrrepTrajectory.order` sorts the final key irreps by that step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nerve.analysis.fourier import FourierAnalysis
+from nerve.errors import AnalysisError
+from nerve.training import Run
+
+__all__ = ["IrrepTrajectory", "irrep_trajectory"]
+
+
+@dataclass(frozen=True)
+class IrrepTrajectory:
+    """Per-irrep logit fractions and key irreps of one run, checkpoint by checkpoint.
+
+    `logit_fractions[t][i]` is irrep ``irreps[i]``'s fraction at ``steps[t]``; `key_irreps[t]`
+    the labels that are key there.
+
+    >>> t = IrrepTrajectory("C3", ("k=0", "k=1"), (1, 2), (0, 10, 20),
+    ...                     ((0.0, 0.01), (0.0, 0.5), (0.0, 0.9)), ((), ("k=1",), ("k=1",)))
+    >>> t.learned_at()
+    {'k=1': 10}
+    >>> t.order()
+    ('k=1',)
+    """
+
+    group: str
+    irreps: tuple[str, ...]
+    dims: tuple[int, ...]
+    steps: tuple[int, ...]
+    logit_fractions: tuple[tuple[float, ...], ...]
+    key_irreps: tuple[tuple[str, ...], ...]
+
+    @property
+    def final_key(self) -> tuple[str, ...]:
+        """The key irreps at the last checkpoint."""
+        return self.key_irreps[-1]
+
+    def learned_at(self, min_peak: float = 0.05) -> dict[str, int]:
+        """Each learned irrep → the first step where its logit fraction reaches half its peak;
+        irreps whose peak stays below `min_peak` are left out."""
+        if not 0 < min_peak <= 1:
+            raise AnalysisError(f"`min_peak` (={min_peak!r}) must be in (0, 1].")
+        out: dict[str, int] = {}
+        for i, label in enumerate(self.irreps):
+            series = [row[i] for row in self.logit_fractions]
+            peak = max(series)
+            if peak >= min_peak:
+                out[label] = next(s for s, f in zip(self.steps, series) if f >= peak / 2)
+        return out
+
+    def key_from(self) -> dict[str, int | None]:
+        """Each final key irrep → the first step from which it is key at every later checkpoint."""
+        out: dict[str, int | None] = {}
+        for label in self.final_key:
+            since = None
+            for step, key in zip(self.steps, self.key_irreps):
+                since = (since if since is not None else step) if label in key else None
+            out[label] = since
+        return out
+
+    def order(self, min_peak: float = 0.05) -> tuple[str, ...]:
+        """The final key irreps in the order they were learned (ties by label; an irrep below
+        `min_peak` last)."""
+        at = self.learned_at(min_peak)
+        never = self.steps[-1] + 1
+        return tuple(sorted(self.final_key, key=lambda label: (at.get(label, never), label)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (what a sweep row stores), with `learned_at`, `key_from` and `order`."""
+        return {
+            "group": self.group, "irreps": list(self.irreps), "dims": list(self.dims),
+            "steps": list(self.steps), "logit_fractions": [list(r) for r in self.logit_fractions],
+            "key_irreps": [list(k) for k in self.key_irreps], "learned_at": self.learned_at(),
+            "key_from": self.key_from(), "order": list(self.order()),
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IrrepTrajectory:
+        return cls(
+            data["group"], tuple(data["irreps"]), tuple(data["dims"]), tuple(data["steps"]),
+            tuple(tuple(r) for r in data["logit_fractions"]), tuple(tuple(k) for k in data["key_irreps"]),
+        )  # fmt: skip
+
+
+def irrep_trajectory(run: Run, *, steps: Sequence[int] | None = None) -> IrrepTrajectory:
+    """The Fourier analysis of `run` at each of `steps` (default: every checkpoint), reduced to
+    per-irrep logit fractions and key irreps."""
+    if getattr(run.task, "group", None) is None:
+        raise AnalysisError(
+            f"`run` ({run.path}) is a {run.task.name} run; the learning order needs a group task."
+        )
+    steps = tuple(run.checkpoints if steps is None else steps)
+    missing = sorted(set(steps) - set(run.checkpoints))
+    if not steps or missing:
+        raise AnalysisError(
+            f"`steps` (={list(steps)!r}) must be non-empty checkpoints of {run.path}; "
+            f"{missing} are not among {list(run.checkpoints)}."
+        )
+    fractions, keys, result = [], [], None
+    for step in steps:
+        result = FourierAnalysis().fit(run.model_at(step), run.task).result_
+        fractions.append(result.logit_fractions)
+        keys.append(result.key_labels)
+    return IrrepTrajectory(result.group, result.irreps, result.dims, steps, tuple(fractions), tuple(keys))
