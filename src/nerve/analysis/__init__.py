@@ -7,6 +7,8 @@
 - :mod:`nerve.analysis.progress`: Nanda et al.'s progress measures and the phases of grokking.
 - :mod:`nerve.analysis.topology`: persistent homology with landmarks and a memory guard, and
   circular coordinates.
+- :mod:`nerve.analysis.token_circles`: circular features of cyclically ordered tokens (days,
+  months) in a language model's activations (Engels et al. 2024).
 - :mod:`nerve.analysis.llc`: the local learning coefficient by SGLD, all chains in one batch.
 """
 
@@ -15,6 +17,7 @@ from nerve.analysis.fourier import ClockPizza, FourierAnalysis, FourierResult
 from nerve.analysis.learning_order import IrrepTrajectory, irrep_trajectory
 from nerve.analysis.llc import LLCEstimator, LLCResult
 from nerve.analysis.progress import ProgressMeasures, ProgressResult
+from nerve.analysis.token_circles import TokenCircles, TokenCirclesResult, cyclic_spectrum
 from nerve.analysis.topology import MemoryBudgetError, PersistentHomology, TopologyResult
 
 __all__ = [
@@ -29,7 +32,10 @@ __all__ = [
     "PersistentHomology",
     "ProgressMeasures",
     "ProgressResult",
+    "TokenCircles",
+    "TokenCirclesResult",
     "TopologyResult",
+    "cyclic_spectrum",
     "irrep_trajectory",
     "view",
 ]

@@ -22,7 +22,7 @@ from nerve.analysis.topology import PersistentHomology, circular_agreement
 from nerve.errors import AnalysisError
 from nerve.tasks import BinaryOperationTask
 
-__all__ = ["Circle", "FrequencyCircles", "ShapeResult", "frequency_plane"]
+__all__ = ["Circle", "FrequencyCircles", "ShapeResult", "frequency_basis", "frequency_plane"]
 
 
 def frequency_plane(W: Tensor, k: int) -> Tensor:
@@ -36,12 +36,17 @@ def frequency_plane(W: Tensor, k: int) -> Tensor:
     >>> frequency_plane(circle @ isometry.T.double(), k).norm(dim=1)  # the unit circle, recovered
     tensor([1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000], dtype=torch.float64)
     """
+    return W.double() @ frequency_basis(W, k)
+
+
+def frequency_basis(W: Tensor, k: int) -> Tensor:
+    """``[d, 2]``: an orthonormal basis of the plane of frequency k of the rows of ``W [p, d]``
+    (for 0 < k < p/2; the mean of the rows does not enter it)."""
     p = W.shape[0]
     a = torch.arange(p, dtype=torch.float64)
     W = W.double()
     basis = torch.stack([torch.cos(2 * math.pi * k * a / p) @ W, torch.sin(2 * math.pi * k * a / p) @ W], 1)
-    q, _ = torch.linalg.qr(basis)  # [d, 2]
-    return W @ q
+    return torch.linalg.qr(basis)[0]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Activation sites on any ``nn.Module``: named by module path, read over a dataset in batches
-with bounded memory, and streamed to an on-disk store that analyses read lazily.
+with bounded memory, and streamed to an on-disk store that analyses read lazily; Hugging Face
+causal LMs loaded from safetensors, their decoder blocks found, chosen words' activations read.
 
 >>> import torch
 >>> from torch import nn
@@ -13,6 +14,16 @@ True
 """
 
 from nerve.sites._capture import Site, read_sites, resolve_sites
+from nerve.sites._hf import decoder_layers, load_pretrained, token_activations
 from nerve.sites._store import ActivationStore, write_activations
 
-__all__ = ["ActivationStore", "Site", "read_sites", "resolve_sites", "write_activations"]
+__all__ = [
+    "ActivationStore",
+    "Site",
+    "decoder_layers",
+    "load_pretrained",
+    "read_sites",
+    "resolve_sites",
+    "token_activations",
+    "write_activations",
+]
