@@ -68,6 +68,29 @@ def test_train_writes_a_run_and_refuses_to_overwrite_it(tmp_path):
     assert "training" not in again.output  # refused before any progress bar
 
 
+def test_an_interrupted_train_says_how_to_resume_and_resuming_finishes_it(tmp_path, monkeypatch):
+    import nerve.training
+
+    real_train = nerve.training.train
+
+    def interrupted(config, run_dir, callback=None, **kwargs):
+        def stop(step, total, metrics):
+            if step == 7:
+                raise KeyboardInterrupt
+
+        return real_train(config, run_dir, callback=stop, **kwargs)
+
+    monkeypatch.setattr(nerve.training, "train", interrupted)
+    out = tmp_path / "r"
+    args = ["train", "--task", "modadd", "--p", "7", "--steps", "20", "--out", str(out)]
+    first = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert first.exit_code == 130 and f"continue with: nerve train --resume {out}" in first.output
+    monkeypatch.undo()
+    again = runner.invoke(app, ["train", "--resume", str(out)], env={"COLUMNS": "200"})
+    assert again.exit_code == 0, again.output
+    assert (out / "checkpoints" / "step_20.safetensors").exists()
+
+
 def test_train_names_a_bad_preset_and_a_bad_prime(tmp_path):
     bad = runner.invoke(
         app, ["train", "--preset", "nanda2024", "--out", str(tmp_path / "x")], env={"COLUMNS": "200"}

@@ -231,7 +231,7 @@ def train_command(
     from nerve.training import resume as resume_run
 
     console = Console()
-    try:
+    with _clean_errors(console):
         if resume is not None:
             run_dir = resume
             console.print(f"resuming {run_dir}")
@@ -261,13 +261,8 @@ def train_command(
                     f"run directory {run_dir} already holds a run; resume it or choose another --out."
                 )
             fit = lambda callback: train(config, run_dir, callback=callback)  # noqa: E731
+    with _clean_errors(console, interrupted=f"continue with: nerve train --resume {run_dir}"):
         run = _train_with_bar(console, fit)
-    except KeyboardInterrupt:
-        console.print(f"[yellow]interrupted[/yellow]; continue with: nerve train --resume {run_dir}")
-        raise typer.Exit(130) from None
-    except NerveError as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from None
     last = run.metrics()[-1] if run.metrics() else {}
     console.print(f"done: {run.path} ({len(run.checkpoints)} checkpoints)  {_metrics_text(last)}")
 
@@ -290,9 +285,9 @@ def _calibrate(
     console: Console, run: Any, estimator: Any, step: int | None, epsilons: str, nbetas: str
 ) -> None:
     """``nerve llc --calibrate``: the sweep, its table, the JSON, and the report when there is one."""
+    from nerve._io import write_text_atomic
     from nerve.analysis.llc_calibration import calibrate_llc
     from nerve.analysis.llc_curve import cross_entropy64, training_data
-    from nerve.report._pipeline import _write
 
     at = run.checkpoints[-1] if step is None else step
     if at not in run.checkpoints:
@@ -310,7 +305,7 @@ def _calibrate(
             loss_fn=cross_entropy64,
         )  # fmt: skip
     (run.path / "analysis").mkdir(exist_ok=True)
-    path = _write(run.path / "analysis" / "llc_calibration.json", cal.to_json())
+    path = write_text_atomic(run.path / "analysis" / "llc_calibration.json", cal.to_json())
     table = Table(title=f"{run.path} at step {at}: LLC calibration (λ̂ ± spread; MALA acceptance)")
     table.add_column("ε")
     for label, value in zip(cal.nbeta_labels, cal.nbetas):
@@ -349,8 +344,8 @@ def prove_command(
     out: Path = typer.Option(None, help="Where to write the certificate (default: RUN/proofs/CLAIM.json)."),
 ) -> None:
     """Prove a claim about a checkpoint on every input of its task and write a certificate."""
+    from nerve._io import write_text_atomic
     from nerve.proofs import Accuracy, Correct, Margin, Robust, certify
-    from nerve.report._pipeline import _write
     from nerve.training import load
 
     console = Console()
@@ -376,7 +371,7 @@ def prove_command(
         cert = certify(run, statement, step=step)
         path = out if out is not None else run.path / "proofs" / f"{claim}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write(path, cert.to_json())
+        write_text_atomic(path, cert.to_json())
         r = cert.result
         colour = {"proved": "green", "refuted": "red", "undecided": "yellow"}[r.verdict]
         console.print(f"[bold {colour}]{r.verdict}[/bold {colour}]: {cert.statement_text} (step {cert.step})")
@@ -488,9 +483,9 @@ def llc_command(
     boundaries where its trend changes, and (for a group task) the report with its curve. With
     --calibrate: a sweep over ε and nβ at one checkpoint, analysis/llc_calibration.json, and
     the ε to use."""
+    from nerve._io import write_text_atomic
     from nerve.analysis.llc import LLCEstimator
     from nerve.analysis.llc_curve import LLCTrajectory
-    from nerve.report._pipeline import _write
     from nerve.training import load
 
     console = Console()
@@ -518,7 +513,7 @@ def llc_command(
                 )
         curve = trajectory.result_
         (run.path / "analysis").mkdir(exist_ok=True)
-        path = _write(run.path / "analysis" / "llc.json", curve.to_json())
+        path = write_text_atomic(run.path / "analysis" / "llc.json", curve.to_json())
         table = Table(title=f"{run.path}: local learning coefficient", show_header=True)
         for name in ("step", "λ̂", "± (over chains)", "diverged chains", "MALA acceptance"):
             table.add_column(name)

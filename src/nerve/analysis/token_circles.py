@@ -141,7 +141,7 @@ class TokenCircles:
         self.seed = seed
 
     def fit(self, X: Tensor, tokens: Sequence[str] | None = None) -> TokenCircles:
-        X = torch.as_tensor(X)
+        X = torch.as_tensor(X).detach().cpu()  # n·m points: the persistence runs on the CPU
         shape = tuple(X.shape)
         if X.ndim == 2:
             X = X[:, None, :]

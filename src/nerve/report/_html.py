@@ -13,6 +13,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 import nerve
+from nerve._io import write_text_atomic
 from nerve.analysis.fourier import FourierResult
 from nerve.analysis.llc_calibration import LLCCalibration
 from nerve.analysis.llc_curve import LLCCurve
@@ -456,9 +457,5 @@ def write_report(
     proofs: Sequence[Certificate] = (),
 ) -> Path:
     """Write ``report.html`` into the run directory and return its path."""
-    path = run.path / "report.html"
-    tmp = path.with_name(path.name + ".tmp")
     html_text = render_report(run, result, progress, circles, llc, calibration, proofs)
-    tmp.write_text(html_text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(run.path / "report.html", html_text)

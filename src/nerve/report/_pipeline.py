@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from nerve._io import write_text_atomic
 from nerve.analysis.fourier import FourierAnalysis, FourierResult
 from nerve.analysis.llc_calibration import LLCCalibration
 from nerve.analysis.llc_curve import LLCCurve
@@ -38,13 +39,6 @@ class Analysed:
         return self.run.path / "report.html"
 
 
-def _write(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
-
-
 def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> Analysed:
     """Analyse a run of a group task: the Fourier analysis of its last checkpoint, the progress
     measures over all its checkpoints and, for a cyclic group, the circles of its key
@@ -70,15 +64,15 @@ def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> 
     folder = run.path / "analysis"
     folder.mkdir(exist_ok=True)
     files = [
-        _write(folder / "fourier.json", fourier.to_json()),
-        _write(folder / "progress.json", measures.result_.to_json()),
+        write_text_atomic(folder / "fourier.json", fourier.to_json()),
+        write_text_atomic(folder / "progress.json", measures.result_.to_json()),
     ]
     circles = None
     if (run.task.group.family or ("",))[0] == "cyclic" and fourier.key_irreps:
         report("shape", 0, 1)
         keys = [int(label.removeprefix("k=")) for label in fourier.key_labels]
         circles = FrequencyCircles(frequencies=keys).fit(run.model, run.task)
-        files.append(_write(folder / "shape.json", circles.result_.to_json()))
+        files.append(write_text_atomic(folder / "shape.json", circles.result_.to_json()))
         report("shape", 1, 1)
     llc_path, cal_path = folder / "llc.json", folder / "llc_calibration.json"
     llc = LLCCurve.from_json(llc_path.read_text()) if llc_path.is_file() else None

@@ -18,6 +18,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 import nerve
+from nerve._io import write_text_atomic
 from nerve.report._html import _STYLE, _figure_html
 
 __all__ = ["PUBLISHED", "render_universality", "write_universality"]
@@ -147,8 +148,5 @@ its fraction of the logit variance reaches half its peak over the run (peak at l
 
 def write_universality(out: str | Path, table: Sequence[dict[str, Any]]) -> Path:
     """Write ``universality.html`` into the sweep directory `out` and return its path."""
-    path = Path(out) / "universality.html"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_universality(table, title=f"nerve sweep {Path(out).name}"), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    page = render_universality(table, title=f"nerve sweep {Path(out).name}")
+    return write_text_atomic(Path(out) / "universality.html", page)
