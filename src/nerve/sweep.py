@@ -8,7 +8,8 @@ A spec is a JSON file::
      "analyses": ["train", "fourier"]}                # optional; "train" is always recorded
 
 Analyses: ``train`` (the last logged metrics), ``fourier`` (the key irreps of the last checkpoint),
-``learning_order`` (the Fourier analysis at every checkpoint: when each irrep is learned).
+``learning_order`` (the Fourier analysis at every checkpoint: when each irrep is learned; and
+``generalised_at``, the first logged step with test accuracy >= 0.99).
 
 ``run_sweep(..., ray_address=...)`` (``nerve sweep SPEC --ray ADDRESS``; ``local`` starts a Ray
 cluster on this machine) runs the grid points as Ray tasks instead of a local pool.
@@ -249,7 +250,10 @@ def _run_one(
     if "learning_order" in analyses and getattr(run.task, "group", None) is not None:
         from nerve.analysis import irrep_trajectory
 
-        out.append({"analysis": "learning_order", "result": irrep_trajectory(run).to_dict()})
+        # first logged step with test accuracy >= 0.99: when the run generalised, for comparison
+        generalised = next((m["step"] for m in run.metrics() if m.get("test_acc", 0.0) >= 0.99), None)
+        result = {**irrep_trajectory(run).to_dict(), "generalised_at": generalised}
+        out.append({"analysis": "learning_order", "result": result})
     elif "learning_order" in analyses:
         out.append({"analysis": "learning_order", "result": {"skipped": f"{run.task.name} has no group"}})
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")

@@ -101,6 +101,8 @@ def test_the_learning_order_rows_and_the_universality_page(tmp_path):
             order["key_irreps"][-1] == got[(rid, "fourier")]["key_irreps"]
         )  # the last is the final analysis
         assert sorted(order["order"]) == sorted(order["key_irreps"][-1])
+        logged = [(m["step"], m["test_acc"]) for m in nerve.load(tmp_path / "runs" / rid).metrics()]
+        assert order["generalised_at"] == next((s for s, a in logged if a >= 0.99), None)
     orders = learning_orders(table)
     assert [o["seed"] for o in orders] == [0, 1]
     out = CliRunner().invoke(app, ["sweep", "summary", str(tmp_path)])

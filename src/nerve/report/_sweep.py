@@ -59,9 +59,20 @@ def learning_order_figure(table: Sequence[dict[str, Any]]) -> go.Figure:
                     marker={"symbol": symbol, "size": 11}, legendgroup=label,
                     name=f"{label} (dim {dims[label]}){'' if key else ', not key at the end'}",
                 ))  # fmt: skip
+    generalised = [
+        (res["generalised_at"], name) for name, res in trajectories if res.get("generalised_at") is not None
+    ]
+    if generalised:
+        fig.add_trace(go.Scatter(
+            x=[g[0] for g in generalised], y=[g[1] for g in generalised], mode="markers",
+            marker={"symbol": "x-thin", "size": 14, "line": {"width": 2, "color": "#333"}},
+            name="test accuracy reaches 0.99",
+        ))  # fmt: skip
+    names = [name for name, _ in trajectories]
     fig.update_layout(
         title="When each run learned each irrep (its logit fraction first reaches half its peak)",
-        xaxis_title="step", height=120 + 32 * max(len(trajectories), 1),
+        xaxis_title="step", height=140 + 36 * max(len(trajectories), 1),
+        yaxis={"categoryorder": "array", "categoryarray": names[::-1]},  # seed 0 on top
     )  # fmt: skip
     return fig
 
@@ -101,6 +112,13 @@ def _summary_rows(trajectories: list[tuple[str, dict[str, Any]]]) -> list[tuple[
 
 
 _SUMMARY_HEAD = ("irrep", "dim", "key in", "learned first in", "median step learned (key runs)")
+_RUN_HEAD = (
+    "run",
+    "test accuracy",
+    "test accuracy ≥ 0.99 from",
+    "key irreps at the end",
+    "order learned (step)",
+)
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -122,7 +140,9 @@ def render_universality(table: Sequence[dict[str, Any]], *, title: str = "sweep"
             f"{label} ({at[label]:,})" if label in at else f"{label} (–)" for label in res["order"]
         )
         keys = ", ".join(res["key_irreps"][-1]) or "none"
-        per_run.append((name, "–" if test_acc is None else f"{test_acc:.4f}", keys, order))
+        gen = res.get("generalised_at")
+        acc_text = "–" if test_acc is None else f"{test_acc:.4f}"
+        per_run.append((name, acc_text, "never" if gen is None else f"{gen:,}", keys, order))
     published = PUBLISHED.get(group or "", "")
     figures = [("learning-order", learning_order_figure(table)), ("trajectories", trajectories_figure(table))]
     body = "\n".join(f"<section>{_figure_html(fig, name)}</section>" for name, fig in figures)
@@ -139,7 +159,7 @@ its fraction of the logit variance reaches half its peak over the run (peak at l
 {_table(_SUMMARY_HEAD, _summary_rows(trajectories))}
 <p>{html.escape(published) if published else "No published table for this group."}</p>
 <h2>Each run</h2>
-{_table(("run", "test accuracy", "key irreps at the end", "order learned (step)"), per_run)}
+{_table(_RUN_HEAD, per_run)}
 <h2>Figures</h2>
 {body}
 </body></html>
