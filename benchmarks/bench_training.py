@@ -9,12 +9,17 @@ biases are frozen at zero, as Nanda et al. did, so both train the same parameter
 
 The two are timed in alternating rounds in one process so that load on the machine hits both.
 
-Run: ``pip install "transformer-lens<4"`` then ``python benchmarks/bench_training.py``.
+With ``--mlp``: the chughtai2023 MLP (S5, 5,760 training pairs, full batch), the trainer's
+factored first layer (``MLP.forward_factored``) against the plain ``forward`` (embed, concatenate,
+one linear layer): the tool a user would otherwise write.
+
+Run: ``pip install "transformer-lens<4"`` then ``python benchmarks/bench_training.py [--mlp]``.
 """
 
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from importlib.metadata import version
 
@@ -54,6 +59,44 @@ def stepper(model, forward, targets):
     return step, sum(p.numel() for p in params)
 
 
+def race(contenders: dict) -> dict[str, float]:
+    """Steps per second of each contender, median of alternating rounds."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for step, _ in contenders.values():
+        for _ in range(WARMUP):
+            step()
+    for _ in range(ROUNDS):
+        for name, (step, _) in contenders.items():
+            t0 = time.perf_counter()
+            for _ in range(STEPS_PER_ROUND):
+                step()
+            times[name].append((time.perf_counter() - t0) / STEPS_PER_ROUND)
+    return {name: 1 / statistics.median(t) for name, t in times.items()}
+
+
+def mlp_main() -> None:
+    config = PRESETS["chughtai2023"]
+    task = make_task(config.task)
+    inputs, labels = task.enumerate()
+    train = split_indices(task.size, config.train_fraction, seed=config.seed).train
+    pairs, targets = inputs[train], labels[train]
+    plain, factored = make_model(config.model, task, seed=0), make_model(config.model, task, seed=0)
+    contenders = {
+        "MLP.forward (embed, concat, linear)": stepper(plain, lambda: plain(pairs), targets),
+        "MLP.forward_factored (the trainer's)": stepper(
+            factored, lambda: factored.forward_factored(pairs), targets
+        ),
+    }
+    rate = race(contenders)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    batch = f"full batch of {len(targets)} pairs"
+    print(f"chughtai2023: S5, {batch}, median of {ROUNDS} rounds of {STEPS_PER_ROUND} steps")
+    for name, (_, n_params) in contenders.items():
+        print(f"{name:<38} {n_params:>8} params  {rate[name]:6.2f} steps/s")
+    names = list(contenders)
+    print(f"ratio factored / plain: {rate[names[1]] / rate[names[0]]:.2f}")
+
+
 def main() -> None:
     config = PRESETS["nanda2023"]
     task = make_task(config.task)
@@ -68,21 +111,10 @@ def main() -> None:
         "nerve Transformer": stepper(ours, lambda: ours(pairs), targets),
         "TransformerLens HookedTransformer": stepper(theirs, lambda: theirs(tokens)[:, -1], targets),
     }
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for step, _ in contenders.values():
-        for _ in range(WARMUP):
-            step()
-    for _ in range(ROUNDS):
-        for name, (step, _) in contenders.items():
-            t0 = time.perf_counter()
-            for _ in range(STEPS_PER_ROUND):
-                step()
-            times[name].append((time.perf_counter() - t0) / STEPS_PER_ROUND)
-
+    rate = race(contenders)
     versions = f"torch {torch.__version__}, transformer-lens {version('transformer-lens')}"
     print(f"{versions}, {torch.get_num_threads()} threads")
     print(f"full batch of {len(targets)} pairs, median of {ROUNDS} rounds of {STEPS_PER_ROUND} steps")
-    rate = {name: 1 / statistics.median(t) for name, t in times.items()}
     for name, (_, n_params) in contenders.items():
         print(f"{name:<36} {n_params:>8} trainable params  {rate[name]:6.2f} steps/s")
     ratio = rate["nerve Transformer"] / rate["TransformerLens HookedTransformer"]
@@ -90,4 +122,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    mlp_main() if "--mlp" in sys.argv[1:] else main()

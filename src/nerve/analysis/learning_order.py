@@ -111,9 +111,9 @@ def irrep_trajectory(run: Run, *, steps: Sequence[int] | None = None) -> IrrepTr
             f"`steps` (={list(steps)!r}) must be non-empty checkpoints of {run.path}; "
             f"{missing} are not among {list(run.checkpoints)}."
         )
-    fractions, keys, result = [], [], None
+    fractions, keys, result, task = [], [], None, run.task
     for step in steps:
-        result = FourierAnalysis().fit(run.model_at(step), run.task).result_
+        result = FourierAnalysis().fit(run.model_at(step), task).result_
         fractions.append(result.logit_fractions)
         keys.append(result.key_labels)
     return IrrepTrajectory(result.group, result.irreps, result.dims, steps, tuple(fractions), tuple(keys))
