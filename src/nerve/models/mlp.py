@@ -61,9 +61,10 @@ class MLP(nn.Module):
         Up to the ReLU the network is linear in each input's one-hot token, so the first layer
         is applied once per vocabulary entry and gathered: ``W_h [W_a a; W_b b] = (W_h^a W_a)[a]
         + (W_h^b W_b)[b]``. For a full batch much larger than the vocabulary (5,760 pairs of
-        S5 against 120 tokens) a training step costs 2.4x less. Equal to :meth:`forward` up
-        to float rounding; the submodules' forward hooks do not fire (no ``embed.i`` or
-        ``hidden`` activations exist on this path), so analyses use :meth:`forward`.
+        S5 against 120 tokens) a training step runs about twice as fast (benchmarks/RESULTS.md).
+        Equal to :meth:`forward` up to float rounding; the submodules' forward hooks do not fire
+        (no ``embed.i`` or ``hidden`` activations exist on this path), so analyses use
+        :meth:`forward`.
 
         >>> model = MLP(MLPConfig(n_vocab=7, n_classes=7), seed=0)
         >>> x = torch.tensor([[1, 2], [3, 4], [6, 6]])
