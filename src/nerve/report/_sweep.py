@@ -32,6 +32,10 @@ PUBLISHED: dict[str, str] = {
 }
 
 
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+            "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
+
+
 def _trajectories(table: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """(a name for the run, its learning_order result) by seed; the name says the seed and run id."""
     rows = [r for r in table if r["analysis"] == "learning_order" and "order" in r["result"]]
@@ -46,7 +50,7 @@ def learning_order_figure(table: Sequence[dict[str, Any]]) -> go.Figure:
     trajectories = _trajectories(table)
     irreps = trajectories[0][1]["irreps"] if trajectories else []
     dims = dict(zip(irreps, trajectories[0][1]["dims"])) if trajectories else {}
-    for label in irreps:
+    for i, label in enumerate(irreps):
         for key, symbol in ((True, "circle"), (False, "circle-open")):
             points = [
                 (res["learned_at"][label], name)
@@ -56,7 +60,8 @@ def learning_order_figure(table: Sequence[dict[str, Any]]) -> go.Figure:
             if points:
                 fig.add_trace(go.Scatter(
                     x=[p[0] for p in points], y=[p[1] for p in points], mode="markers",
-                    marker={"symbol": symbol, "size": 11}, legendgroup=label,
+                    marker={"symbol": symbol, "size": 11, "color": _PALETTE[i % len(_PALETTE)]},
+                    legendgroup=label,
                     name=f"{label} (dim {dims[label]}){'' if key else ', not key at the end'}",
                 ))  # fmt: skip
     generalised = [
@@ -83,13 +88,11 @@ def trajectories_figure(table: Sequence[dict[str, Any]]) -> go.Figure:
     cols = 2
     rows = max(math.ceil(len(trajectories) / cols), 1)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[n for n, _ in trajectories] or [""])
-    palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-               "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
     for k, (_, res) in enumerate(trajectories):
         for i, label in enumerate(res["irreps"]):
             fig.add_trace(go.Scatter(
                 x=res["steps"], y=[f[i] for f in res["logit_fractions"]], mode="lines",
-                line={"color": palette[i % len(palette)]}, name=label, legendgroup=label, showlegend=k == 0,
+                line={"color": _PALETTE[i % len(_PALETTE)]}, name=label, legendgroup=label, showlegend=k == 0,
             ), row=k // cols + 1, col=k % cols + 1)  # fmt: skip
     fig.update_layout(title="Fraction of logit variance along each irrep", height=220 * rows + 80)
     return fig
