@@ -111,7 +111,8 @@ def token_activations(
     Each context is the template's text up to and including the word (what follows cannot
     change a causal model's activations there). Contexts are right-padded into batches with an
     attention mask, which leaves a causal model's earlier positions as they are alone. `device`:
-    where the inputs go (default: the model's).
+    where the inputs go (default: the model's). A word of several tokens is read at its last
+    token; a tokenizer that appends an end-of-text token to every text is not supported.
     """
     if not words:
         raise AnalysisError("`words` is empty: name the tokens to read.")
@@ -138,8 +139,9 @@ def token_activations(
         input_ids = torch.tensor([x + [pad] * (width - len(x)) for x in chunk], device=device)
         mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in chunk], device=device)
         last = torch.tensor([len(x) - 1 for x in chunk], device=device)
+        rows_of = torch.arange(len(chunk), device=device)
         acts = read_sites(
-            model, input_ids, [site], select=lambda t, last=last: t[torch.arange(len(last)), last],
+            model, input_ids, [site], select=lambda t, r=rows_of, c=last: t[r.to(t.device), c.to(t.device)],
             dtype=torch.float32, attention_mask=mask,
         )[site]  # fmt: skip
         rows.append(acts)
