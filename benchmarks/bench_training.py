@@ -74,12 +74,17 @@ def race(contenders: dict) -> dict[str, float]:
     return {name: 1 / statistics.median(t) for name, t in times.items()}
 
 
-def mlp_main() -> None:
-    config = PRESETS["chughtai2023"]
+def training_set(preset: str):
+    """The preset's config, task, and its training pairs and targets."""
+    config = PRESETS[preset]
     task = make_task(config.task)
     inputs, labels = task.enumerate()
     train = split_indices(task.size, config.train_fraction, seed=config.seed).train
-    pairs, targets = inputs[train], labels[train]
+    return config, task, inputs[train], labels[train]
+
+
+def mlp_main() -> None:
+    config, task, pairs, targets = training_set("chughtai2023")
     plain, factored = make_model(config.model, task, seed=0), make_model(config.model, task, seed=0)
     contenders = {
         "MLP.forward (embed, concat, linear)": stepper(plain, lambda: plain(pairs), targets),
@@ -98,11 +103,7 @@ def mlp_main() -> None:
 
 
 def main() -> None:
-    config = PRESETS["nanda2023"]
-    task = make_task(config.task)
-    inputs, labels = task.enumerate()
-    train = split_indices(task.size, config.train_fraction, seed=config.seed).train
-    pairs, targets = inputs[train], labels[train]
+    config, task, pairs, targets = training_set("nanda2023")
     tokens = torch.cat([pairs, torch.full_like(pairs[:, :1], task.n_vocab)], dim=1)  # a, b, '='
 
     ours = make_model(config.model, task, seed=0)
