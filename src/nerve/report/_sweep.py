@@ -122,7 +122,7 @@ _SUMMARY_HEAD = ("irrep", "dim", "key in", f"final logit fraction ≥ {LOGIT_KEY
 _RUN_HEAD = (
     "run",
     "test accuracy",
-    "test accuracy ≥ 0.99 from",
+    "test accuracy ≥ 0.99 at step",
     "key irreps at the end",
     "order learned (step)",
 )
