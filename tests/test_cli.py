@@ -2,6 +2,7 @@
 
 import json
 
+import torch
 from typer.testing import CliRunner
 
 import nerve
@@ -209,3 +210,9 @@ def test_sweep_runs_a_grid_and_summary_prints_its_table_and_universality(tmp_pat
     assert summary.exit_code == 0 and "key irreps across runs (universality)" in summary.output
     bad = runner.invoke(app, ["sweep", str(spec)], env={"COLUMNS": "200"})
     assert bad.exit_code == 2 and "takes one spec file and an --out directory" in bad.output
+    threads = torch.get_num_threads()
+    one = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "t"), "--threads", "1"])
+    assert one.exit_code == 0, one.output
+    assert torch.get_num_threads() == threads  # set for the sweep, given back after
+    zero = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "z"), "--threads", "0"])
+    assert zero.exit_code == 2 and "`--threads` (=0) must be at least 1" in zero.output

@@ -416,13 +416,16 @@ def sweep_command(
     ray: str = typer.Option(
         None, "--ray", help="Run on the Ray cluster at this address ('local': start one here)."
     ),
+    threads: int = typer.Option(
+        None, help="Torch threads of every run (default: torch's); give a restart the same number."
+    ),
 ) -> None:
     """Train and analyse a grid of runs (`nerve sweep SPEC --out DIR`); a restarted sweep skips
     finished runs. `nerve sweep summary DIR` prints its table."""
     from nerve.sweep import key_irrep_counts, learning_orders, load_spec, run_sweep, summary
 
     console = Console()
-    with _clean_errors(console):
+    with _clean_errors(console), _threads(threads):
         if args[0] == "summary":
             if len(args) != 2:
                 raise NerveError(f"`nerve sweep summary` takes one sweep directory; got {args[1:]}.")
@@ -457,6 +460,25 @@ def sweep_command(
 
             page = write_universality(args[1] if args[0] == "summary" else out, table_rows)
             console.print(f"universality table and learning-order figures: {page}")
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """Torch's intra-op threads set to `n` inside, as they were after (the runs of a sweep sum in
+    the order their thread count gives: a resumed run matches only with the same count)."""
+    import torch
+
+    if n is None:
+        yield
+        return
+    if n < 1:
+        raise NerveError(f"`--threads` (={n}) must be at least 1.")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @app.command("llc")
