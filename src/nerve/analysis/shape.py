@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from nerve.analysis._views import ModelView, view
-from nerve.analysis.topology import PersistentHomology, circular_agreement
+from nerve.analysis.topology import PersistentHomology, circular_agreement, longest_loop_coordinate
 from nerve.errors import AnalysisError
 from nerve.tasks import BinaryOperationTask
 
@@ -140,10 +140,7 @@ class FrequencyCircles:
                 )
                 r = ph.result_
                 lengths = [d - b for b, d in r.diagrams[1]]
-                theta = None
-                if ph.circular_coordinates_:  # the longest significant circle's coordinate
-                    j = max(range(len(r.significant[1])), key=lambda j: lengths[r.significant[1][j]])
-                    theta = ph.circular_coordinates_[j]
+                theta = longest_loop_coordinate(ph)
                 agreement = None if theta is None else circular_agreement(theta, (k * phase / p) % 1)
                 circles.append(
                     Circle(

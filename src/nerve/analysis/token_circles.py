@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from nerve.analysis.shape import frequency_basis
-from nerve.analysis.topology import PersistentHomology, circular_agreement
+from nerve.analysis.topology import PersistentHomology, circular_agreement, longest_loop_coordinate
 from nerve.errors import AnalysisError
 
 __all__ = ["TokenCircle", "TokenCircles", "TokenCirclesResult", "cyclic_spectrum"]
@@ -178,9 +178,9 @@ class TokenCircles:
         null = torch.stack([cyclic_spectrum(means[o]) for o in orders])  # [N, n//2 + 1]
         phase = torch.arange(n, dtype=torch.float64)
         circles, self.planes_ = [], {}
+        centre = means.mean(0)
         for k in frequencies:
             q = frequency_basis(means, k)
-            centre = means.mean(0)
             plane_means = (means - centre) @ q
             points = ((X - centre) @ q).reshape(n * m, 2)
             angle = torch.atan2(plane_means[:, 1], plane_means[:, 0]) / (2 * math.pi) % 1
@@ -190,10 +190,8 @@ class TokenCircles:
             )
             r = ph.result_
             lengths = [d - b for b, d in r.diagrams[1]]
-            loop = None
-            if ph.circular_coordinates_:
-                j = max(range(len(r.significant[1])), key=lambda j: lengths[r.significant[1][j]])
-                loop = circular_agreement(ph.circular_coordinates_[j], target.repeat_interleave(m))
+            theta = longest_loop_coordinate(ph)
+            loop = None if theta is None else circular_agreement(theta, target.repeat_interleave(m))
             p_value = (1 + int((null[:, k] >= spectrum[k] - 1e-12).sum())) / (1 + self.n_permutations)
             circles.append(TokenCircle(
                 k, float(spectrum[k]), p_value, circular_agreement(angle, target), (r.betti[0], r.betti[1]),

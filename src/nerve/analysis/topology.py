@@ -32,6 +32,7 @@ __all__ = [
     "diagram_distance",
     "estimate_memory",
     "estimate_sparse_memory",
+    "longest_loop_coordinate",
 ]
 
 
@@ -377,6 +378,17 @@ def _has_gph() -> bool:
     except ImportError:
         return False
     return True
+
+
+def longest_loop_coordinate(ph: PersistentHomology) -> Tensor | None:
+    """The circular coordinate of the longest significant H1 bar of a fitted ``circular``
+    :class:`PersistentHomology`, or None when it found no significant loop."""
+    if not ph.circular_coordinates_:
+        return None
+    r = ph.result_
+    lengths = [d - b for b, d in r.diagrams[1]]
+    j = max(range(len(r.significant[1])), key=lambda j: lengths[r.significant[1][j]])
+    return ph.circular_coordinates_[j]
 
 
 def circular_agreement(theta: Tensor, phi: Tensor) -> float:
