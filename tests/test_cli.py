@@ -132,6 +132,11 @@ def test_demo_trains_groks_and_reports(tmp_path):
     fourier = json.loads((out / "analysis" / "fourier.json").read_text())
     assert fourier["accuracy"] >= 0.99 and fourier["key_irreps"]
     assert f"report: {out / 'report.html'}" in result.output
+    # the demo groks: train accuracy saturates first, test accuracy reaches 99% much later
+    metrics = nerve.load(out).metrics()
+    train99 = next(m["step"] for m in metrics if m["train_acc"] >= 0.99)
+    test99 = next(m["step"] for m in metrics if m["test_acc"] >= 0.99)
+    assert test99 >= 5 * train99 and metrics[-1]["test_acc"] >= 0.99
     # run again: the finished run is reused, not retrained or refused
     again = runner.invoke(app, ["demo", "--out", str(out)], env={"COLUMNS": "200"})
     assert again.exit_code == 0 and "reusing the demo run" in again.output
