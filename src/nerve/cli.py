@@ -422,7 +422,15 @@ def sweep_command(
 ) -> None:
     """Train and analyse a grid of runs (`nerve sweep SPEC --out DIR`); a restarted sweep skips
     finished runs. `nerve sweep summary DIR` prints its table."""
-    from nerve.sweep import key_irrep_counts, learning_orders, load_spec, run_sweep, summary
+    from nerve.sweep import (
+        LOGIT_KEY,
+        key_irrep_counts,
+        learning_orders,
+        load_spec,
+        logit_key_counts,
+        run_sweep,
+        summary,
+    )
 
     console = Console()
     with _clean_errors(console), _threads(threads):
@@ -451,6 +459,10 @@ def sweep_command(
             shares = ", ".join(f"{label}: {n}/{runs}" for label, n in counts.items()) or "none in any run"
             console.print(f"key irreps across runs (universality): {shares}")
         orders = learning_orders(table_rows)
+        if orders:
+            by_logits = logit_key_counts(table_rows)
+            shares = ", ".join(f"{label}: {n}/{len(orders)}" for label, n in by_logits.items()) or "none"
+            console.print(f"irreps with >= {LOGIT_KEY:g} of the final logit variance: {shares}")
         for o in orders:
             at = o["learned_at"]
             steps = ", ".join(f"{x} at {at[x]:,}" if x in at else x for x in o["order"]) or "-"

@@ -45,10 +45,12 @@ from nerve.training.run import CheckpointError
 
 __all__ = [
     "ANALYSES",
+    "LOGIT_KEY",
     "SweepSpec",
     "key_irrep_counts",
     "learning_orders",
     "load_spec",
+    "logit_key_counts",
     "run_sweep",
     "summary",
 ]
@@ -295,6 +297,32 @@ def key_irrep_counts(table: Sequence[dict[str, Any]]) -> dict[str, int]:
         if r["analysis"] == "fourier":
             for label in r["result"].get("key_irreps", []):
                 counts[label] = counts.get(label, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+#: The second rule of key: an irrep that carries at least this share of the final logits' variance
+#: along its character (the first is the Fourier analysis' neuron rule).
+LOGIT_KEY = 0.05
+
+
+def logit_key_counts(table: Sequence[dict[str, Any]], threshold: float = LOGIT_KEY) -> dict[str, int]:
+    """In how many runs each irrep carries at least `threshold` of the final logit variance, from
+    the sweep's "learning_order" rows (the last checkpoint's fractions), most frequent first.
+
+    >>> row = {"analysis": "learning_order",
+    ...        "result": {"irreps": ["a", "b", "c"], "logit_fractions": [[0, 0, 0], [0.5, 0.04, 0.2]]}}
+    >>> logit_key_counts([row, row])
+    {'a': 2, 'c': 2}
+    """
+    if not 0 < threshold <= 1:
+        raise ConfigError(f"`threshold` (={threshold!r}) must be a share of variance in (0, 1].")
+    counts: dict[str, int] = {}
+    for r in table:
+        if r["analysis"] == "learning_order" and "logit_fractions" in r["result"]:
+            res = r["result"]
+            for label, share in zip(res["irreps"], res["logit_fractions"][-1]):
+                if share >= threshold:
+                    counts[label] = counts.get(label, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 

@@ -89,7 +89,7 @@ def test_the_learning_order_rows_and_the_universality_page(tmp_path):
     from typer.testing import CliRunner
 
     from nerve.cli import app
-    from nerve.sweep import learning_orders
+    from nerve.sweep import learning_orders, logit_key_counts
 
     spec = {**TINY, "grid": {"seed": [0, 1]}, "analyses": ["fourier", "learning_order"]}
     table = run_sweep(load_spec(spec), tmp_path)
@@ -105,9 +105,23 @@ def test_the_learning_order_rows_and_the_universality_page(tmp_path):
         assert order["generalised_at"] == next((s for s, a in logged if a >= 0.99), None)
     orders = learning_orders(table)
     assert [o["seed"] for o in orders] == [0, 1]
-    out = CliRunner().invoke(app, ["sweep", "summary", str(tmp_path)])
+    # the logit rule: in how many runs an irrep has >= threshold of the final logit variance
+    finals = [got[(rid, "learning_order")] for rid in {r["run_id"] for r in table}]
+    finals = [dict(zip(res["irreps"], res["logit_fractions"][-1])) for res in finals]
+
+    def counted(threshold):
+        labels = {label for f in finals for label in f}
+        return {x: n for x in labels if (n := sum(f[x] >= threshold for f in finals))}
+
+    half = max(max(f.values()) for f in finals) / 2  # 40 steps learn little: a threshold some reach
+    assert logit_key_counts(table) == counted(0.05) and logit_key_counts(table, half) == counted(half) != {}
+    assert logit_key_counts(table, threshold=1.0) == {}
+    with pytest.raises(ConfigError, match=r"`threshold` \(=0\) must be a share of variance in \(0, 1\]"):
+        logit_key_counts(table, threshold=0)
+    out = CliRunner().invoke(app, ["sweep", "summary", str(tmp_path)], env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output
     assert "seed 0" in out.output and "learned its key irreps in the order" in out.output
+    assert "irreps with >= 0.05 of the final logit variance: " in out.output
     page = (tmp_path / "universality.html").read_text()
     assert "Universality across 2 runs of C7" in page and "figure-learning-order" in page
     for o in orders:

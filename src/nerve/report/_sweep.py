@@ -20,6 +20,7 @@ from plotly.subplots import make_subplots
 import nerve
 from nerve._io import write_text_atomic
 from nerve.report._html import _STYLE, _figure_html
+from nerve.sweep import LOGIT_KEY, logit_key_counts
 
 __all__ = ["PUBLISHED", "render_universality", "write_universality"]
 
@@ -101,12 +102,15 @@ def trajectories_figure(table: Sequence[dict[str, Any]]) -> go.Figure:
 def _summary_rows(trajectories: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, ...]]:
     if not trajectories:
         return []
+    logit_counts = logit_key_counts(
+        [{"analysis": "learning_order", "result": res} for _, res in trajectories]
+    )
     n = len(trajectories)
     res0 = trajectories[0][1]
     out = []
-    for i, (label, dim) in enumerate(zip(res0["irreps"], res0["dims"])):
+    for label, dim in zip(res0["irreps"], res0["dims"]):
         key = sum(label in res["key_irreps"][-1] for _, res in trajectories)
-        by_logits = sum(res["logit_fractions"][-1][i] >= LOGIT_KEY for _, res in trajectories)
+        by_logits = logit_counts.get(label, 0)
         first = sum(bool(res["order"]) and res["order"][0] == label for _, res in trajectories)
         steps = [res["learned_at"][label] for _, res in trajectories if label in res["key_irreps"][-1]
                  and label in res["learned_at"]]  # fmt: skip
@@ -115,8 +119,6 @@ def _summary_rows(trajectories: list[tuple[str, dict[str, Any]]]) -> list[tuple[
     return out
 
 
-#: The second rule the table counts by: an irrep's share of the final logits' variance.
-LOGIT_KEY = 0.05
 _SUMMARY_HEAD = ("irrep", "dim", "key in", f"final logit fraction ≥ {LOGIT_KEY:g} in",
                  "learned first in", "median step learned (key runs)")  # fmt: skip
 _RUN_HEAD = (
