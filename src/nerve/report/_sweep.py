@@ -112,15 +112,23 @@ def _summary_rows(trajectories: list[tuple[str, dict[str, Any]]]) -> list[tuple[
         key = sum(label in res["key_irreps"][-1] for _, res in trajectories)
         by_logits = logit_counts.get(label, 0)
         first = sum(bool(res["order"]) and res["order"][0] == label for _, res in trajectories)
+        # among every irrep learned (key at the end or not), the first, ties by label as in order()
+        first_any = sum(
+            bool(at := res["learned_at"]) and min(at, key=lambda x: (at[x], x)) == label
+            for _, res in trajectories
+        )
         steps = [res["learned_at"][label] for _, res in trajectories if label in res["key_irreps"][-1]
                  and label in res["learned_at"]]  # fmt: skip
         median = f"{statistics.median(steps):,.0f}" if steps else "–"
-        out.append((label, str(dim), f"{key}/{n}", f"{by_logits}/{n}", f"{first}/{n}", median))
+        out.append(
+            (label, str(dim), f"{key}/{n}", f"{by_logits}/{n}", f"{first}/{n}", f"{first_any}/{n}", median)
+        )
     return out
 
 
 _SUMMARY_HEAD = ("irrep", "dim", "key in", f"final logit fraction ≥ {LOGIT_KEY:g} in",
-                 "learned first in", "median step learned (key runs)")  # fmt: skip
+                 "learned first of the key irreps in", "learned first of all irreps in",
+                 "median step learned (key runs)")  # fmt: skip
 _RUN_HEAD = (
     "run",
     "test accuracy",
