@@ -175,6 +175,14 @@ class FourierAnalysis:
         self.seed = seed
         self.batch_size = batch_size
 
+    @property
+    def key_rule(self) -> str:
+        """The rule that makes an irrep key, in words, with this analysis' thresholds."""
+        return (
+            f"an irrep is key when it holds more than {self.clean:g} of the variance of at least "
+            f"{self.min_share:g} of the live neurons"
+        )
+
     def _check_params(self) -> None:
         for name in ("clean", "min_share"):
             value = getattr(self, name)
@@ -234,10 +242,7 @@ class FourierAnalysis:
             neuron_fraction=_floats(fraction),
             neuron_share=_floats(share),
             key_irreps=key,
-            key_rule=(
-                f"an irrep is key when it holds more than {self.clean:g} of the variance of at least "
-                f"{self.min_share:g} of the live neurons"
-            ),
+            key_rule=self.key_rule,
             logit_similarity=_floats(sim),
             logit_fractions=_floats(logit_fractions),
             key_logit_fraction=float(logit_fractions[list(key)].sum()) if key else 0.0,

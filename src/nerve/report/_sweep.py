@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 
 import nerve
 from nerve._io import write_text_atomic
+from nerve.analysis import FourierAnalysis
 from nerve.report._html import _STYLE, _figure_html
 from nerve.sweep import LOGIT_KEY, logit_key_counts
 
@@ -144,6 +145,10 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f'<table class="numbers"><tr>{th}</tr>{body}</table>'
 
 
+#: The sweep's Fourier rows use FourierAnalysis' defaults: its key rule in words.
+_NEURON_RULE = FourierAnalysis().key_rule
+
+
 def render_universality(table: Sequence[dict[str, Any]], *, title: str = "sweep") -> str:
     """The page as a string (self-contained, plotly.js inside), from a sweep's rows."""
     trajectories = _trajectories(table)
@@ -170,8 +175,8 @@ def render_universality(table: Sequence[dict[str, Any]], *, title: str = "sweep"
 </head><body>
 <h1>Universality across {len(trajectories)} runs{f" of {html.escape(group)}" if group else ""}</h1>
 <p class="note">nerve {html.escape(nerve.__version__)} · {html.escape(title)} · key irreps by the neuron
-rule of the Fourier analysis at the last checkpoint (more than 0.85 of the variance of at least 2%
-of the live neurons, the defaults), and, as a second rule, the irreps that carry at least {LOGIT_KEY:g} of the
+rule of the Fourier analysis at the last checkpoint (with its defaults: {html.escape(_NEURON_RULE)}),
+and, as a second rule, the irreps that carry at least {LOGIT_KEY:g} of the
 final logits' variance along their character; an irrep is learned at the first checkpoint where
 its fraction of the logit variance reaches half its peak over the run (peak at least 0.05).</p>
 <h2>Key irreps across runs</h2>
