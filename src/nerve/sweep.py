@@ -7,7 +7,8 @@ A spec is a JSON file::
      "grid": {"seed": [0, 1, 2], "task.p": [31, 59]}, # dotted config fields and their values
      "analyses": ["train", "fourier"]}                # optional; "train" is always recorded
 
-Analyses: ``train`` (the last logged metrics), ``fourier`` (the key irreps of the last checkpoint),
+Analyses: ``train`` (the last logged metrics), ``fourier`` (the key irreps of the last checkpoint,
+and each irrep's share of the neurons clean in it, which the key rule reads),
 ``learning_order`` (the Fourier analysis at every checkpoint: when each irrep is learned; and
 ``generalised_at``, the first logged step with test accuracy >= 0.99).
 
@@ -246,6 +247,8 @@ def _run_one(
         out.append({"analysis": "fourier", "result": {
             "key_irreps": list(r.key_labels), "key_logit_fraction": r.key_logit_fraction,
             "clean_neuron_fraction": r.clean_neuron_fraction(),
+            # what the neuron rule read: each irrep's share of the live neurons clean in it
+            "irreps": list(r.irreps), "clean_share": list(r.clean_share()),
         }})  # fmt: skip
     elif "fourier" in analyses:
         out.append({"analysis": "fourier", "result": {"skipped": f"{run.task.name} has no group"}})

@@ -150,6 +150,11 @@ def test_neurons_key_irreps_and_embeddings_from_a_built_network(s4):
     assert r.neuron_irrep == (i_std,) * 9 + (i_sign, -1, -1)
     assert r.neuron_share[i_std] == pytest.approx(0.9) and r.neuron_share[i_sign] == pytest.approx(0.1)
     assert r.key_irreps == (i_std,)  # sign dominates 10% of live neurons, under min_share
+    # every live neuron is all in one irrep: clean at any threshold below 1, so the shares agree
+    assert r.clean_share() == pytest.approx(r.neuron_share) and sum(r.clean_share(0.999)) == pytest.approx(1)
+    assert FourierAnalysis(min_share=0.1).fit(
+        lookup_view(logits, neurons, embedding, embedding), task
+    ).result_.key_irreps == (i_std, i_sign)  # the rule compares the shares with min_share: 0.1 >= 0.1
     assert "0.2 of the live neurons" in r.key_rule
     assert r.clean_neuron_fraction() == 1.0
     # Schur: Σ_g ρ_ij(g)² = |G|/d, so each std neuron has variance |G|²/3 and sign(b) has |G|²

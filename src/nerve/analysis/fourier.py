@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -108,6 +109,11 @@ class FourierResult:
         live = [f for f, i in zip(self.neuron_fraction, self.neuron_irrep) if i >= 0]
         return sum(f > threshold for f in live) / max(len(live), 1)
 
+    def clean_share(self, clean: float = 0.5) -> tuple[float, ...]:
+        """For each irrep, the fraction of live neurons with more than `clean` of their variance in
+        it: what the key rule compares with ``min_share`` (at the analysis' `clean`, 0.5 by default)."""
+        return _clean_share(self.neuron_irrep, self.neuron_fraction, len(self.irreps), clean)
+
     def to_json(self) -> str:
         """The result as JSON (NaN written as null)."""
         return json.dumps(_finite(asdict(self)), indent=1)
@@ -120,6 +126,15 @@ class FourierResult:
         data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         data["embeddings"] = {k: tuple(v) for k, v in data["embeddings"].items()}
         return cls(**data, clock_pizza=None if cp is None else ClockPizza(**cp))
+
+
+def _clean_share(
+    dominant: Sequence[int], fraction: Sequence[float], n_irreps: int, clean: float
+) -> tuple[float, ...]:
+    """Per irrep, the fraction of live neurons (dominant irrep >= 0) holding more than `clean` of
+    their variance in it."""
+    live = [(i, f) for i, f in zip(dominant, fraction) if i >= 0]
+    return tuple(sum(i == k and f > clean for i, f in live) / max(len(live), 1) for k in range(n_irreps))
 
 
 def _finite(x: Any) -> Any:
@@ -220,8 +235,8 @@ class FourierAnalysis:
         fraction = torch.where(live, by_irrep.nan_to_num(-1).max(0).values, torch.nan)
         n_live = max(int(live.sum()), 1)
         share = torch.bincount(dominant[live], minlength=len(G.irreps())).double() / n_live
-        clean_share = torch.bincount(dominant[live & (fraction > self.clean)], minlength=len(G.irreps()))
-        key = tuple(int(i) for i in torch.nonzero(clean_share / n_live >= self.min_share).flatten())
+        clean_share = _clean_share(dominant.tolist(), fraction.tolist(), len(G.irreps()), self.clean)
+        key = tuple(i for i, x in enumerate(clean_share) if x >= self.min_share)
 
         centred = self.logits_ - self.logits_.mean(-1, keepdim=True)
         inner, norm2 = gt.character_products(centred)
