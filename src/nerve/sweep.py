@@ -287,6 +287,11 @@ def summary(out: str | os.PathLike) -> list[dict[str, Any]]:
         db.close()
 
 
+def _most_first(counts: dict[str, int]) -> dict[str, int]:
+    """The counts, most frequent first, ties by label."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def key_irrep_counts(table: Sequence[dict[str, Any]]) -> dict[str, int]:
     """Universality across runs (Chughtai et al. 2023): in how many runs each irrep is key, from
     the sweep's "fourier" rows, most frequent first.
@@ -300,7 +305,7 @@ def key_irrep_counts(table: Sequence[dict[str, Any]]) -> dict[str, int]:
         if r["analysis"] == "fourier":
             for label in r["result"].get("key_irreps", []):
                 counts[label] = counts.get(label, 0) + 1
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return _most_first(counts)
 
 
 #: The second rule of key: an irrep that carries at least this share of the final logits' variance
@@ -326,7 +331,7 @@ def logit_key_counts(table: Sequence[dict[str, Any]], threshold: float = LOGIT_K
             for label, share in zip(res["irreps"], res["logit_fractions"][-1]):
                 if share >= threshold:
                     counts[label] = counts.get(label, 0) + 1
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return _most_first(counts)
 
 
 def learning_orders(table: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

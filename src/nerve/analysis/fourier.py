@@ -133,8 +133,12 @@ def _clean_share(
 ) -> tuple[float, ...]:
     """Per irrep, the fraction of live neurons (dominant irrep >= 0) holding more than `clean` of
     their variance in it."""
-    live = [(i, f) for i, f in zip(dominant, fraction) if i >= 0]
-    return tuple(sum(i == k and f > clean for i, f in live) / max(len(live), 1) for k in range(n_irreps))
+    counts, n_live = [0] * n_irreps, 0
+    for i, f in zip(dominant, fraction):
+        if i >= 0:
+            n_live += 1
+            counts[i] += f > clean
+    return tuple(c / max(n_live, 1) for c in counts)
 
 
 def _finite(x: Any) -> Any:
