@@ -16,6 +16,7 @@ from nerve.analysis.topology import (
     circular_agreement,
     diagram_distance,
     estimate_memory,
+    estimate_rips_memory,
 )
 
 
@@ -96,9 +97,10 @@ def test_landmarks_cover_the_cloud_within_their_radius():
 
 
 def test_the_memory_guard_refuses_with_the_estimate_and_the_options():
-    X = torch.zeros(200_000, 64)  # never touched: the refusal comes first
+    X = torch.randn(200_000, 8, generator=rng())  # no distance is computed: the refusal comes first
     with pytest.raises(
-        MemoryBudgetError, match=r"200000 points up to dimension 1 needs about [0-9.,]+ (GiB|TiB)"
+        MemoryBudgetError,
+        match=r"200000 points up to dimension 1 needs at least [0-9.,]+ (GiB|TiB) for its distance matrices",
     ) as err:
         PersistentHomology(max_memory=8 << 30).fit(X)
     assert "n_landmarks=" in str(err.value) and "threshold" in str(err.value)
@@ -197,3 +199,101 @@ def test_bad_arguments_are_named():
         PersistentHomology(sparse=1.5).fit(X)
     with pytest.raises(AnalysisError, match=r"`sparse` \(=0.2\) gives no distance matrix for circular"):
         PersistentHomology(sparse=0.2, circular=True, field=3).fit(X)
+
+
+def test_repeated_points_give_the_diagrams_of_the_distinct_points():
+    # Rips(X) and Rips(distinct X) have the same bars of positive length: a copy joins its point
+    # at scale 0. Before, three copies of each point made the noise scale 0 and every H0 bar a feature.
+    t = torch.linspace(0, 2 * math.pi, 101)[:-1]
+    C = torch.stack([torch.cos(t), torch.sin(t)], 1)
+    once = PersistentHomology().fit(C).result_
+    ph = PersistentHomology().fit(C.repeat(3, 1))
+    r = ph.result_
+    assert r.betti == once.betti == (1, 1)
+    assert r.n_points == 300 and r.n_distinct == 100
+    assert r.noise_scale == once.noise_scale > 0.06
+    assert r.diagrams == once.diagrams  # the same distinct points, in the same order
+    assert bool((ph.landmarks_ < 100).all())  # first occurrences, indices into X
+    with pytest.raises(AnalysisError, match=r"at least 2 distinct points; its 5 rows are all equal"):
+        PersistentHomology().fit(torch.ones(5, 2))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"threshold": -1}, r"`threshold` \(=-1\) must be a number > 0 \(inf: no threshold\) or None"),
+        ({"threshold": 0.0}, r"`threshold` \(=0.0\) must be a number > 0"),
+        ({"threshold": math.nan}, r"`threshold` \(=nan\) must be a number > 0"),
+        ({"significance": math.nan}, r"`significance` \(=nan\) must be a finite number > 0"),
+        ({"significance": -1.5}, r"`significance` \(=-1.5\) must be a finite number > 0"),
+        ({"significance": math.inf}, r"`significance` \(=inf\) must be a finite number > 0"),
+        ({"max_memory": math.nan}, r"`max_memory` \(=nan\) must be a number of bytes > 0"),
+    ],
+)
+def test_bad_thresholds_and_significances_are_refused(kwargs, message):
+    with pytest.raises(AnalysisError, match=message):
+        PersistentHomology(**kwargs).fit(torch.randn(50, 3))
+
+
+def test_an_infinite_threshold_is_no_threshold():
+    X, _ = circle(100, g=rng(14))
+    full = PersistentHomology().fit(X).result_
+    assert PersistentHomology(threshold=math.inf).fit(X).result_.diagrams == full.diagrams
+
+
+def test_a_field_above_127_is_refused_at_once():
+    # ripser.py keeps coefficients in a signed 8-bit field: with coeff=131 its reduction never ends
+    X, _ = circle(60, g=rng(15))
+    with pytest.raises(AnalysisError, match=r"`field` \(=131\) must be a prime <= 127: ripser.py stores"):
+        PersistentHomology(field=131).fit(X)
+    assert PersistentHomology(field=127).fit(X).result_.betti == (1, 1)
+
+
+def test_the_distance_matrix_has_a_zero_diagonal():
+    # torch.cdist leaves ~1e-7 on the diagonal, which ripser.py reads as vertex births: it then
+    # copies the whole matrix into a sparse one and drops its enclosing-radius threshold
+    from nerve.analysis.topology import _distances
+
+    dist = _distances(torch.randn(500, 16, generator=rng(16), dtype=torch.float64))
+    assert bool((dist.diagonal() == 0).all())
+
+
+def bench_cloud(kind, n):
+    """The clouds of benchmarks/bench_ph_memory.py (seed 0), drawn the same way."""
+    g = torch.Generator().manual_seed(0)
+    if kind == "circle-R2":
+        t = 2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64)
+        X = torch.stack([torch.cos(t), torch.sin(t)], 1)
+        return X + 0.05 * torch.randn(n, 2, generator=g, dtype=torch.float64)
+    if kind == "torus-R3":
+        u, v = (2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64) for _ in range(2))
+        X = torch.stack([(2 + torch.cos(v)) * torch.cos(u), (2 + torch.cos(v)) * torch.sin(u), torch.sin(v)], 1)
+        return X + 0.02 * torch.randn(n, 3, generator=g, dtype=torch.float64)
+    return torch.randn(n, int(kind.split("-R")[1]), generator=g, dtype=torch.float64)
+
+
+# Peaks (bytes) of ripser.py 0.6.15 on nerve's distance matrix, measured by
+# `python benchmarks/bench_ph_memory.py` (2-core x86-64, 23 GiB; each run in a fresh process).
+MEASURED_PEAKS = [  # (cloud, n, max_dim, peak)
+    ("circle-R2", 1000, 1, 362_049_536),
+    ("circle-R2", 2000, 1, 4_661_473_280),
+    ("torus-R3", 1000, 1, 241_541_120),
+    ("torus-R3", 2000, 1, 1_388_642_304),
+    ("gauss-R4", 2000, 1, 353_034_240),
+    ("gauss-R4", 4000, 1, 1_476_509_696),
+    ("gauss-R16", 2000, 1, 363_257_856),
+    ("gauss-R16", 5000, 1, 1_945_108_480),
+]
+# H2 keeps the earlier worst-case term (24 n³), 3.3–4.6× these peaks: only a bound for now.
+MEASURED_PEAKS_H2 = [("torus-R3", 400, 2, 438_108_160), ("gauss-R4", 400, 2, 611_938_304)]
+
+
+@pytest.mark.parametrize(("kind", "n", "max_dim", "peak"), MEASURED_PEAKS)
+def test_the_memory_estimate_bounds_measured_peaks_within_three_times(kind, n, max_dim, peak):
+    estimate = estimate_rips_memory(bench_cloud(kind, n), max_dim)
+    assert peak <= estimate <= 3 * peak
+
+
+@pytest.mark.parametrize(("kind", "n", "max_dim", "peak"), MEASURED_PEAKS_H2)
+def test_the_memory_estimate_bounds_measured_h2_peaks(kind, n, max_dim, peak):
+    assert estimate_rips_memory(bench_cloud(kind, n), max_dim) >= peak

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "circular_agreement",
     "diagram_distance",
     "estimate_memory",
+    "estimate_rips_memory",
     "estimate_sparse_memory",
     "longest_loop_coordinate",
 ]
@@ -63,29 +65,108 @@ def estimate_sparse_memory(n_points: int, n_edges: int, max_dim: int) -> int:
     return int(1.25 * need + blocks) + (64 << 20)
 
 
-def estimate_memory(n_points: int, max_dim: int) -> int:
-    """Bytes a Rips computation on `n_points` points up to `max_dim` adds at its peak, at worst.
+# ripser.py keeps a simplex's coefficient in a signed 8-bit field (``entry_t::coefficient : 8``
+# in its ripser.cpp), so coefficients from 128 on wrap to negative numbers, a column never sums to
+# zero and the reduction never ends (coeff=131 hangs; 127 works). giotto-ph packs them alike.
+MAX_FIELD = 127
 
-    A fit to peaks measured with ripser.py 0.6 (no threshold), on the clouds that cost it most:
-    the float64 distance matrix and ripser's copy (10 n² bytes); for H1, 0.75 n³ (measured
-    0.58–0.69 n³ on noisy circles of 1,000 and 2,000 points, where a loop that lives long
-    keeps many columns in the reduction; Gaussian noise needs ten times less); for H2, 24 n³
-    more (measured up to 19 n³ on a sphere); for H3, 2 n⁴ more (measured up to 1.8 n⁴); then
-    25% headroom and 64 MiB of fixed buffers. It errs high on easy clouds:
-    benchmarks/bench_topology.py prints it beside the measured peak.
+# The dense filtration's memory model, refitted to peaks measured with ripser.py 0.6.15 on the
+# distance matrix nerve passes (benchmarks/bench_ph_memory.py): bytes per n² (the float64
+# distance matrix, ripser.py's int64 index grids and float32 copies of its lower triangle), per
+# edge e below the threshold (ripser's neighbour lists, its edge and column lists and the pivot
+# table), per K·n (the largest working coboundary: K cocycle edges × up to n cofacets, 12-byte
+# heap entries, not all cofacets below the threshold) and per K·e (the reduction matrix, where
+# the columns reduced against a long-lived class keep cocycle-sized columns: the noisy circle's
+# peak grew 12.9× from 1k to 2k points, faster than K·n). H2 and H3: the earlier worst-case terms,
+# 24 n³ and 2 n⁴, not refitted.
+DENSE_BYTES = (32, 160, 8, 0.01)
+# Points in the probe that measures the largest representative cocycle (see estimate_memory).
+PROBE_POINTS = 400
+# Without a probe: the largest cocycle as a fraction of the edges, the largest seen (a noisy
+# circle in R², whose class must be cut by a fraction of every scale's edges).
+COCYCLE_FRACTION = 0.1
+
+
+def estimate_memory(
+    n_points: int, max_dim: int, *, n_edges: int | None = None, cocycle: float | None = None
+) -> int:
+    """Bytes ripser.py adds, at its peak, computing the Rips diagrams of `n_points` up to `max_dim`
+    from nerve's distance matrix: ``1.25 (a n² + b e + c K n + d K e) + 64 MiB`` for H1, with e the
+    edges below ripser's threshold (the enclosing radius unless one is given) and K the largest
+    representative cocycle, whose coboundary (K edges × n cofacets) is the working column
+    ripser's cohomology reduction holds at its peak; (a, b, c, d) = `DENSE_BYTES`. It is a model
+    in the edges and the cocycle, not in n^k alone: at the same n a noisy circle needs 13× what
+    Gaussian noise does.
+
+    Without `n_edges` every edge counts; without `cocycle`, K = `COCYCLE_FRACTION` · e, the
+    worst case measured (a long-lived loop: its cocycle crosses a fraction of the edges at every
+    scale). :class:`PersistentHomology` passes both, measured on the data (see
+    :func:`estimate_rips_memory`): it is then within 3× above every peak of
+    benchmarks/bench_ph_memory.py and below none.
 
     >>> estimate_memory(100_000, 1) > 80e9     # what ripser.py could need for 10⁵ points
     True
     """
     n = float(n_points)
-    need = 10 * n**2
+    e = n * (n - 1) / 2 if n_edges is None else float(n_edges)
+    a, b, c, d = DENSE_BYTES
+    need = a * n**2
     if max_dim >= 1:
-        need += 0.75 * n**3
+        k = COCYCLE_FRACTION * e if cocycle is None else float(cocycle)
+        need += b * e + c * k * n + d * k * e
     if max_dim >= 2:
         need += 24 * n**3
     if max_dim >= 3:
         need += 2 * n**4
     return int(1.25 * need) + (64 << 20)
+
+
+def _rips_statistics(dist: Tensor, threshold: float | None, seed: int) -> tuple[int, float]:
+    """``(e, K)`` for :func:`estimate_memory` from a distance matrix ``[n, n]``: the edges below
+    ripser's threshold and the largest representative H1 cocycle, measured by ripser.py on a
+    random probe of `PROBE_POINTS` points and scaled by the edges' ratio (a cocycle is a set of
+    edges, and a sample n/m times denser has (n/m)² times the edges at each scale)."""
+    from ripser import ripser
+
+    n = dist.shape[0]
+    if threshold is None or math.isinf(threshold):
+        radius = float(dist.max(dim=1).values.min())  # ripser's enclosing radius: past it, a cone
+    else:
+        radius = float(threshold)
+    n_edges = int(((dist <= radius).sum() - n) // 2)
+    m = min(n, PROBE_POINTS)
+    probe = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:m]
+    out = ripser(
+        dist[probe][:, probe].numpy(), maxdim=1, thresh=radius, distance_matrix=True, do_cocycles=True
+    )
+    largest = max((len(c) for c in out["cocycles"][1]), default=0)
+    return n_edges, largest * n_edges / max(int(out["num_edges"]), 1)
+
+
+def estimate_rips_memory(X: Any, max_dim: int = 1, *, threshold: float | None = None, seed: int = 0) -> int:
+    """:func:`estimate_memory` for the distinct points of the cloud ``X [N, D]``, with the edges
+    and the largest cocycle measured on it (its distance matrix is computed: 8 N² bytes)."""
+    points = _distinct(torch.as_tensor(np.asarray(X) if not isinstance(X, Tensor) else X).double())[0]
+    dist = _distances(points)
+    n_edges, cocycle = _rips_statistics(dist, threshold, seed)
+    return estimate_memory(len(points), max_dim, n_edges=n_edges, cocycle=cocycle)
+
+
+def _distances(points: Tensor) -> Tensor:
+    """``[n, n]`` Euclidean distances with an exact zero diagonal: torch.cdist's matrix-product
+    form leaves ~1e-7 there, and ripser.py reads a nonzero diagonal as vertex births, converts the
+    whole matrix to a sparse one (n² entries) and drops its enclosing-radius threshold."""
+    dist = torch.cdist(points, points)
+    return dist.fill_diagonal_(0.0)
+
+
+def _distinct(X: Tensor) -> tuple[Tensor, Tensor]:
+    """``(points [U, D], first [U])``: the distinct rows of X in order of first occurrence, and
+    the index in X of each."""
+    _, inverse = torch.unique(X, dim=0, return_inverse=True)
+    first = torch.full((int(inverse.max()) + 1,), X.shape[0], dtype=torch.long)
+    first = first.scatter_reduce(0, inverse, torch.arange(X.shape[0]), reduce="amin").sort().values
+    return X[first], first
 
 
 def _available_memory() -> int:
@@ -111,7 +192,8 @@ class TopologyResult:
     - `significant`: per dimension, the indices of the bars whose persistence exceeds
       ``significance × noise_scale``; `betti` counts them.
     - `noise_scale`: ``max(ε, s)``, with ε the landmarks' covering radius and s the largest
-      distance from a point used to its second-nearest neighbour among them: features no
+      distance from a point used to its second-nearest neighbour among them (distinct points:
+      a repeated row is not its own neighbour): features no
       larger than the gaps in the sample cannot be told from them. The second neighbour, not
       the first, because on a sampled curve every gap between consecutive points is at most
       the larger of the distances from a point to its two neighbours, while the first
@@ -119,10 +201,12 @@ class TopologyResult:
       flattened circle). By stability every bar of the landmarks' diagram
       is within 2ε of a bar of the full cloud's, so a feature longer than 4ε is certainly there.
     - `total_persistence`: per dimension, Σ (death − birth) over the finite bars.
-    - `memory_estimate`: bytes, from :func:`estimate_memory` (or, for a sparse filtration,
-      from its edges).
+    - `memory_estimate`: bytes, from :func:`estimate_memory` with the edges and the largest
+      cocycle measured on the points (or, for a sparse filtration, from its edges).
     - `sparse`: the ε of the sparse filtration, whose bars are within a factor 1 + ε of the
       full filtration's; None for the full one.
+    - `n_distinct`: the distinct points among the `n_points`; repeated rows are computed once
+      (they change no bar of positive length). None in results saved before it was recorded.
     """
 
     field: int
@@ -140,6 +224,7 @@ class TopologyResult:
     memory_estimate: int
     engine: str
     sparse: float | None = None
+    n_distinct: int | None = None
     rule: str = field(default="a bar is a feature when death − birth > significance × noise_scale")
 
     def to_json(self) -> str:
@@ -168,17 +253,19 @@ class PersistentHomology:
     **Arguments:**
 
     - `max_dim`: the highest homological dimension (default 1: components and loops).
-    - `field`: the prime p of the coefficient field Z/p (default 2).
+    - `field`: the prime p of the coefficient field Z/p (default 2), at most 127
+      (`MAX_FIELD`: ripser.py's coefficients are signed 8-bit numbers).
     - `n_landmarks`: compute on this many greedy max–min landmarks instead of every point
       (the error is bounded by the covering radius, reported); None for every point.
-    - `threshold`: stop the filtration at this scale. It saves memory but hides what is born
+    - `threshold`: stop the filtration at this scale (> 0; None or inf: at ripser's enclosing
+      radius, past which every complex is a cone and nothing changes). It saves memory but hides what is born
       after it and makes what dies after it look infinite: a circle of diameter above the
       threshold is lost.
     - `sparse`: compute the sparse Rips filtration of Cavanna, Jahanseir & Sheehy (2015) with
       this ε in (0, 1) instead of the full one: its diagram approximates the full one within a
       factor 1 + ε in birth and death (a multiplicative interleaving), from far fewer edges. The
       points are put in greedy order first (all of them, or the landmarks). Not with `circular`.
-    - `significance`: a bar is a feature when longer than this multiple of the noise scale
+    - `significance`: a bar is a feature when longer than this (finite, > 0) multiple of the noise scale
       (default 1.5: on noisy circles, tori, spheres and projective planes, with and without
       landmarks, the bars of sampling noise stayed below 0.8 and the true features above 1.6
       noise scales; tests/analysis/test_topology.py).
@@ -231,6 +318,11 @@ class PersistentHomology:
         p = self.field
         if isinstance(p, bool) or not isinstance(p, int) or p < 2 or any(p % q == 0 for q in range(2, p)):
             raise AnalysisError(f"`field` (={p!r}) must be a prime: homology is over Z/p.")
+        if p > MAX_FIELD:
+            raise AnalysisError(
+                f"`field` (={p}) must be a prime <= {MAX_FIELD}: ripser.py stores coefficients in a "
+                "signed 8-bit field, and above 127 its reduction never ends."
+            )
         if self.circular and p == 2:
             raise AnalysisError(
                 "`circular` (=True) needs an odd prime `field` (=2) to lift cocycles to the integers; "
@@ -247,6 +339,17 @@ class PersistentHomology:
                     f"`sparse` (={self.sparse!r}) gives no distance matrix for circular coordinates; with "
                     "`circular`, use n_landmarks instead."
                 )
+        t = self.threshold
+        if t is not None and (not _is_number(t) or math.isnan(t) or t <= 0):
+            raise AnalysisError(
+                f"`threshold` (={t!r}) must be a number > 0 (inf: no threshold) or None."
+            )
+        s = self.significance
+        if not _is_number(s) or not math.isfinite(s) or s <= 0:
+            raise AnalysisError(f"`significance` (={s!r}) must be a finite number > 0.")
+        b = self.max_memory
+        if b is not None and (not _is_number(b) or not math.isfinite(b) or b <= 0):
+            raise AnalysisError(f"`max_memory` (={b!r}) must be a number of bytes > 0, or None.")
         if self.engine not in ("auto", "ripser", "giotto-ph"):
             raise AnalysisError(f"`engine` (={self.engine!r}) must be 'auto', 'ripser' or 'giotto-ph'.")
         if self.engine == "giotto-ph" and self.circular:
@@ -255,7 +358,13 @@ class PersistentHomology:
             )
 
     def fit(self, X: Any) -> PersistentHomology:
-        """Compute the diagrams of the cloud ``X [N, D]`` (array or tensor)."""
+        """Compute the diagrams of the cloud ``X [N, D]`` (array or tensor).
+
+        Repeated rows are computed once: a copy of a point joins it at scale 0, so the Rips
+        filtrations of the cloud and of its distinct points have the same diagrams (but for bars
+        of length 0), and the noise scale, a distance to a second-nearest neighbour, must not see
+        the copy as a neighbour at distance 0. ``result_.n_distinct`` counts the distinct points.
+        """
         self._check_params()
         X = torch.as_tensor(np.asarray(X) if not isinstance(X, Tensor) else X)
         if X.ndim != 2 or X.shape[0] < 2:
@@ -266,22 +375,30 @@ class PersistentHomology:
             raise AnalysisError("`X` holds NaN or infinite coordinates.")
         X = X.double() if not X.is_floating_point() else X
         N = X.shape[0]
-        m = N if self.n_landmarks is None else min(self.n_landmarks, N)
+        distinct, first = _distinct(X)
+        U = len(first)
+        if U < 2:
+            raise AnalysisError(f"`X` must hold at least 2 distinct points; its {N} rows are all equal.")
+        m = U if self.n_landmarks is None else min(self.n_landmarks, U)
         budget = self.max_memory if self.max_memory is not None else _available_memory()
-        if self.sparse is None:
-            need = self._guard(estimate_memory(m, self.max_dim), budget, m)
-        if m < N or self.sparse is not None:  # the sparse filtration needs the greedy order
-            lm = maxmin_landmarks(X, m, seed=self.seed)
+        if self.sparse is None:  # the distance matrices alone, before they are allocated
+            self._guard(estimate_memory(m, 0), budget, m, floor=True)
+        if m < U or self.sparse is not None:  # the sparse filtration needs the greedy order
+            lm = maxmin_landmarks(distinct, m, seed=self.seed)
             index, radii = lm.indices, lm.insertion_radii
-            eps = lm.covering_radius if m < N else 0.0
+            eps = lm.covering_radius if m < U else 0.0
         else:
-            index, eps = torch.arange(N), 0.0
-        points = X[index].double()
+            index, eps = torch.arange(U), 0.0
+        points = distinct[index].double()
+        index = first[index]  # into X
         if self.sparse is None:
-            dist = torch.cdist(points, points)
-            nn = dist + torch.diag(torch.full((len(index),), math.inf, dtype=dist.dtype))
-            k = min(2, len(index) - 1)  # the second-nearest neighbour (see TopologyResult.noise_scale)
-            spacing = float(nn.topk(k, dim=1, largest=False).values[:, -1].max())
+            dist = _distances(points)
+            stats = (0, 0.0) if self.max_dim == 0 else _rips_statistics(dist, self.threshold, self.seed)
+            n_edges, cocycle = stats
+            need = self._guard(estimate_memory(m, self.max_dim, n_edges=n_edges, cocycle=cocycle), budget, m)
+            k = min(2, m - 1)  # the second-nearest neighbour (see TopologyResult.noise_scale)
+            spacing = float(dist.fill_diagonal_(math.inf).topk(k, dim=1, largest=False).values[:, -1].max())
+            dist.fill_diagonal_(0.0)
             diagrams, cocycles, engine = self._diagrams(dist.numpy())
         else:
             from scipy.sparse import coo_matrix
@@ -312,6 +429,7 @@ class PersistentHomology:
             memory_estimate=need,
             engine=engine,
             sparse=None if self.sparse is None else float(self.sparse),
+            n_distinct=U,
         )
         if self.circular:
             self.circular_coordinates_ = [
@@ -319,11 +437,14 @@ class PersistentHomology:
             ] if self.max_dim >= 1 else []  # fmt: skip
         return self
 
-    def _guard(self, need: int, budget: int, m: int) -> int:
+    def _guard(self, need: int, budget: int, m: int, *, floor: bool = False) -> int:
+        """`need`, or MemoryBudgetError above `budget`; `floor`: `need` is the distance matrices
+        alone, checked before they are allocated and the full estimate is measured on them."""
         if need > budget:
+            amount = f"at least {_size(need)} for its distance matrices" if floor else f"about {_size(need)}"
             raise MemoryBudgetError(
-                f"persistent homology of {m} points up to dimension {self.max_dim} needs about "
-                f"{_size(need)}, over the budget of {_size(budget)}. Options: "
+                f"persistent homology of {m} points up to dimension {self.max_dim} needs {amount}"
+                f", over the budget of {_size(budget)}. Options: "
                 f"n_landmarks=... (e.g. {_affordable(budget, self.max_dim)}; the covering radius bounds the "
                 "error), sparse=... (a factor 1 + ε on every bar), a lower max_dim, or a threshold (which "
                 "hides features larger than it)."
@@ -370,6 +491,10 @@ def _affordable(budget: int, max_dim: int) -> int:
     while estimate_memory(2 * n, max_dim) <= budget and n < 1 << 20:
         n *= 2
     return n
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 def _has_gph() -> bool:
