@@ -10,7 +10,18 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from nerve import groups, models, tasks, training
-from nerve.errors import AnalysisError, GroupError, NerveError, RepresentationError, ShapeError
+from nerve.errors import (
+    AnalysisError,
+    GroupError,
+    LockedError,
+    NerveError,
+    NerveWarning,
+    ProofError,
+    RepresentationError,
+    ShapeError,
+    SiteError,
+    TrainingError,
+)
 from nerve.training import load
 
 try:
@@ -21,9 +32,14 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 __all__ = [
     "AnalysisError",
     "GroupError",
+    "LockedError",
     "NerveError",
+    "NerveWarning",
+    "ProofError",
     "RepresentationError",
     "ShapeError",
+    "SiteError",
+    "TrainingError",
     "__version__",
     "groups",
     "load",

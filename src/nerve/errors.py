@@ -5,7 +5,18 @@ Every message names the argument, its value and the rule it breaks.
 
 from __future__ import annotations
 
-__all__ = ["AnalysisError", "GroupError", "NerveError", "RepresentationError", "ShapeError"]
+__all__ = [
+    "AnalysisError",
+    "GroupError",
+    "LockedError",
+    "NerveError",
+    "NerveWarning",
+    "ProofError",
+    "RepresentationError",
+    "ShapeError",
+    "SiteError",
+    "TrainingError",
+]
 
 
 class NerveError(Exception):
@@ -26,3 +37,25 @@ class ShapeError(NerveError, ValueError):
 
 class AnalysisError(NerveError, ValueError):
     """An analysis asked of a model or task it cannot read, or with a parameter out of range."""
+
+
+class SiteError(AnalysisError):
+    """An activation site, or an on-disk activation store, that cannot be read as asked."""
+
+
+class ProofError(NerveError, ValueError):
+    """A statement, interval or certificate that nerve cannot prove, represent or check."""
+
+
+class NerveWarning(UserWarning):
+    """A result nerve computed but whose reading needs care (a divergent chain, an estimate that
+    did not converge); the CLI shows these, and a user can filter nerve's warnings by this class."""
+
+
+class LockedError(NerveError, RuntimeError):
+    """A run or sweep directory that another process is writing: a second writer is refused."""
+
+
+class TrainingError(NerveError, RuntimeError):
+    """Training that cannot go on: a loss that became NaN or infinite (the checkpoints before it
+    are kept)."""
