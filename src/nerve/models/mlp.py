@@ -73,5 +73,11 @@ class MLP(nn.Module):
         """
         d = self.config.d_embed
         W = self.hidden.weight  # [d_hidden, n_inputs·d_embed]
-        h = sum((emb.weight @ W[:, i * d : (i + 1) * d].T)[x[:, i]] for i, emb in enumerate(self.embed))
+        # index_select, not t[x]: the backward of advanced indexing accumulates with atomic adds
+        # across threads on the CPU (index_put_(accumulate=True)), so its gradients change in the
+        # last bits from one call to the next; index_select's backward (index_add_) sums in order.
+        h = sum(
+            (emb.weight @ W[:, i * d : (i + 1) * d].T).index_select(0, x[:, i])  # (V, d_hid) -> (B, d_hid)
+            for i, emb in enumerate(self.embed)
+        )
         return self.unembed(self.act(h))
