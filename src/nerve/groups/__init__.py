@@ -9,6 +9,7 @@ the group Fourier transform.
 
 from nerve.groups._characters import CharacterTable, class_function, inner_product
 from nerve.groups._constructors import (
+    MAX_ORDER,
     alternating,
     cyclic,
     dihedral,
@@ -24,6 +25,7 @@ from nerve.groups._group import Element, FiniteGroup
 from nerve.groups._irreps import Irrep
 
 __all__ = [
+    "MAX_ORDER",
     "CharacterTable",
     "Component",
     "Element",

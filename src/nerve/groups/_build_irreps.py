@@ -136,7 +136,7 @@ def extend_homomorphism(group: FiniteGroup, gens: list[int], images: Tensor) -> 
     known = torch.zeros(n, dtype=torch.bool)
     e = group.identity.index
     mats[e], known[e] = torch.eye(d, dtype=torch.float64), True
-    frontier, g = torch.tensor([e]), torch.tensor(gens)
+    frontier, g = torch.tensor([e]), torch.tensor(gens, dtype=torch.long)  # S1 has no generators
     while frontier.numel():
         targets = group.table[frontier[:, None], g[None, :]].flatten()
         products = (mats[frontier][:, None] @ images[None]).reshape(-1, d, d)

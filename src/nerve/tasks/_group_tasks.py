@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from nerve.groups import FiniteGroup, cyclic, parse_group
+from nerve.groups import MAX_ORDER, FiniteGroup, cyclic, parse_group
 from nerve.tasks._base import TaskError
 
 __all__ = ["OPERATIONS", "BinaryOperationTask", "group_composition", "modular_arithmetic"]
@@ -90,7 +90,14 @@ def modular_arithmetic(p: int, op: str = "add") -> BinaryOperationTask:
     >>> task.name, task.size, task.group.name
     ('a+b mod 113', 12769, 'C113')
     """
-    if isinstance(p, bool) or not isinstance(p, int) or not _is_prime(p):
+    if isinstance(p, bool) or not isinstance(p, int):
+        raise TaskError(f"`p` (={p!r}) must be a prime.")
+    if p > MAX_ORDER:  # before the p x p table is allocated: p = 10^6 would be 8 TB
+        raise TaskError(
+            f"`p` (={p}) must be at most {MAX_ORDER}: the task's table has p^2 entries "
+            f"({p * p:,} here), and C_p is limited to that order like every group nerve builds."
+        )
+    if not _is_prime(p):
         raise TaskError(f"`p` (={p!r}) must be a prime.")
     if op not in OPERATIONS:
         raise TaskError(f"`op` (={op!r}) must be one of {sorted(OPERATIONS)}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -26,13 +27,51 @@ from nerve.tasks import (
     sparse_parity,
 )
 
-__all__ = ["PRESETS", "ConfigError", "ModelConfig", "TaskConfig", "TrainConfig", "make_model", "make_task"]
+__all__ = [
+    "MAX_CHECKPOINTS",
+    "PRESETS",
+    "ConfigError",
+    "ModelConfig",
+    "TaskConfig",
+    "TrainConfig",
+    "make_model",
+    "make_task",
+]
 
 Task = BinaryOperationTask | SparseParity | SuperpositionData
 
 
 class ConfigError(NerveError, ValueError):
     """A configuration that does not describe a run nerve can make."""
+
+
+#: The most checkpoints one run may schedule: each is a file, and the schedule is a set in memory.
+MAX_CHECKPOINTS = 100_000
+TASK_KINDS = ("modular", "group", "parity", "superposition")
+MODEL_KINDS = ("mlp", "transformer", "superposition")
+
+
+def _check_int(owner: object, name: str, least: int) -> None:
+    value = getattr(owner, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        rule = {0: "a non-negative integer", 1: "a positive integer"}.get(least, f"an integer >= {least}")
+        raise ConfigError(f"`{name}` (={value!r}) must be {rule}.")
+
+
+def _check_number(owner: object, name: str, low: float, high: float, *, open_low: bool = False) -> None:
+    """A finite real number in [low, high] (or (low, high] with `open_low`); NaN and inf are refused."""
+    value = getattr(owner, name)
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (low < value if open_low else low <= value) and value <= high
+    if not ok:
+        interval = f"{'(' if open_low else '['}{low:g}, {high:g}]"
+        raise ConfigError(f"`{name}` (={value!r}) must be a finite number in {interval}.")
+
+
+def _check_choice(owner: object, name: str, choices: tuple[str, ...]) -> None:
+    value = getattr(owner, name)
+    if value not in choices:
+        raise ConfigError(f"`{name}` (={value!r}) must be one of {list(choices)}.")
 
 
 @dataclass(frozen=True)
@@ -51,6 +90,16 @@ class TaskConfig:
     sparsity: float = 0.9
     importance_decay: float = 0.9
 
+    def __post_init__(self) -> None:
+        _check_choice(self, "kind", TASK_KINDS)
+        for name in ("p", "n_bits", "k_bits", "n_features"):
+            _check_int(self, name, 1)
+        for name in ("op", "group"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"`{name}` (={getattr(self, name)!r}) must be a string.")
+        _check_number(self, "sparsity", 0.0, 1.0)
+        _check_number(self, "importance_decay", 0.0, 1.0, open_low=True)
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -65,6 +114,11 @@ class ModelConfig:
     d_head: int = 32
     d_mlp: int = 512
     n_hidden: int = 5
+
+    def __post_init__(self) -> None:
+        _check_choice(self, "kind", MODEL_KINDS)
+        for name in ("d_embed", "d_hidden", "d_model", "n_heads", "d_head", "d_mlp", "n_hidden"):
+            _check_int(self, name, 1)
 
 
 @dataclass(frozen=True)
@@ -91,21 +145,32 @@ class TrainConfig:
     checkpoint_log_points: int = 20
 
     def __post_init__(self) -> None:
-        positive = ("steps", "eval_every", "checkpoint_every")
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"`{name}` (={value!r}) must be a positive integer.")
-        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
-            raise ConfigError(f"`batch_size` (={self.batch_size!r}) must be a positive integer or None.")
-        if not 0.0 < self.train_fraction <= 1.0:
-            raise ConfigError(f"`train_fraction` (={self.train_fraction}) must be in (0, 1].")
-        if self.lr <= 0 or self.weight_decay < 0 or self.warmup_steps < 0:
-            raise ConfigError(
-                f"`lr` (={self.lr}) must be > 0, `weight_decay` (={self.weight_decay}) and "
-                f"`warmup_steps` (={self.warmup_steps}) >= 0."
-            )
+        for name, kind in (("task", TaskConfig), ("model", ModelConfig)):
+            if not isinstance(getattr(self, name), kind):
+                raise ConfigError(f"`{name}` (={getattr(self, name)!r}) must be a {kind.__name__}.")
+        for name in ("steps", "eval_every", "checkpoint_every"):
+            _check_int(self, name, 1)
+        for name in ("warmup_steps", "checkpoint_log_points", "seed"):
+            _check_int(self, name, 0)
+        if self.batch_size is not None:
+            _check_int(self, "batch_size", 1)
+        _check_number(self, "train_fraction", 0.0, 1.0, open_low=True)
+        # an inf or NaN rate writes NaN weights, not a run; 1e6 is far past any rate that trains
+        _check_number(self, "lr", 0.0, 1e6, open_low=True)
+        _check_number(self, "weight_decay", 0.0, 1e6)
+        if not isinstance(self.betas, tuple | list) or len(self.betas) != 2:
+            raise ConfigError(f"`betas` (={self.betas!r}) must be two numbers in [0, 1).")
+        object.__setattr__(self, "betas", tuple(self.betas))
+        for b in self.betas:
+            if isinstance(b, bool) or not isinstance(b, int | float) or not 0 <= b < 1:
+                raise ConfigError(f"`betas` (={self.betas!r}) must be two numbers in [0, 1).")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        checkpoints = self.steps // self.checkpoint_every + self.checkpoint_log_points + 2
+        if checkpoints > MAX_CHECKPOINTS:  # counted before the schedule is built as a set
+            raise ConfigError(
+                f"`steps` (={self.steps}) with `checkpoint_every` (={self.checkpoint_every}) schedules "
+                f"{checkpoints:,} checkpoints, more than {MAX_CHECKPOINTS:,}; raise checkpoint_every."
+            )
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with fields changed; ``task__p=59`` or ``model__d_mlp=256`` reach inside."""
@@ -131,23 +196,28 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """The inverse of :meth:`to_dict`; unknown keys are an error, not ignored."""
+    def from_dict(cls, data: dict[str, Any], *, complete: bool = False) -> TrainConfig:
+        """The inverse of :meth:`to_dict`; unknown keys are an error, not ignored. With
+        `complete`, so is a missing one (a saved config must say every field: a default
+        filled in later is a different run)."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a training config must be a JSON object, not {type(data).__name__}.")
         data = dict(data)
-        try:
-            task = _build(TaskConfig, data.pop("task", {}))
-            model = _build(ModelConfig, data.pop("model", {}))
-            return _build(cls, data, task=task, model=model)
-        except TypeError as err:
-            raise ConfigError(f"not a nerve training config: {err}") from None
+        task = _build(TaskConfig, data.pop("task", {}), complete)
+        model = _build(ModelConfig, data.pop("model", {}), complete)
+        return _build(cls, data, complete, task=task, model=model)
 
 
-def _build(cls: type, data: dict[str, Any], **extra: Any) -> Any:
-    known = {f.name for f in fields(cls)}
-    unknown = set(data) - known
+def _build(cls: type, data: Any, complete: bool, **extra: Any) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"the {cls.__name__} fields must be a JSON object, not {data!r}.")
+    known = {f.name for f in fields(cls)} - set(extra)
+    unknown, missing = set(data) - known, known - set(data)
     if unknown:
         raise ConfigError(f"unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(known)}.")
-    if "betas" in data:
+    if complete and missing:
+        raise ConfigError(f"{cls.__name__} fields {sorted(missing)} are missing; a saved config holds all.")
+    if isinstance(data.get("betas"), list):
         data = {**data, "betas": tuple(data["betas"])}
     return cls(**data, **extra)
 

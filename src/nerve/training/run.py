@@ -2,11 +2,16 @@
 
 ```
 runs/<name>/
-  config.json            {"nerve_version": ..., "config": TrainConfig.to_dict()}
-  metrics.jsonl          one line per evaluated step
-  checkpoints/           step_<N>.safetensors: the weights after N optimiser steps
-  state.safetensors      optimiser moments of the latest checkpoint, for --resume
+  config.json               {"nerve_version": ..., "threads": ..., "config": TrainConfig.to_dict()}
+  metrics.jsonl             one line per evaluated step
+  checkpoints/              step_<N>.safetensors: the weights after N optimiser steps
+  state.safetensors         optimiser moments of the latest checkpoint, for --resume
+  state.previous.safetensors  those of the checkpoint before it (a corrupt latest one is not fatal)
+  .nerve.lock               held while a process trains into the directory
 ```
+
+A file found corrupt on resume is set aside as ``<name>.corrupt`` (never deleted) and the run
+resumes from the latest checkpoint that is good.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import math
 import os
 import re
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +31,14 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 import nerve
-from nerve.errors import NerveError
+from nerve._io import strict_json, write_text_atomic
+from nerve.errors import NerveError, NerveWarning
 from nerve.training.config import ConfigError, TrainConfig, make_model, make_task
 
 __all__ = ["CheckpointError", "Run", "load", "thin"]
 
 CONFIG, METRICS, CHECKPOINTS, STATE = "config.json", "metrics.jsonl", "checkpoints", "state.safetensors"
+STATE_PREVIOUS = "state.previous.safetensors"
 _STEP = re.compile(r"step_(\d+)\.safetensors")
 
 
@@ -71,7 +79,63 @@ def load_weights(model: nn.Module, path: Path) -> None:
                 f"checkpoint {path} does not match the model: {name} has shape {tuple(value.shape)}, "
                 f"the config gives {tuple(expected[name].shape)}."
             )
+        # load_state_dict would cast silently: a float64 file, or integer bytes under a float name
+        if value.dtype != expected[name].dtype:
+            raise CheckpointError(
+                f"checkpoint {path} does not match the model: {name} is {value.dtype}, the model "
+                f"holds {expected[name].dtype}."
+            )
+        if value.is_floating_point() and not bool(value.isfinite().all()):
+            raise CheckpointError(f"checkpoint {path}: {name} holds NaN or infinite weights.")
     model.load_state_dict(tensors)
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a corrupt file to ``<name>.corrupt`` (``.corrupt.1`` ... if taken): out of the run's
+    way, kept for whoever wants to look at it. Nothing a user may need is deleted."""
+    target = path.with_name(path.name + ".corrupt")
+    n = 0
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt.{n}")
+    os.replace(path, target)
+    warnings.warn(f"{path} is corrupt; set aside as {target.name}.", NerveWarning, stacklevel=3)
+    return target
+
+
+def resume_point(run_dir: Path, model: nn.Module) -> tuple[int, dict[str, Tensor]] | None:
+    """The latest saved state whose checkpoint reads: its step and optimiser tensors, with its
+    weights loaded into `model`; None when there is none (the run starts again from step 0,
+    which rewrites the same files bit for bit).
+
+    The latest state and the one before it are tried in turn; a file that does not read is set
+    aside (:func:`set_aside`), and a state whose checkpoint was set aside is dropped with it.
+    """
+    run_dir = Path(run_dir)
+    for name in (STATE, STATE_PREVIOUS):
+        path = run_dir / name
+        if not path.exists():
+            continue
+        try:
+            tensors, meta = load_tensors(path)
+            step = int(meta.get("step", ""))
+            if step < 0:
+                raise ValueError(step)
+        except (CheckpointError, ValueError):
+            set_aside(path)
+            continue
+        checkpoint = checkpoint_path(run_dir, step)
+        try:
+            load_weights(model, checkpoint)
+        except CheckpointError:
+            if checkpoint.exists():
+                set_aside(checkpoint)
+            path.unlink()  # a state without its weights resumes nothing; it is remade on replay
+            continue
+        if name == STATE_PREVIOUS:
+            os.replace(path, run_dir / STATE)
+        return step, tensors
+    return None
 
 
 def checkpoint_path(run_dir: Path, step: int) -> Path:
@@ -85,19 +149,43 @@ def checkpoint_steps(run_dir: Path) -> tuple[int, ...]:
     return tuple(sorted(int(m.group(1)) for p in folder.iterdir() if (m := _STEP.fullmatch(p.name))))
 
 
-def write_config(run_dir: Path, config: TrainConfig) -> None:
-    path = Path(run_dir) / CONFIG
-    path.write_text(json.dumps({"nerve_version": nerve.__version__, "config": config.to_dict()}, indent=2))
+def write_config(run_dir: Path, config: TrainConfig, *, threads: int) -> None:
+    """The exact config of a run, with the torch threads it trains with (the order in which
+    its sums are taken: a resume uses the same number, or its bits differ)."""
+    data = {"nerve_version": nerve.__version__, "threads": threads, "config": config.to_dict()}
+    write_text_atomic(Path(run_dir) / CONFIG, strict_json(data, indent=2))
 
 
-def read_config(run_dir: Path) -> TrainConfig:
+def _read_config_file(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise CheckpointError(f"{run_dir} is not a run directory: {path} does not exist.")
     try:
-        return TrainConfig.from_dict(json.loads(path.read_text())["config"])
-    except (json.JSONDecodeError, KeyError, TypeError, ConfigError) as err:
+        data = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
+        raise CheckpointError(f"{path} is not a valid nerve config: not JSON ({err}).") from None
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+        raise CheckpointError(f'{path} is not a valid nerve config: it must be an object with a "config".')
+    return data
+
+
+def read_config(run_dir: Path) -> TrainConfig:
+    """The config a run was made with; every field must be there (a missing one is an error,
+    not a default: a run resumed toward the default 40,000 steps is not the run that was made)."""
+    path = Path(run_dir) / CONFIG
+    try:
+        return TrainConfig.from_dict(_read_config_file(run_dir)["config"], complete=True)
+    except ConfigError as err:
         raise CheckpointError(f"{path} is not a valid nerve config: {err}") from None
+
+
+def read_threads(run_dir: Path) -> int | None:
+    """The torch threads a run was trained with, or None for a run that did not record them."""
+    path = Path(run_dir) / CONFIG
+    threads = _read_config_file(run_dir).get("threads")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise CheckpointError(f"{path}: `threads` (={threads!r}) must be a positive integer.")
+    return threads
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:

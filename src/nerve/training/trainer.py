@@ -8,10 +8,12 @@ of an uninterrupted run on the same machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +21,25 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from nerve._io import exclusive, strict_json
+from nerve.errors import TrainingError
 from nerve.models import MLP
 from nerve.tasks import SuperpositionData, split_indices
+from nerve.training._resources import check_resources
 from nerve.training.config import ConfigError, TrainConfig, make_model, make_task
 from nerve.training.run import (
+    CHECKPOINTS,
+    CONFIG,
     METRICS,
     STATE,
-    CheckpointError,
+    STATE_PREVIOUS,
     Run,
     checkpoint_path,
+    checkpoint_steps,
     load,
-    load_tensors,
-    load_weights,
     read_config,
+    read_threads,
+    resume_point,
     save_tensors,
     write_config,
 )
@@ -155,41 +163,71 @@ def train(
     resume: bool = False,
     callback: Callback | None = None,
     device: str | torch.device = "cpu",
+    threads: int | None = None,
 ) -> Run:
     """Train the run `config` describes into `run_dir` (or continue it with ``resume=True``).
 
     A new run refuses an existing run directory that holds a config; a resumed one restarts
-    from the latest saved state, losing at most the steps since its checkpoint.
+    from the latest saved state that reads, losing at most the steps since its checkpoint (a
+    corrupt file is set aside, never deleted). The directory is locked while it trains: a
+    second writer is refused with :class:`~nerve.errors.LockedError`.
+
+    The run trains with `threads` torch threads (default: torch's current number), recorded in
+    ``config.json`` and used again on resume: the same config, seed and thread count give the
+    same bits. A loss that becomes NaN or infinite stops training with
+    :class:`~nerve.errors.TrainingError`; the checkpoints before it are kept.
     """
     run_dir = Path(run_dir)
     device = torch.device(device)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ConfigError(f"`threads` (={threads!r}) must be a positive integer or None.")
     if resume:
         saved = read_config(run_dir)
         if saved != config:
             raise ConfigError(
                 f"`config` differs from the one saved in {run_dir}; resume with the saved config."
             )
-    elif (run_dir / "config.json").exists():
+        recorded = read_threads(run_dir)
+        if threads is not None and recorded is not None and threads != recorded:
+            raise ConfigError(
+                f"`threads` (={threads}) differs from the {recorded} the run in {run_dir} was trained "
+                f"with; resuming with another count changes its bits. Leave it out to use {recorded}."
+            )
+        threads = threads or recorded
+    elif run_dir.is_file():
+        raise ConfigError(f"`run_dir` ({run_dir}) is a file; a run directory must be a directory.")
+    elif (run_dir / CONFIG).exists():
         raise ConfigError(
             f"run directory {run_dir} already holds a run; resume it or choose another directory."
         )
+    threads = threads or torch.get_num_threads()
+    check_resources(config, run_dir)  # before anything is allocated or written
+    with exclusive(run_dir, "run directory"), _torch_threads(threads), _deterministic(device):
+        if not resume:
+            if (run_dir / CONFIG).exists():  # made by a writer that raced this one to the lock
+                raise ConfigError(f"run directory {run_dir} already holds a run; resume it.")
+            (run_dir / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+            write_config(run_dir, config, threads=threads)
+        elif read_threads(run_dir) is None:
+            write_config(run_dir, config, threads=threads)  # a run from before threads were recorded
+        _fit(config, run_dir, resume, callback, device)
+    return load(run_dir)
+
+
+def _fit(config: TrainConfig, run_dir: Path, resume: bool, callback: Callback | None, device) -> None:
     data = _Data(config, device)
     model = make_model(config.model, data.task, seed=config.seed).to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
     )
-    start, elapsed = 0, 0.0
-    if resume:
-        tensors, meta = load_tensors(run_dir / STATE)
-        start = int(meta.get("step", -1))
-        if start < 0:
-            raise CheckpointError(f"{run_dir / STATE} has no step in its metadata.")
-        load_weights(model, checkpoint_path(run_dir, start))
+    start = 0
+    point = resume_point(run_dir, model) if resume else None
+    if point is not None:
+        start, tensors = point
+        model.to(device)
         _restore_optimizer(model, optimizer, {k: v.to(device) for k, v in tensors.items()})
-        elapsed = _truncate_metrics(run_dir / METRICS, before=start)
-    else:
-        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        write_config(run_dir, config)
+    (run_dir / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+    elapsed = _truncate_metrics(run_dir / METRICS, before=start)
     checkpoints = set(schedule(config))
     metrics: dict[str, Any] = {}
     t0 = time.perf_counter() - elapsed  # "seconds" counts the whole run across resumes
@@ -199,23 +237,67 @@ def train(
     for step in range(start, config.steps + 1):
         if step in checkpoints:
             save_tensors(checkpoint_path(run_dir, step), model.state_dict())
+            if (run_dir / STATE).exists():  # the state before stays until the new one is written
+                os.replace(run_dir / STATE, run_dir / STATE_PREVIOUS)
             save_tensors(run_dir / STATE, _optimizer_tensors(model, optimizer), {"step": str(step)})
         if step % config.eval_every == 0 or step == config.steps:
             metrics = {"step": step, **data.evaluate(model), "lr": _lr(config, step)}
+            bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
+            if bad:
+                raise TrainingError(
+                    f"training diverged by step {step}: {', '.join(bad)} not finite; "
+                    f"{_kept(run_dir)} Lower `lr` (={config.lr:g})."
+                )
             with open(run_dir / METRICS, "a") as f:
-                f.write(json.dumps({**metrics, "seconds": round(time.perf_counter() - t0, 3)}) + "\n")
+                f.write(strict_json({**metrics, "seconds": round(time.perf_counter() - t0, 3)}) + "\n")
         if step == config.steps:
             break
         for group in optimizer.param_groups:
             group["lr"] = _lr(config, step)
         x, y = data.batch_at(step)
         loss = data.loss(forward(x), y)
+        if not bool(torch.isfinite(loss)):
+            raise TrainingError(
+                f"training diverged at step {step}: the training loss is {float(loss)}; "
+                f"{_kept(run_dir)} Lower `lr` (={config.lr:g})."
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if callback is not None:
             callback(step + 1, config.steps, metrics)
-    return load(run_dir)
+
+
+def _kept(run_dir: Path) -> str:
+    steps = checkpoint_steps(run_dir)
+    return f"the checkpoints up to step {steps[-1]} are kept." if steps else "no checkpoint was written."
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """Torch's intra-op threads set to `n` inside, as they were after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def _deterministic(device: torch.device) -> Iterator[None]:
+    """Torch's deterministic kernels inside (as the setting was, after). On the CPU an op with no
+    deterministic kernel then raises instead of changing the last bits from run to run; on CUDA
+    it warns (cuBLAS needs an environment variable set before CUDA starts, not ours to set)."""
+    previous, warn_only = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous, warn_only=warn_only)
 
 
 def resume(
@@ -224,8 +306,10 @@ def resume(
     steps: int | None = None,
     callback: Callback | None = None,
     device: str | torch.device = "cpu",
+    threads: int | None = None,
 ) -> Run:
-    """Continue the run in `run_dir` from its latest saved state, with its saved config.
+    """Continue the run in `run_dir` from its latest saved state, with its saved config and the
+    torch threads it recorded.
 
     With `steps` larger than the config's, a run is extended: the learning rate is constant
     after warm-up, so nothing before the old last step depends on `steps`, and the extended
@@ -234,13 +318,16 @@ def resume(
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     if steps is not None and steps != config.steps:
-        if steps < config.steps:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < config.steps:
             raise ConfigError(
-                f"`steps` (={steps}) cannot shorten the run in {run_dir} ({config.steps} steps)."
+                f"`steps` (={steps!r}) cannot shorten the run in {run_dir} ({config.steps} steps)."
             )
-        config = config.replace(steps=steps)
-        write_config(run_dir, config)
-    return train(config, run_dir, resume=True, callback=callback, device=device)
+        extended = config.replace(steps=steps)
+        check_resources(extended, run_dir)
+        with exclusive(run_dir, "run directory"):
+            write_config(run_dir, extended, threads=read_threads(run_dir) or torch.get_num_threads())
+        config = extended
+    return train(config, run_dir, resume=True, callback=callback, device=device, threads=threads)
 
 
 def _truncate_metrics(path: Path, *, before: int) -> float:
@@ -252,7 +339,7 @@ def _truncate_metrics(path: Path, *, before: int) -> float:
         try:
             if json.loads(line)["step"] < before:
                 keep.append(line)
-        except (json.JSONDecodeError, KeyError):
+        except (json.JSONDecodeError, KeyError, TypeError):
             continue  # a line torn by the kill
     path.write_text("".join(line + "\n" for line in keep))
     return float(json.loads(keep[-1]).get("seconds", 0.0)) if keep else 0.0
