@@ -29,7 +29,7 @@ import itertools
 import json
 import multiprocessing
 import os
-import shutil
+import socket
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +40,7 @@ from typing import Any
 
 import torch
 
+from nerve._io import exclusive
 from nerve.training import PRESETS, TrainConfig
 from nerve.training.config import ConfigError
 from nerve.training.run import CheckpointError
@@ -69,9 +70,26 @@ class SweepSpec:
     analyses: tuple[str, ...]
 
 
+def _read_spec(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(
+            f"the sweep spec {path} must be a JSON file; it "
+            f"{'is a directory' if path.is_dir() else 'does not exist'}."
+        )
+    try:
+        spec = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"the sweep spec {path} is not JSON: {err}.") from None
+    if not isinstance(spec, dict):
+        raise ConfigError(f"the sweep spec {path} must be a JSON object with base, grid, analyses.")
+    return spec
+
+
 def load_spec(source: str | os.PathLike | dict[str, Any]) -> SweepSpec:
-    """Read a spec (a JSON file or its dict) and expand its grid into configs, each validated."""
-    spec = json.loads(Path(source).read_text()) if not isinstance(source, dict) else source
+    """Read a spec (a JSON file or its dict) and expand its grid into configs, each validated
+    (a dict `base` takes :class:`TrainConfig`'s defaults for the fields it leaves out; every run
+    directory stores its whole config)."""
+    spec = _read_spec(Path(source)) if not isinstance(source, dict) else source
     unknown = set(spec) - {"base", "grid", "analyses"}
     if unknown:
         raise ConfigError(
@@ -89,7 +107,10 @@ def load_spec(source: str | os.PathLike | dict[str, Any]) -> SweepSpec:
     grid = spec.get("grid", {})
     if not isinstance(grid, dict) or any(not isinstance(v, list) or not v for v in grid.values()):
         raise ConfigError(f"`grid` (={grid!r}) must map config fields to non-empty lists of values.")
-    analyses = tuple(spec.get("analyses", ["train"]))
+    analyses = spec.get("analyses", ["train"])
+    if not isinstance(analyses, list) or not all(isinstance(a, str) for a in analyses):
+        raise ConfigError(f"`analyses` (={analyses!r}) must be a list of names from {list(ANALYSES)}.")
+    analyses = tuple(dict.fromkeys(analyses))
     bad = [a for a in analyses if a not in ANALYSES]
     if bad:
         raise ConfigError(f"`analyses` names {bad}; the sweep knows {list(ANALYSES)}.")
@@ -109,7 +130,7 @@ def load_spec(source: str | os.PathLike | dict[str, Any]) -> SweepSpec:
                 raise ConfigError(f"grid key {key!r} is not a config field; {'.'.join(path) or 'the config'} "
                                   f"has {sorted(node)}.")  # fmt: skip
             node[last] = value
-        configs.append(TrainConfig.from_dict(data))
+        configs.append(TrainConfig.from_dict(data, complete=True))
     return SweepSpec(tuple(configs), tuple(grid), analyses)
 
 
@@ -117,12 +138,27 @@ def run_id(config: TrainConfig) -> str:
     return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _connect(out: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(out / DB)
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS results (run_id TEXT, analysis TEXT, config TEXT, result TEXT, "
-        "finished TEXT, PRIMARY KEY (run_id, analysis))"
-    )
+_COLUMNS = ["run_id", "analysis", "config", "result", "finished"]
+
+
+def _connect(out: Path, *, create: bool = True) -> sqlite3.Connection:
+    """The sweep's table; a file that is not a nerve sweep database is refused, not overwritten."""
+    path = out / DB
+    try:
+        db = sqlite3.connect(path if create else path.absolute().as_uri() + "?mode=ro", uri=not create)
+        if create:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS results (run_id TEXT, analysis TEXT, config TEXT, "
+                "result TEXT, finished TEXT, PRIMARY KEY (run_id, analysis))"
+            )
+        columns = [row[1] for row in db.execute("PRAGMA table_info(results)")]
+    except sqlite3.DatabaseError as err:
+        raise ConfigError(f"{path} is not a nerve sweep database: {err}.") from None
+    if columns != _COLUMNS:
+        db.close()
+        raise ConfigError(
+            f"{path} is not a nerve sweep database: its results table has {columns}, not {_COLUMNS}."
+        )
     return db
 
 
@@ -146,36 +182,63 @@ def run_sweep(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"`workers` (={workers!r}) must be an integer >= 1.")
     out = Path(out)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    db = _connect(out)
-    todo = [(c, run_id(c)) for c in spec.configs if not _done(db, run_id(c), spec.analyses)]
-    total, finished = len(spec.configs), len(spec.configs) - len(todo)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"`out` ({out}) is a file; a sweep directory must be a directory.")
+    if ray_address is not None:
+        _check_ray_address(ray_address)
+    with exclusive(out, "sweep directory"):
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+        db = _connect(out)
+        try:
+            return _run_grid(spec, out, db, workers, ray_address, progress)
+        finally:
+            db.close()
+
+
+def _check_ray_address(address: str, timeout: float = 5.0) -> None:
+    """Refuse a cluster address nothing answers at, instead of waiting on it for ever."""
+    if address in ("local", "auto"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"`ray_address` (={address!r}) must be 'local', 'auto' or HOST:PORT.")
     try:
-        if ray_address is not None:
-            for run_rows in _ray_map(ray_address, todo, out, spec.analyses):
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise ConfigError(
+            f"`ray_address` (={address!r}): no Ray cluster answers there ({err}); start one with "
+            f"`ray start --head` or use --ray local."
+        ) from None
+
+
+def _run_grid(spec, out: Path, db, workers: int, ray_address: str | None, progress) -> list[dict[str, Any]]:
+    # a grid that names one point twice is one run: two workers must not train one directory
+    points = {run_id(c): c for c in spec.configs}
+    todo = [(c, rid) for rid, c in points.items() if not _done(db, rid, spec.analyses)]
+    total, finished = len(points), len(points) - len(todo)
+    if ray_address is not None:
+        for run_rows in _ray_map(ray_address, todo, out, spec.analyses):
+            finished += 1
+            _record(db, run_rows, progress, finished, total)
+    elif workers == 1:
+        results = (_run_one(c.to_dict(), str(out / "runs" / rid), spec.analyses) for c, rid in todo)
+        for rid_rows in results:
+            finished += 1
+            _record(db, rid_rows, progress, finished, total)
+    else:
+        # spawn, not fork: a forked child of a process whose torch thread pool has started can deadlock
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
+            threads = torch.get_num_threads()
+            jobs = [
+                pool.submit(_run_one, c.to_dict(), str(out / "runs" / rid), spec.analyses, threads)
+                for c, rid in todo
+            ]
+            for job in as_completed(jobs):
                 finished += 1
-                _record(db, run_rows, progress, finished, total)
-        elif workers == 1:
-            results = (_run_one(c.to_dict(), str(out / "runs" / rid), spec.analyses) for c, rid in todo)
-            for rid_rows in results:
-                finished += 1
-                _record(db, rid_rows, progress, finished, total)
-        else:
-            # spawn, not fork: a forked child of a process whose torch thread pool has started can deadlock
-            with ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-            ) as pool:
-                threads = torch.get_num_threads()
-                jobs = [
-                    pool.submit(_run_one, c.to_dict(), str(out / "runs" / rid), spec.analyses, threads)
-                    for c, rid in todo
-                ]
-                for job in as_completed(jobs):
-                    finished += 1
-                    _record(db, job.result(), progress, finished, total)
-        return rows(db)
-    finally:
-        db.close()
+                _record(db, job.result(), progress, finished, total)
+    return rows(db)
 
 
 def _ray_map(address: str, todo, out: Path, analyses):
@@ -232,12 +295,13 @@ def _run_one(
     if (path / "config.json").exists():
         try:
             run = load(path)
-        except CheckpointError:  # killed before its first checkpoint: start it again
-            shutil.rmtree(path)
-    if run is None:
+        except CheckpointError:  # killed before its first checkpoint, or a corrupt last one
+            run = None
+        if run is None or run.checkpoints[-1] != config.steps:
+            # from the last checkpoint that reads; a corrupt file is set aside, nothing deleted
+            run = train(config, path, resume=True)
+    else:
         run = train(config, path)
-    elif run.checkpoints[-1] != config.steps:  # killed mid-training: from its last checkpoint
-        run = train(config, path, resume=True)
     last = run.metrics()[-1]
     out = [{"analysis": "train", "result": {k: last[k] for k in sorted(last) if k != "seconds"}}]
     if "fourier" in analyses and getattr(run.task, "group", None) is not None:
@@ -280,7 +344,7 @@ def summary(out: str | os.PathLike) -> list[dict[str, Any]]:
     path = Path(out) / DB
     if not path.is_file():
         raise ConfigError(f"`out` ({out}) holds no sweep: {path} does not exist.")
-    db = sqlite3.connect(path)
+    db = _connect(Path(out), create=False)
     try:
         return rows(db)
     finally:

@@ -218,6 +218,7 @@ class FourierAnalysis:
         gt = GroupTask(task)
         v = model if isinstance(model, ModelView) else view(model, n_vocab=task.n_vocab)
         n, G = gt.order, gt.group
+        _check_fits(v, task)
         was_training = v.model.training
         v.model.eval()
         try:
@@ -382,6 +383,21 @@ def _cyclic_neuron_power(neurons: Tensor, irreps) -> tuple[Tensor, Tensor]:
     index = {f"k={f}": f for f in range(n // 2 + 1)}
     aligned = by_frequency[[index[rho.label] for rho in irreps]]
     return aligned, power.sum((0, 1)) - power[0, 0]
+
+
+def _check_fits(v: ModelView, task: BinaryOperationTask) -> None:
+    """The model's vocabulary and classes must be the task's: a model trained on another task
+    would otherwise index out of range, or be read against the wrong group."""
+    sizes = {f"embedding {name}": W.shape[0] for name, W in v.embeddings.items()}
+    sizes["unembedding"] = v.unembedding.shape[0]
+    wanted = {name: (task.n_classes if name == "unembedding" else task.n_vocab) for name in sizes}
+    wrong = {name: size for name, size in sizes.items() if size != wanted[name]}
+    if wrong:
+        raise AnalysisError(
+            f"`model` does not fit `task` ({task.name}: {task.n_vocab} tokens, {task.n_classes} classes): "
+            + ", ".join(f"its {name} has {size} rows, not {wanted[name]}" for name, size in wrong.items())
+            + ". Analyse a model with the task it was trained on."
+        )
 
 
 def _spectrum(ft: FourierTransform, W: Tensor) -> Tensor:

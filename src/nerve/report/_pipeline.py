@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from nerve._io import write_text_atomic
 from nerve.analysis.fourier import FourierAnalysis, FourierResult
@@ -13,12 +15,14 @@ from nerve.analysis.llc_calibration import LLCCalibration
 from nerve.analysis.llc_curve import LLCCurve
 from nerve.analysis.progress import ProgressMeasures, ProgressResult
 from nerve.analysis.shape import FrequencyCircles
-from nerve.errors import AnalysisError
+from nerve.errors import AnalysisError, NerveError, NerveWarning
 from nerve.proofs.prove import Certificate
 from nerve.report._html import write_report
 from nerve.training import Run, load
 
 __all__ = ["Analysed", "analyze"]
+
+T = TypeVar("T")
 
 #: Called with (stage, done, total) while the analyses run.
 Progress = Callable[[str, int, int], None]
@@ -74,9 +78,22 @@ def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> 
         circles = FrequencyCircles(frequencies=keys).fit(run.model, run.task)
         files.append(write_text_atomic(folder / "shape.json", circles.result_.to_json()))
         report("shape", 1, 1)
-    llc_path, cal_path = folder / "llc.json", folder / "llc_calibration.json"
-    llc = LLCCurve.from_json(llc_path.read_text()) if llc_path.is_file() else None
-    calibration = LLCCalibration.from_json(cal_path.read_text()) if cal_path.is_file() else None
-    proofs = [Certificate.from_json(p.read_text()) for p in sorted((run.path / "proofs").glob("*.json"))]
+    llc = _saved(folder / "llc.json", LLCCurve)
+    calibration = _saved(folder / "llc_calibration.json", LLCCalibration)
+    proofs = [_saved(p, Certificate) for p in sorted((run.path / "proofs").glob("*.json"))]
+    proofs = [c for c in proofs if c is not None]
     files.append(write_report(run, fourier, measures.result_, circles, llc, calibration, proofs))
     return Analysed(run, fourier, measures.result_, circles, tuple(files))
+
+
+def _saved(path: Path, kind: type[T]) -> T | None:
+    """A result another command saved in the run, or None (with a warning naming the file) when
+    it is not there or does not read: a stray file must not cost the user the whole report."""
+    if not path.is_file():
+        return None
+    try:
+        return kind.from_json(path.read_bytes().decode("utf-8"))  # type: ignore[attr-defined]
+    except (ValueError, KeyError, TypeError, AttributeError, NerveError) as err:
+        warnings.warn(f"{path} is left out of the report: it is not a {kind.__name__} ({err}).",
+                      NerveWarning, stacklevel=2)  # fmt: skip
+        return None
