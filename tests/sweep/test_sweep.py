@@ -129,3 +129,73 @@ def test_the_learning_order_rows_and_the_universality_page(tmp_path):
     assert "Universality across 2 runs of C7" in page and "figure-learning-order" in page
     for o in orders:
         assert o["run_id"] in page
+
+
+ONE = {**TINY, "grid": {"seed": [0]}, "analyses": ["train"]}
+
+
+def test_a_restart_sets_a_corrupt_checkpoint_aside_and_deletes_nothing(tmp_path):
+    out = tmp_path / "sweep"
+    (row,) = run_sweep(load_spec(ONE), out)
+    run_dir = out / "runs" / row["run_id"]
+    good = {p.name: p.read_bytes() for p in (run_dir / "checkpoints").iterdir()}
+    last = run_dir / "checkpoints" / "step_40.safetensors"
+    last.write_bytes(b"\x00" * 64)  # as if the disk lost it
+    (run_dir / "mine.txt").write_text("the user's own file")
+    with sqlite3.connect(out / "sweep.sqlite") as db:  # as if killed before its row was recorded
+        db.execute("DELETE FROM results")
+    with pytest.warns(nerve.NerveWarning, match=r"step_40\.safetensors is corrupt; set aside"):
+        (again,) = run_sweep(load_spec(ONE), out)
+    assert again["result"] == row["result"]
+    assert (run_dir / "mine.txt").read_text() == "the user's own file"
+    assert (run_dir / "checkpoints" / "step_40.safetensors.corrupt").read_bytes() == b"\x00" * 64
+    assert {p.name: p.read_bytes() for p in (run_dir / "checkpoints").glob("step_*.safetensors")} == good
+
+
+def test_a_repeated_grid_point_is_trained_once(tmp_path):
+    counts = []
+    table = run_sweep(load_spec({**ONE, "grid": {"seed": [0, 0]}}), tmp_path / "sweep",
+                      progress=lambda _, done, total: counts.append((done, total)))  # fmt: skip
+    assert counts == [(1, 1)] and len({r["run_id"] for r in table}) == 1
+
+
+def test_a_second_sweep_into_the_same_directory_is_refused(tmp_path):
+    from nerve._io import exclusive
+
+    with exclusive(tmp_path / "sweep", "sweep directory"), pytest.raises(
+        nerve.LockedError, match=r"sweep directory .*sweep is in use by pid \d+"
+    ):
+        run_sweep(load_spec(ONE), tmp_path / "sweep")
+    assert not (tmp_path / "sweep" / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "rule"),
+    [
+        (b"", r"is not JSON"),
+        (b"\x80\x04\x95 pickle", r"is not JSON"),
+        (b'{"base": ', r"is not JSON"),
+        (b"[1, 2]", r"must be a JSON object"),
+        (b'{"analyses": "fourier"}', r"`analyses` \(='fourier'\) must be a list"),
+    ],
+)
+def test_a_spec_file_that_is_not_a_spec_is_refused(tmp_path, content, rule):
+    (tmp_path / "spec.json").write_bytes(content)
+    with pytest.raises(ConfigError, match=rule):
+        load_spec(tmp_path / "spec.json")
+
+
+def test_a_file_that_is_not_a_sweep_table_is_refused_not_overwritten(tmp_path):
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "sweep.sqlite").write_bytes(b"not a database at all" * 10)
+    with pytest.raises(ConfigError, match=r"sweep\.sqlite is not a nerve sweep database"):
+        summary(tmp_path / "sweep")
+    with pytest.raises(ConfigError, match=r"sweep\.sqlite is not a nerve sweep database"):
+        run_sweep(load_spec(ONE), tmp_path / "sweep")
+    assert (tmp_path / "sweep" / "sweep.sqlite").read_bytes() == b"not a database at all" * 10
+
+
+def test_an_address_where_no_cluster_answers_is_refused_not_waited_on(tmp_path):
+    with pytest.raises(ConfigError, match=r"`ray_address` \(='127.0.0.1:1'\): no Ray cluster answers there"):
+        run_sweep(load_spec(ONE), tmp_path / "sweep", ray_address="127.0.0.1:1")
+    assert not (tmp_path / "sweep").exists()

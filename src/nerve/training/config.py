@@ -150,8 +150,12 @@ class TrainConfig:
                 raise ConfigError(f"`{name}` (={getattr(self, name)!r}) must be a {kind.__name__}.")
         for name in ("steps", "eval_every", "checkpoint_every"):
             _check_int(self, name, 1)
-        for name in ("warmup_steps", "checkpoint_log_points", "seed"):
+        for name in ("warmup_steps", "checkpoint_log_points"):
             _check_int(self, name, 0)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"`seed` (={self.seed!r}) must be an integer in [0, 2^32).")
+        if self.seed >= 2**32:  # seeds of torch generators are seed * 1,000,003 + step: keep them in int64
+            raise ConfigError(f"`seed` (={self.seed}) must be an integer in [0, 2^32).")
         if self.batch_size is not None:
             _check_int(self, "batch_size", 1)
         _check_number(self, "train_fraction", 0.0, 1.0, open_low=True)

@@ -258,7 +258,7 @@ def _fit(config: TrainConfig, run_dir: Path, resume: bool, callback: Callback | 
         loss = data.loss(forward(x), y)
         if not bool(torch.isfinite(loss)):
             raise TrainingError(
-                f"training diverged at step {step}: the training loss is {float(loss)}; "
+                f"training diverged at step {step}: the training loss is {float(loss.detach())}; "
                 f"{_kept(run_dir)} Lower `lr` (={config.lr:g})."
             )
         optimizer.zero_grad(set_to_none=True)
