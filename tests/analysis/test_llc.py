@@ -1,6 +1,7 @@
 """The LLC estimator against closed forms: a Gaussian posterior exactly, reduced-rank regression
 (Aoyagi & Watanabe 2005) within 10%; its diagnostics and its errors."""
 
+import json
 import math
 
 import pytest
@@ -8,6 +9,8 @@ import torch
 from torch import nn
 
 from nerve import AnalysisError
+from nerve.analysis import MemoryBudgetError
+from nerve.analysis import llc as llc_module
 from nerve.analysis.llc import LLCEstimator, LLCResult, default_nbeta, rrr_learning_coefficient
 
 
@@ -127,9 +130,9 @@ def test_draws_below_the_start_flag_a_point_that_is_not_a_minimum():
 def test_divergent_chains_are_reported_by_chain_and_kept():
     model, X, y = least_squares()
     with pytest.warns(UserWarning, match=r"LLC chains \[0, 1\] diverged"):
-        est = LLCEstimator(epsilon=1.0, nbeta=1000.0, num_chains=2, num_draws=50, batch_size=100).fit(
-            model, (X, y), loss_fn=half_mse
-        )
+        est = LLCEstimator(
+            epsilon=1.0, gamma=1.0, nbeta=1000.0, num_chains=2, num_draws=50, batch_size=100
+        ).fit(model, (X, y), loss_fn=half_mse)
     assert est.result_.divergent_chains == (0, 1)
     assert len(est.result_.llc_per_chain) == 2
 
@@ -198,3 +201,87 @@ def test_the_llc_of_a_subset_of_parameters_counts_only_those():
         AnalysisError, match=r"`params` names 'mlp', which is no parameter \(or prefix of one\)"
     ):
         fit(["mlp"])
+
+
+def strict(text: str):
+    """`text` parsed as strict JSON: a bare NaN or Infinity fails the test."""
+    return json.loads(text, parse_constant=lambda token: pytest.fail(f"bare {token} in JSON"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, says",
+    [
+        ({"init_loss_samples": -5}, r"`init_loss_samples` \(=-5\) must be an integer >= 1"),
+        ({"init_loss_samples": 2.5}, r"`init_loss_samples` \(=2.5\) must be an integer >= 1"),
+        (
+            {"init_loss_samples": 501},
+            r"`init_loss_samples` \(=501\) must be at most the dataset's size \(500\)",
+        ),
+        ({"epsilon": math.nan}, r"`epsilon` \(=nan\) must be a positive number \(finite, not NaN\)"),
+        ({"epsilon": math.inf}, r"`epsilon` \(=inf\) must be a positive number"),
+        ({"gamma": math.nan}, r"`gamma` \(=nan\) must be a number >= 0"),
+        ({"nbeta": math.inf}, r"`nbeta` \(=inf\) must be a positive number, 'batch' or 'dataset'"),
+        ({"max_loss_increase": math.inf}, r"`max_loss_increase` \(=inf\) must be a positive number"),
+        ({"num_draws": 10.0}, r"`num_draws` \(=10.0\) must be an integer >= 1"),
+        ({"mala_every": 0}, r"`mala_every` \(=0\) must be an integer >= 1"),
+        ({"seed": -1}, r"`seed` \(=-1\) must be an integer from 0 to 2\*\*64 - 1"),
+        ({"params": "weight"}, r"`params` \(='weight'\) must be a non-empty list"),
+        ({"device": "gpu0"}, r"`device` \(='gpu0'\) must name a torch device"),
+    ],
+)
+def test_every_hyperparameter_is_checked_when_fit_starts(kwargs, says):
+    model, X, y = least_squares()
+    with pytest.raises(AnalysisError, match=says):
+        LLCEstimator(**{"num_draws": 5, **kwargs}).fit(model, (X, y), loss_fn=half_mse)
+
+
+def test_a_step_that_must_diverge_or_overflow_is_refused():
+    model, X, y = least_squares()
+    # εγ >= 4: the localisation alone multiplies w − w* by 1 − εγ/2 <= −1 each step
+    with pytest.raises(
+        AnalysisError, match=r"`epsilon` \(=1e\+300\) with `gamma` \(=100\) gives εγ = 1e\+302 >= 4"
+    ):
+        LLCEstimator(epsilon=1e300).fit(model, (X, y), loss_fn=half_mse)
+    with pytest.raises(AnalysisError, match=r"εγ = 4 >= 4: .* Use epsilon < 0.04"):
+        LLCEstimator(epsilon=0.04, gamma=100.0).fit(model, (X, y), loss_fn=half_mse)
+    # without localisation nothing bounds ε but the parameters' dtype (here float32)
+    with pytest.raises(
+        AnalysisError, match=r"`epsilon` \(=1e\+300\) overflows the parameters' dtype torch.float32"
+    ):
+        LLCEstimator(epsilon=1e300, gamma=0.0).fit(model.float(), (X.float(), y.float()), loss_fn=half_mse)
+
+
+def test_too_many_chains_are_refused_before_anything_is_allocated(monkeypatch):
+    model = nn.Linear(100, 100)  # 10,100 parameters: 10^7 chains need terabytes
+    X = torch.randn(64, 100)
+
+    def never(*args, **kwargs):
+        raise AssertionError("the chains were allocated")
+
+    monkeypatch.setattr(llc_module, "_run_chains", never)
+    with pytest.raises(
+        MemoryBudgetError,
+        match=r"`num_chains` \(=10000000\): 10000000 SGLD chains of 10100 parameters need about",
+    ):
+        LLCEstimator(num_chains=10_000_000, nbeta=2.0, batch_size=64).fit(model, (X, X), loss_fn=half_mse)
+
+
+def test_json_of_diverged_chains_is_strict_and_reads_back():
+    model, X, y = least_squares()
+    with pytest.warns(UserWarning, match="diverged"):
+        r = (
+            LLCEstimator(epsilon=1.0, gamma=1.0, nbeta=1e6, num_chains=2, num_draws=50, batch_size=100)
+            .fit(model, (X, y), loss_fn=half_mse)
+            .result_
+        )
+    assert not math.isfinite(r.llc_mean)  # inf here; NaN and ±inf are both written as null
+    data = strict(r.to_json())
+    assert data["llc_mean"] is None and data["llc_per_chain"] == [None, None]
+    back = LLCResult.from_json(r.to_json())
+    assert math.isnan(back.llc_mean) and all(math.isnan(x) for x in back.llc_per_chain)
+    assert back.to_json() == r.to_json()
+
+
+def test_closed_form_errors_are_analysis_errors():
+    with pytest.raises(AnalysisError, match=r"`M` \(=0\) must be a positive integer"):
+        rrr_learning_coefficient(0, 1, 1, 0)

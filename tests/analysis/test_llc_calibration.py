@@ -1,13 +1,16 @@
 """The calibration sweep: on a model whose LLC is known, cells that are unsettled or diverge are
 rejected by its rules, and the recommended ε gives the known value."""
 
+import json
 import math
 
 import pytest
 import torch
 from test_llc import half_mse, least_squares
+from torch import nn
 
 from nerve import AnalysisError
+from nerve.analysis import MemoryBudgetError
 from nerve.analysis.llc import LLCEstimator
 from nerve.analysis.llc_calibration import LLCCalibration, calibrate_llc
 
@@ -19,7 +22,7 @@ def test_the_sweep_rejects_unsettled_and_divergent_cells_and_recommends_the_plat
     h = torch.linalg.eigvalsh(X.T @ X / len(X)).repeat(2)
     exact = float((nbeta * h / (2 * (nbeta * h + gamma))).sum())
     est = LLCEstimator(gamma=gamma, num_chains=8, num_draws=600, batch_size=len(X), seed=0)
-    epsilons = [1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1.0]
+    epsilons = [1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.5]  # 0.5: ε(nβh + γ) >> 4, but εγ < 4 is allowed
     cal = calibrate_llc(model, (X, y), epsilons=epsilons, nbetas=[nbeta], estimator=est, loss_fn=half_mse)
     # ε = 1e-5: the relaxation time 2/(ε(nβh + γ)) is thousands of steps; the trace still rises
     assert not cal.healthy[0][0] and cal.drift[0][0] > 2 * cal.drift_se[0][0]
@@ -47,7 +50,7 @@ def test_cells_share_one_run_and_each_keeps_its_own_hyperparameters():
 
 def test_no_stable_region_is_said_plainly():
     model, X, y = least_squares()
-    est = LLCEstimator(num_chains=2, num_draws=20, batch_size=len(X))
+    est = LLCEstimator(gamma=0.5, num_chains=2, num_draws=20, batch_size=len(X))
     cal = calibrate_llc(model, (X, y), epsilons=[5.0], nbetas=[50.0], estimator=est, loss_fn=half_mse)
     assert cal.recommended == (None,) and cal.recommendation() is None
 
@@ -62,3 +65,33 @@ def test_errors_name_the_argument():
         calibrate_llc(model, (X, y), nbetas=["lots"])
     with pytest.raises(AnalysisError, match=r"`min_acceptance` \(=1.5\) must be between 0 and 1"):
         calibrate_llc(model, (X, y), min_acceptance=1.5)
+
+
+def test_grid_steps_that_must_diverge_and_grids_too_big_for_memory_are_refused():
+    model, X, y = least_squares()
+    with pytest.raises(AnalysisError, match=r"`epsilons` \(=1\) with `gamma` \(=100\) gives εγ = 100 >= 4"):
+        calibrate_llc(model, (X, y), epsilons=[1e-3, 1.0])
+    with pytest.raises(
+        AnalysisError, match=r"`epsilons` \(=\[0.001, inf\]\) must be a non-empty list of positive"
+    ):
+        calibrate_llc(model, (X, y), epsilons=[1e-3, math.inf])
+    with pytest.raises(AnalysisError, match=r"`tolerance` \(=nan\) must be between 0 and 1"):
+        calibrate_llc(model, (X, y), tolerance=math.nan)
+    big, Xb = nn.Linear(100, 100), torch.randn(64, 100)
+    est = LLCEstimator(num_chains=1_000_000, batch_size=64)
+    with pytest.raises(
+        MemoryBudgetError, match=r"`num_chains` \(=1000000\) × 14 cells: 14000000 SGLD chains"
+    ):
+        calibrate_llc(big, (Xb, Xb), nbetas=["batch", 2.0], estimator=est, loss_fn=half_mse)
+
+
+def test_the_json_is_strict_where_a_standard_error_is_unknown():
+    model, X, y = least_squares()
+    est = LLCEstimator(gamma=1.0, num_chains=1, num_draws=10, batch_size=100)
+    cal = calibrate_llc(model, (X, y), epsilons=[1e-4], nbetas=[20.0], estimator=est, loss_fn=half_mse)
+    assert math.isnan(cal.drift_se[0][0])  # one chain: no standard error
+    text = cal.to_json()
+    data = json.loads(text, parse_constant=lambda token: pytest.fail(f"bare {token} in JSON"))
+    assert data["drift_se"] == [[None]]
+    back = LLCCalibration.from_json(text)
+    assert math.isnan(back.drift_se[0][0]) and back.to_json() == text

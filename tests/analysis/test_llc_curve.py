@@ -1,5 +1,6 @@
 """The LLC through training: the trend-change rule, and the trajectory over a run's checkpoints."""
 
+import json
 import math
 
 import pytest
@@ -59,3 +60,14 @@ def test_sampled_data_has_no_dataset_to_estimate_on(tmp_path):
     run = train(config, tmp_path / "s")
     with pytest.raises(AnalysisError, match=r"trains on sampled superposition data"):
         LLCTrajectory().fit(nerve.load(run.path))
+
+
+def test_the_curve_json_is_strict_and_reads_back():
+    curve = LLCCurve(steps=(0, 10), llc_mean=(1.5, math.nan), llc_std=(0.1, math.inf), divergent_chains=((), (0, 1)),
+                     mala_acceptance=(0.9, 0.0), boundaries=(), rule="r", estimator={"epsilon": 1e-4})  # fmt: skip
+    text = curve.to_json()
+    data = json.loads(text, parse_constant=lambda token: pytest.fail(f"bare {token} in JSON"))
+    assert data["llc_mean"] == [1.5, None] and data["llc_std"] == [0.1, None]
+    back = LLCCurve.from_json(text)
+    assert back.llc_mean[0] == 1.5 and math.isnan(back.llc_mean[1]) and math.isnan(back.llc_std[1])
+    assert back.to_json() == text

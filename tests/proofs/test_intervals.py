@@ -6,6 +6,7 @@ from fractions import Fraction
 import pytest
 import torch
 
+from nerve.errors import ProofError
 from nerve.models import MLP, MLPConfig, Transformer, TransformerConfig
 from nerve.proofs.bounds import embed, logits_from_embeddings
 from nerve.proofs.intervals import Interval, gamma
@@ -86,3 +87,45 @@ def test_errors():
         gamma(2**53)
     with pytest.raises(ValueError, match="`lo` must be at most `hi`"):
         Interval.box(torch.ones(2), torch.zeros(2))
+
+
+def test_errors_are_proof_errors_and_keep_their_builtin_class():
+    with pytest.raises(ProofError, match=r"`n` \(=\d+\) is too long"):
+        gamma(2**53)
+    with pytest.raises(ProofError, match="`lo` must be at most `hi`"):
+        Interval.box(torch.ones(2), torch.zeros(2))
+    with pytest.raises(ProofError, match=r"differ in shape: \(2,\), \(3,\)"):
+        Interval(torch.zeros(2, dtype=torch.float64), torch.zeros(3, dtype=torch.float64))
+    for error in (ProofError, TypeError):  # a TypeError before it was a ProofError
+        with pytest.raises(error, match=r"dtypes torch.float32, torch.float32\) must be float64"):
+            Interval(torch.zeros(2), torch.zeros(2))
+    with pytest.raises(ProofError, match="contain NaN, which bounds nothing"):
+        Interval.point(torch.tensor([float("nan")]))
+    with pytest.raises(ProofError, match=r"`radius` \(=inf\) must be a finite number >= 0"):
+        Interval.point(torch.zeros(2)).widen(float("inf"))
+
+
+def test_overflow_and_unbounded_endpoints_give_unbounded_entries_never_nan():
+    inf, f64 = float("inf"), torch.float64
+    big = Interval.box(torch.tensor([[0.0, 1.0]], dtype=f64), torch.tensor([[1e308, 2.0]], dtype=f64))
+    y = big.linear(torch.tensor([[4.0, 0.0], [0.0, 1.0]]))  # 4e308 overflows; 1..2 does not
+    assert y.lo[0, 0] == -inf and y.hi[0, 0] == inf
+    assert 1.0 - 1e-12 < y.lo[0, 1] <= 1.0 and 2.0 <= y.hi[0, 1] < 2.0 + 1e-12
+    # an unbounded input (its centre inf − inf) leaves the product unbounded: sound, not tight
+    x = Interval.box(torch.tensor([[-inf, 1.0]]), torch.tensor([[inf, 2.0]]))
+    z = x.linear(torch.eye(2))
+    assert z.lo.tolist() == [[-inf, -inf]] and z.hi.tolist() == [[inf, inf]]
+    for z in (
+        y.relu(),
+        y + y,
+        y.scale(0.0),
+        y.scale(2.0),
+        x.matmul(x.map(lambda t: t.T)),
+        y.relu().linear(torch.eye(2)),
+    ):
+        assert not bool(z.lo.isnan().any() or z.hi.isnan().any())
+    # softmax: an unbounded logit's weight is somewhere in [0, 1]; masked entries still weigh 0
+    scores = Interval.box(torch.tensor([[-inf, 0.0, -inf]]), torch.tensor([[inf, 1.0, -inf]]))
+    p = scores.softmax()
+    assert p.lo.tolist() == [[0.0, 0.0, 0.0]] and p.hi[0, 2] == 0 and p.hi[0, 0] == p.hi[0, 1] == 1.0
+    assert bool(p.contains(torch.tensor([[0.3, 0.7, 0.0]])).all())

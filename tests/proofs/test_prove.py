@@ -2,6 +2,7 @@
 
 import copy
 import json
+import math
 import shutil
 from dataclasses import replace
 from fractions import Fraction
@@ -12,8 +13,10 @@ import torch
 from safetensors.torch import save_file
 
 import nerve
+from nerve.errors import ProofError
 from nerve.models import MLP, MLPConfig
 from nerve.proofs import Accuracy, Certificate, Correct, Margin, Robust, certify, check, prove
+from nerve.training import PRESETS, train
 from nerve.training.run import checkpoint_path
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -95,15 +98,15 @@ def test_the_checker_rejects_an_altered_certificate(chughtai, tmp_path, alter, s
     assert not report.ok and any(says in p for p in report.problems), report.problems
 
 
-def test_certificate_round_trips_and_a_broken_file_is_rejected_by_name(chughtai, tmp_path):
+def test_certificate_round_trips_and_a_broken_file_is_refused_by_name(chughtai, tmp_path):
     run, cert = chughtai
     assert Certificate.from_json(cert.to_json()) == cert
     path = tmp_path / "cert.json"
     data = json.loads(cert.to_json())
     del data["weights_sha256"]
     path.write_text(json.dumps(data))
-    report = check(path, run.path)
-    assert not report.ok and "cannot be read" in report.problems[0]
+    with pytest.raises(ProofError, match=r"cert.json: field `weights_sha256` is missing"):
+        check(path, run.path)
 
 
 class OneInput:
@@ -173,3 +176,116 @@ def test_robustness_on_a_box_of_embeddings_is_proved_small_undecided_large_and_s
         t = int(targets[i])
         margin = logits[:, t] - logits.scatter(1, torch.full((10_000, 1), t), -torch.inf).max(1).values
         assert float(margin.min()) >= cert.result.margin_lower
+
+
+def strict(text: str):
+    """`text` parsed as strict JSON: a bare NaN or Infinity fails the test."""
+    return json.loads(text, parse_constant=lambda token: pytest.fail(f"bare {token} in JSON"))
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """An MLP on a+b mod 7 trained for 20 steps, and its certificate of correctness (refuted)."""
+    config = PRESETS["demo"].replace(task__p=7, steps=20, checkpoint_every=10, eval_every=10)
+    run = train(config, tmp_path_factory.mktemp("proofs") / "run")
+    return run, certify(run, Correct())
+
+
+@pytest.mark.parametrize(
+    "build, says",
+    [
+        (lambda: Robust(radius=float("nan")), r"`radius` \(=nan\) must be a finite number >= 0"),
+        (lambda: Robust(radius=float("inf")), r"`radius` \(=inf\) must be a finite number >= 0"),
+        (lambda: Robust(radius=-1.0), r"`radius` \(=-1.0\) must be a finite number >= 0"),
+        (lambda: Margin(at_least=float("nan")), r"`at_least` \(=nan\) must be a finite number"),
+        (lambda: Margin(at_least=-float("inf")), r"`at_least` \(=-inf\) must be a finite number"),
+        (lambda: Accuracy(at_least=float("nan")), r"`at_least` \(=nan\) must be a fraction from 0 to 1"),
+        (lambda: Accuracy(at_least="0.9"), r"`at_least` \(='0.9'\) must be a fraction from 0 to 1"),
+    ],
+)
+def test_statements_are_checked_when_built(build, says):
+    with pytest.raises(ProofError, match=says):
+        build()
+
+
+def test_a_radius_that_overflows_float64_is_undecided_with_an_unbounded_margin(small, tmp_path):
+    # 1e308 overflows the hidden layer's bounds: inf − inf used to make the margin NaN
+    run, _ = small
+    cert = certify(run, Robust(1e308))
+    r = cert.result
+    assert r.verdict == "undecided" and r.margin_lower == -math.inf and r.n_hold == 0
+    assert r.failing == () and len(r.undecided) == 7**2
+    text = cert.to_json()
+    assert strict(text)["result"]["margin_lower"] == "-Infinity"
+    assert Certificate.from_json(text) == cert
+    path = tmp_path / "robust.json"
+    path.write_text(text)
+    report = check(path, run.path)
+    assert report.ok, report.problems
+    # an unbounded bound must be matched exactly, not within a relative tolerance
+    finite = tmp_path / "finite.json"
+    finite.write_text(replace(cert, result=replace(r, margin_lower=-1.7e308)).to_json())
+    assert any("margin_lower" in p for p in check(finite, run.path).problems)
+
+
+def test_a_null_number_in_a_certificate_is_rejected_by_name(small, tmp_path):
+    run, cert = small
+    assert check(cert, run.path).ok
+    data = strict(cert.to_json())
+    data["result"]["margin_lower"] = None  # what to_json writes for NaN
+    path = tmp_path / "nan.json"
+    path.write_text(json.dumps(data))
+    assert math.isnan(Certificate.from_json(path.read_text()).result.margin_lower)
+    report = check(path, run.path)
+    assert not report.ok
+    assert report.problems == (
+        "result.margin_lower: the certificate says null (NaN), which is no bound; a certificate's "
+        "numbers are finite or ±Infinity",
+    )
+
+
+def _edit(cert, change):
+    data = json.loads(cert.to_json())
+    change(data)
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", r"bad.json is not text \(byte 0 is not UTF-8\)"),
+        (lambda c: c.to_json()[:200], r"bad.json is not JSON \(.*line \d+ column \d+"),
+        (lambda c: "[1, 2]", r"bad.json: the top level \(a list\) must be an object"),
+        (
+            lambda c: _edit(c, lambda d: d["result"].update(n_hold="12")),
+            r"bad.json: field `result.n_hold` \(=\"12\"\) must be an integer",
+        ),
+        (
+            lambda c: _edit(c, lambda d: d["result"].update(margin_lower="-inf")),
+            r"field `result.margin_lower` \(=\"-inf\"\) must be a number \(or \"Infinity\", \"-Infinity\"\)",
+        ),
+        (lambda c: _edit(c, lambda d: d.pop("step")), r"bad.json: field `step` is missing"),
+        (lambda c: _edit(c, lambda d: d.update(result=[])), r"bad.json: field `result` \(=\[\]\) must be an object"),
+        (
+            lambda c: _edit(c, lambda d: d.update(statement={"kind": "robust", "radius": None})),
+            r"field `statement`: `radius` \(=None\) must be a finite number >= 0",
+        ),
+    ],
+)
+def test_a_file_that_is_not_a_certificate_is_a_proof_error_naming_file_and_field(
+    small, tmp_path, content, says
+):
+    run, cert = small
+    path = tmp_path / "bad.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content(cert))
+    with pytest.raises(ProofError, match=says):
+        check(path, run.path)
+
+
+def test_a_missing_certificate_file_is_a_proof_error(small, tmp_path):
+    run, _ = small
+    with pytest.raises(ProofError, match=r"certificate .*absent.json cannot be read: No such file"):
+        check(tmp_path / "absent.json", run.path)

@@ -39,11 +39,19 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad_and_value, vmap
 from torch.utils.data import TensorDataset
 
+from nerve._io import strict_json
+from nerve.analysis.topology import MemoryBudgetError, _available_memory, _size
 from nerve.errors import AnalysisError
 
 __all__ = ["LLCEstimator", "LLCResult", "default_nbeta", "rrr_learning_coefficient"]
 
 LossFn = Callable[..., Tensor]
+
+# [C, P] tensors of the parameters' dtype alive at the peak of a step: the chains w, the new point,
+# the gradients and, in a MALA step, the gradients at the new point, both drifts and two
+# temporaries of the proposal densities; _sq adds two float64 [C, P] (the difference and its square).
+CHAIN_VECTORS = 8
+CHAIN_VECTORS_FLOAT64 = 2
 
 
 def default_nbeta(rule: str, *, n: int, batch_size: int) -> float:
@@ -76,10 +84,10 @@ def rrr_learning_coefficient(M: int, N: int, H: int, r: int) -> float:
     (6.0, 6.0)
     """
     for name, value in (("M", M), ("N", N), ("H", H)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` (={value!r}) must be a positive integer.")
-    if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r <= H:
-        raise ValueError(f"`r` (={r!r}) must be an integer from 0 to H (={H}): the true rank.")
+        if not _is_int(value) or value < 1:
+            raise AnalysisError(f"`{name}` (={value!r}) must be a positive integer.")
+    if not _is_int(r) or not 0 <= r <= H:
+        raise AnalysisError(f"`r` (={r!r}) must be an integer from 0 to H (={H}): the true rank.")
     if M + H < N + r:
         return (H * M - H * r + N * r) / 2
     if N + H < M + r:
@@ -128,12 +136,17 @@ class LLCResult:
     mala_acceptance: float
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
+        """Strict JSON: a number that is not finite (a diverged chain's λ̂) is written as ``null``."""
+        return strict_json(asdict(self), indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> LLCResult:
+        """Read what :meth:`to_json` wrote; ``null`` in a number field reads as NaN."""
         data = json.loads(text)
-        data["llc_per_chain"] = tuple(data["llc_per_chain"])
+        for key in ("llc_mean", "llc_std", "init_loss", "nbeta", "epsilon", "gamma", "fraction_below_init",
+                    "mala_acceptance"):  # fmt: skip
+            data[key] = _nan_if_none(data[key])
+        data["llc_per_chain"] = tuple(_nan_if_none(x) for x in data["llc_per_chain"])
         data["divergent_chains"] = tuple(data["divergent_chains"])
         return cls(**data)
 
@@ -143,20 +156,29 @@ class LLCEstimator:
 
     **Arguments** (keyword-only):
 
-    - `epsilon`: the SGLD step size ε.
-    - `gamma`: the localisation strength γ, pulling each chain back towards w*.
+    - `epsilon`: the SGLD step size ε, finite and > 0, with εγ < 4 (at εγ >= 4 the localisation
+      alone multiplies w − w* by 1 − εγ/2 <= −1 each step, so the chains cannot settle).
+    - `gamma`: the localisation strength γ >= 0, pulling each chain back towards w*.
     - `nbeta`: nβ, a number, or ``"batch"`` (m / log m, devinterp's default, the default here)
       or ``"dataset"`` (n / log n: β* = 1 / log n of Lau et al. and Watanabe's WBIC).
     - `num_chains`, `num_draws`, `num_burnin`: chains, draws kept per chain, steps discarded
       before them (one step per draw).
     - `batch_size`: m, the minibatch of each chain at each step (each chain its own shuffle).
-    - `init_loss_samples`: on how many samples, the first ones, L_n(w*) is computed (default: all).
+    - `init_loss_samples`: on how many samples, the first ones, L_n(w*) is computed (from 1 to n;
+      default: all).
     - `max_loss_increase`: a chain whose loss exceeds L_n(w*) by more than this is divergent.
     - `mala_every`: measure the MALA acceptance every this many steps (one extra batched
       gradient each time).
     - `params`: sample only these parameters (names, or prefixes such as ``"mlp"``); the rest stay
       at w*. The LLC of a subset of the weights (Wang et al. 2024's refined LLCs); default: all.
-    - `seed`, `device`: randomness and where the chains run (default: the model's device).
+    - `seed`, `device`: randomness (an integer from 0 to 2⁶⁴ − 1) and where the chains run
+      (default: the model's device).
+
+    Every hyperparameter is checked when ``fit`` starts: integers must be ints in range, numbers
+    finite (NaN and ±inf are refused). Before any chain is allocated, their memory (``num_chains``
+    × sampled parameters × :data:`CHAIN_VECTORS` tensors, the loss traces, the minibatches) is
+    estimated against the memory available on the device; more is a
+    :class:`~nerve.analysis.MemoryBudgetError`.
 
     ``fit(model, dataset, loss_fn=...)``: `dataset` is a :class:`~torch.utils.data.TensorDataset`
     or a sequence of tensors with a common first dimension n; the first tensor is the model's
@@ -209,29 +231,54 @@ class LLCEstimator:
         self.device = device
 
     def _check_params(self) -> None:
+        """Refuse, by name, any hyperparameter out of its range (see the class docstring)."""
         for name in ("epsilon", "max_loss_increase"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise AnalysisError(f"`{name}` (={value!r}) must be a positive number.")
-        if isinstance(self.gamma, bool) or not isinstance(self.gamma, (int, float)) or not self.gamma >= 0:
-            raise AnalysisError(f"`gamma` (={self.gamma!r}) must be a number >= 0.")
+            if not _is_finite_number(value) or not value > 0:
+                raise AnalysisError(f"`{name}` (={value!r}) must be a positive number (finite, not NaN).")
+        if not _is_finite_number(self.gamma) or not self.gamma >= 0:
+            raise AnalysisError(f"`gamma` (={self.gamma!r}) must be a number >= 0 (finite, not NaN).")
+        _check_step(self.epsilon, self.gamma)
         named = isinstance(self.nbeta, str) and self.nbeta in ("batch", "dataset")
-        number = isinstance(self.nbeta, (int, float)) and not isinstance(self.nbeta, bool) and self.nbeta > 0
-        if not (named or number):
+        if not (named or (_is_finite_number(self.nbeta) and self.nbeta > 0)):
             raise AnalysisError(f"`nbeta` (={self.nbeta!r}) must be a positive number, 'batch' or 'dataset'.")
         for name, least in (("num_chains", 1), ("num_draws", 1), ("num_burnin", 0), ("batch_size", 1),
                             ("mala_every", 1)):  # fmt: skip
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            if not _is_int(value) or value < least:
                 raise AnalysisError(f"`{name}` (={value!r}) must be an integer >= {least}.")
+        k = self.init_loss_samples
+        if k is not None and (not _is_int(k) or k < 1):
+            raise AnalysisError(
+                f"`init_loss_samples` (={k!r}) must be an integer >= 1 (the samples L(w*) is computed on), "
+                "or None for the whole dataset."
+            )
+        if not _is_int(self.seed) or not 0 <= self.seed < 2**64:
+            raise AnalysisError(f"`seed` (={self.seed!r}) must be an integer from 0 to 2**64 - 1.")
+        if self.params is not None and (
+            isinstance(self.params, str) or not isinstance(self.params, Sequence)
+            or not self.params or not all(isinstance(x, str) for x in self.params)
+        ):  # fmt: skip
+            raise AnalysisError(
+                f"`params` (={self.params!r}) must be a non-empty list of parameter names or prefixes."
+            )
+        if self.device is not None:
+            try:
+                torch.device(self.device)
+            except (RuntimeError, TypeError):
+                raise AnalysisError(
+                    f"`device` (={self.device!r}) must name a torch device ('cpu', 'cuda:0', ...)."
+                ) from None
 
     def fit(self, model: nn.Module, dataset: Any, *, loss_fn: LossFn | None = None) -> LLCEstimator:
         """Sample around the weights of `model` and estimate its LLC; returns ``self``."""
         self._check_params()
         setup = _Setup(self, model, dataset, loss_fn)
         C = self.num_chains
+        _check_memory(setup, self, C, what=f"`num_chains` (={C})")
         nbeta = setup.nbeta(self.nbeta)
-        sampled = _run_chains(self, setup, torch.full((C,), float(self.epsilon)), torch.full((C,), nbeta))
+        eps = torch.full((C,), float(self.epsilon), dtype=torch.float64)
+        sampled = _run_chains(self, setup, eps, torch.full((C,), nbeta, dtype=torch.float64))
         result = _summarise(self, sampled, range(C), nbeta=nbeta, epsilon=float(self.epsilon))
         if result.divergent_chains:
             warnings.warn(
@@ -278,7 +325,9 @@ class _Setup:
             return loss_fn(functional_call(model, (flat.unflatten(w), buffers), (x,)), *rest)
 
         self.loss_of = loss_of
-        k = n if est.init_loss_samples is None else min(int(est.init_loss_samples), n)
+        k = n if est.init_loss_samples is None else est.init_loss_samples
+        if k > n:
+            raise AnalysisError(f"`init_loss_samples` (={k}) must be at most the dataset's size ({n}).")
         was_training = model.training
         model.eval()
         try:  # L_n(w*) on the first k samples, in chunks, as a weighted mean
@@ -314,6 +363,13 @@ def _run_chains(est: LLCEstimator, setup: _Setup, eps: Tensor, nbeta: Tensor) ->
     model, device, tensors = setup.model, setup.device, setup.tensors
     C, m, n, gamma = len(eps), est.batch_size, setup.n, float(est.gamma)
     star = setup.flat.star
+    top = torch.finfo(star.dtype).max
+    for name, values in (("epsilon", eps), ("nbeta", nbeta)):
+        if bool((values > top).any()):
+            raise AnalysisError(
+                f"`{name}` (={float(values.max()):g}) overflows the parameters' dtype {star.dtype} "
+                f"(largest {top:g}); the sampler computes in that dtype."
+            )
     eps = eps.to(device=device, dtype=star.dtype)[:, None]
     nbeta = nbeta.to(device=device, dtype=star.dtype)[:, None]
     full = m == n  # full batch: every chain sees the same data, no gather, no shuffle
@@ -345,6 +401,56 @@ def _run_chains(est: LLCEstimator, setup: _Setup, eps: Tensor, nbeta: Tensor) ->
     finally:
         model.train(was_training)
     return _Sampled(losses.cpu(), torch.stack(accept).mean(0).cpu(), setup.init_loss, setup.init_n, n)
+
+
+def _check_step(epsilon: float, gamma: float, *, name: str = "epsilon") -> None:
+    """Refuse ε with εγ >= 4: each step multiplies w − w* by 1 − εγ/2 from the localisation alone,
+    plus −(ε nβ/2) ∇²L; where ∇²L has an eigenvalue >= 0 (at any minimum, along any flat direction)
+    that factor is <= −1, so the chain does not contract towards w* and diverges."""
+    if gamma > 0 and epsilon * gamma >= 4:
+        raise AnalysisError(
+            f"`{name}` (={epsilon:g}) with `gamma` (={gamma:g}) gives εγ = {epsilon * gamma:g} >= 4: each "
+            "SGLD step multiplies w − w* by 1 − εγ/2 <= −1, so the chains must diverge. Use epsilon < "
+            f"{4 / gamma:g} (`calibrate_llc` finds the stable range below that)."
+        )
+
+
+def _chain_memory(setup: _Setup, est: LLCEstimator, chains: int) -> int:
+    """Bytes the sampler allocates for `chains` chains: :data:`CHAIN_VECTORS` ``[C, P]`` tensors
+    of the parameters' dtype and :data:`CHAIN_VECTORS_FLOAT64` of float64, the float64 loss trace
+    ``[C, burnin + draws]``, and with minibatches each chain's permutation of the n samples
+    (float32 keys, int64 order and argsort's int64 indices) and its gathered batch. The model's
+    activations inside the batched gradient are not counted (they depend on the model)."""
+    star = setup.flat.star
+    P = star.numel()
+    per_chain = P * (CHAIN_VECTORS * star.element_size() + CHAIN_VECTORS_FLOAT64 * 8)
+    per_chain += 8 * (est.num_burnin + est.num_draws)
+    if setup.batch_size < setup.n:
+        per_chain += 20 * setup.n
+        per_chain += setup.batch_size * sum(t[:1].numel() * t.element_size() for t in setup.tensors)
+    return chains * per_chain
+
+
+def _check_memory(setup: _Setup, est: LLCEstimator, chains: int, *, what: str) -> None:
+    """Refuse, before anything is allocated, `chains` chains whose memory exceeds what the device
+    has available now (:func:`_chain_memory`)."""
+    need = _chain_memory(setup, est, chains)
+    device = setup.device
+    budget = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else _available_memory()
+    if need > budget:
+        per_chain = _chain_memory(setup, est, 1)
+        if per_chain > budget:  # not the chains: one chain's loss trace of burn-in + draws
+            steps = est.num_burnin + est.num_draws
+            raise MemoryBudgetError(
+                f"`num_burnin` + `num_draws` (={steps}): one chain's trace and state need about "
+                f"{_size(per_chain)}, over the budget of {_size(budget)} (the memory available now on "
+                f"{device}). Sample fewer steps."
+            )
+        raise MemoryBudgetError(
+            f"{what}: {chains} SGLD chains of {setup.flat.star.numel()} parameters need about {_size(need)}, "
+            f"over the budget of {_size(budget)} (the memory available now on {device}). Use at most "
+            f"{budget // per_chain} chains, or sample fewer parameters (`params`)."
+        )
 
 
 def _mala(step_grad, w, new, grads, loss, batch, star, nbeta, gamma, eps) -> Tensor:
@@ -451,6 +557,20 @@ def _choose(params: dict[str, Tensor], names: Sequence[str] | None) -> set[str]:
             )
         chosen |= hit
     return chosen
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite_number(value: Any) -> bool:
+    """An int or float (not a bool) that is neither NaN nor ±inf."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _nan_if_none(value: Any) -> Any:
+    """A number read back from strict JSON, where NaN and ±inf were written as ``null``."""
+    return math.nan if value is None else value
 
 
 def _sq(x: Tensor) -> Tensor:

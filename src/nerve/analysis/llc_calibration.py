@@ -18,7 +18,19 @@ from typing import Any
 
 import torch
 
-from nerve.analysis.llc import LLCEstimator, LLCResult, LossFn, _run_chains, _Setup, _summarise
+from nerve._io import strict_json
+from nerve.analysis.llc import (
+    LLCEstimator,
+    LLCResult,
+    LossFn,
+    _check_memory,
+    _check_step,
+    _is_finite_number,
+    _nan_if_none,
+    _run_chains,
+    _Setup,
+    _summarise,
+)
 from nerve.errors import AnalysisError
 
 __all__ = ["LLCCalibration", "calibrate_llc"]
@@ -67,11 +79,17 @@ class LLCCalibration:
         return None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
+        """Strict JSON: a number that is not finite (the drift's standard error of one chain, a
+        diverged cell's λ̂) is written as ``null``."""
+        return strict_json(asdict(self), indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> LLCCalibration:
+        """Read what :meth:`to_json` wrote; ``null`` in a grid of numbers reads as NaN (in
+        `recommended` it stays ``None``: no stable ε)."""
         data = json.loads(text)
+        for key in ("llc_mean", "llc_std", "mala_acceptance", "drift", "drift_se"):
+            data[key] = [[_nan_if_none(v) for v in row] for row in data[key]]
         for key, value in data.items():
             if isinstance(value, list):
                 data[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
@@ -91,7 +109,9 @@ def calibrate_llc(
 ) -> LLCCalibration:
     """Sample every (ε, nβ) of the grid with `estimator`'s other hyperparameters (its
     `num_chains` chains per cell; all cells' chains advance together in one batched run, so the
-    sweep costs one run of ``len(epsilons) · len(nbetas) · num_chains`` chains) and judge each cell.
+    sweep costs one run of ``len(epsilons) · len(nbetas) · num_chains`` chains, whose memory is
+    estimated first: more than is available is a :class:`~nerve.analysis.MemoryBudgetError`) and
+    judge each cell. Each ε must be finite and > 0 with εγ < 4 (see :class:`LLCEstimator`).
 
     A cell is **healthy** when no chain diverged, the MALA acceptance is at least
     `min_acceptance`, λ̂ > 0, and the trace has settled: the drift between the halves of the
@@ -116,15 +136,19 @@ def calibrate_llc(
     """
     est = estimator if estimator is not None else LLCEstimator()
     est._check_params()
+    epsilons = list(epsilons)
+    if not epsilons or any(not _is_finite_number(e) or not e > 0 for e in epsilons):
+        raise AnalysisError(
+            f"`epsilons` (={epsilons!r}) must be a non-empty list of positive numbers (finite, not NaN)."
+        )
     epsilons = [float(e) for e in epsilons]
-    if not epsilons or any(not e > 0 for e in epsilons):
-        raise AnalysisError(f"`epsilons` (={epsilons!r}) must be a non-empty list of positive numbers.")
     if epsilons != sorted(set(epsilons)):
         raise AnalysisError(f"`epsilons` (={epsilons!r}) must be increasing, without repeats.")
+    _check_step(epsilons[-1], float(est.gamma), name="epsilons")  # the largest ε is the one at risk
     if not nbetas:
         raise AnalysisError("`nbetas` must name at least one nβ (a number, 'batch' or 'dataset').")
     for name, value, low, high in (("min_acceptance", min_acceptance, 0, 1), ("tolerance", tolerance, 0, 1)):
-        if not low <= value <= high:
+        if not _is_finite_number(value) or not low <= value <= high:
             raise AnalysisError(f"`{name}` (={value!r}) must be between {low} and {high}.")
     setup = _Setup(est, model, dataset, loss_fn)
     values = []
@@ -133,6 +157,7 @@ def calibrate_llc(
         values.append(setup.nbeta(rule))
     C = est.num_chains
     cells = [(i, j) for i in range(len(values)) for j in range(len(epsilons))]
+    _check_memory(setup, est, C * len(cells), what=f"`num_chains` (={C}) × {len(cells)} cells")
     eps = torch.tensor([epsilons[j] for _, j in cells for _ in range(C)], dtype=torch.float64)
     nbeta = torch.tensor([values[i] for i, _ in cells for _ in range(C)], dtype=torch.float64)
     sampled = _run_chains(est, setup, eps, nbeta)

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nerve.analysis.llc import LLCEstimator
+from nerve._io import strict_json
+from nerve.analysis.llc import LLCEstimator, _nan_if_none
 from nerve.errors import AnalysisError
 from nerve.tasks import SuperpositionData, split_indices
 
@@ -44,13 +45,18 @@ class LLCCurve:
     estimator: dict[str, float | int | str | None]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
+        """Strict JSON: a number that is not finite (a diverged checkpoint's λ̂) is written as ``null``."""
+        return strict_json(asdict(self), indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> LLCCurve:
+        """Read what :meth:`to_json` wrote; ``null`` in `llc_mean`, `llc_std` or
+        `mala_acceptance` reads as NaN."""
         data = json.loads(text)
-        for key in ("steps", "llc_mean", "llc_std", "mala_acceptance", "boundaries"):
+        for key in ("steps", "boundaries"):
             data[key] = tuple(data[key])
+        for key in ("llc_mean", "llc_std", "mala_acceptance"):
+            data[key] = tuple(_nan_if_none(v) for v in data[key])
         data["divergent_chains"] = tuple(tuple(c) for c in data["divergent_chains"])
         return cls(**data)
 

@@ -4,19 +4,23 @@ prover's torch kernels — and rejects it when the weights, the statement or a n
 
 The arithmetic is the same mathematics as :mod:`nerve.proofs.intervals` written again plainly:
 each dot product of length n in float64 is within γ_n Σ|x_i y_i| of the exact one, bounds are
-inflated by a relative 2⁻⁴⁰ and an absolute 2⁻¹⁰⁰⁰, and endpoints move one ulp outwards.
+inflated by a relative 2⁻⁴⁰ and an absolute 2⁻¹⁰⁰⁰, and endpoints move one ulp outwards. An entry
+whose centre or error overflows, or that meets inf − inf, is unbounded on the side it cannot bound.
+
+A file that is not a certificate (not UTF-8, not JSON, a field missing or of the wrong type) is a
+:class:`~nerve.errors.ProofError` naming the file and the field; a certificate that reads but says
+what the check does not find (including a number that is NaN) is rejected in the report.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from nerve.errors import NerveError
+from nerve.errors import ProofError
 from nerve.proofs.prove import FORMAT, Certificate, sha256_file
 from nerve.proofs.statements import Accuracy, Margin, Robust, statement_from_dict
 from nerve.training.run import checkpoint_path
@@ -36,16 +40,16 @@ class CheckReport:
 
 
 def check(certificate: str | Path | Certificate, run_dir: str | Path) -> CheckReport:
-    """Verify `certificate` (a path to its JSON, or the object) against the run in `run_dir`."""
+    """Verify `certificate` (a path to its JSON, or the object) against the run in `run_dir`.
+
+    Raises :class:`~nerve.errors.ProofError` when the file cannot be read as a certificate.
+    """
     from nerve.training import load
 
-    problems: list[str] = []
-    try:
-        cert = certificate if isinstance(certificate, Certificate) else Certificate.from_json(
-            Path(certificate).read_text()
-        )  # fmt: skip
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, NerveError) as err:
-        return CheckReport(False, (f"the certificate cannot be read: {err}",), 0)
+    cert = certificate if isinstance(certificate, Certificate) else _read_certificate(Path(certificate))
+    problems = _not_numbers(cert)
+    if problems:
+        return CheckReport(False, tuple(problems), 0)
     if cert.format != FORMAT:
         problems.append(f"format {cert.format!r} is not {FORMAT!r}")
     run = load(run_dir)
@@ -74,15 +78,46 @@ def check(certificate: str | Path | Certificate, run_dir: str | Path) -> CheckRe
     forward = _mlp if type(model).__name__ == "MLP" else _transformer
     radius = statement.radius if isinstance(statement, Robust) else 0.0
     lower, upper = np.empty(len(targets)), np.empty(len(targets))
-    for i in range(len(targets)):  # one input at a time, on purpose
-        lo, hi = forward(params, model.config, inputs[i], radius)
-        t = targets[i]
-        others_hi = max(hi[k] for k in range(len(hi)) if k != t)
-        others_lo = max(lo[k] for k in range(len(lo)) if k != t)
-        lower[i] = math.nextafter(lo[t] - others_hi, -math.inf)
-        upper[i] = math.nextafter(hi[t] - others_lo, math.inf)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow and inf − inf are handled below
+        for i in range(len(targets)):  # one input at a time, on purpose
+            lo, hi = forward(params, model.config, inputs[i], radius)
+            t = targets[i]
+            others_hi = max(hi[k] for k in range(len(hi)) if k != t)
+            others_lo = max(lo[k] for k in range(len(lo)) if k != t)
+            low, high = lo[t] - others_hi, hi[t] - others_lo
+            lower[i] = -math.inf if math.isnan(low) else math.nextafter(low, -math.inf)
+            upper[i] = math.inf if math.isnan(high) else math.nextafter(high, math.inf)
     problems += _compare(cert, statement, inputs, lower, upper)
     return CheckReport(not problems, tuple(problems), len(targets))
+
+
+def _read_certificate(path: Path) -> Certificate:
+    """The certificate in the file `path`, or a ProofError naming the file and what is wrong."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ProofError(f"certificate {path} cannot be read: {err.strerror or err}.") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ProofError(
+            f"certificate {path} is not text (byte {err.start} is not UTF-8); a certificate is the JSON "
+            "file `nerve prove` writes."
+        ) from None
+    return Certificate.from_json(text, source=f"certificate {path}")
+
+
+def _not_numbers(cert: Certificate) -> list[str]:
+    """A problem for each number of the result that is NaN (``null`` in the file): no proof
+    yields one, so the certificate cannot say what was proved."""
+    r = cert.result
+    numbers = {"margin_lower": r.margin_lower, "accuracy_bounds[0]": r.accuracy_bounds[0],
+               "accuracy_bounds[1]": r.accuracy_bounds[1], "seconds": r.seconds}  # fmt: skip
+    return [
+        f"result.{name}: the certificate says null (NaN), which is no bound; a certificate's numbers "
+        "are finite or ±Infinity"
+        for name, value in numbers.items() if isinstance(value, float) and math.isnan(value)
+    ]  # fmt: skip
 
 
 def _compare(cert, statement, inputs, lower, upper) -> list[str]:
@@ -114,7 +149,8 @@ def _compare(cert, statement, inputs, lower, upper) -> list[str]:
     problems = [f"{name}: the certificate says {a!r}, the check finds {b!r}"[:400]
                 for name, (a, b) in found.items() if a != b]  # fmt: skip
     m = float(lower.min())
-    if not abs(r.margin_lower - m) <= 1e-6 * max(1.0, abs(m)):
+    close = math.isfinite(m) and abs(r.margin_lower - m) <= 1e-6 * max(1.0, abs(m))
+    if not (r.margin_lower == m or close):  # an infinite bound must be equal, not close
         problems.append(f"margin_lower: the certificate says {r.margin_lower!r}, the check finds {m!r}")
     return problems
 
@@ -124,7 +160,13 @@ def _gamma(n: int) -> float:
 
 
 def _outward(y: np.ndarray, err: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return np.nextafter(y - err, -np.inf), np.nextafter(y + err, np.inf)
+    bad = ~(np.isfinite(y) & np.isfinite(err))  # an overflow bounds nothing on either side
+    lo, hi = np.nextafter(y - err, -np.inf), np.nextafter(y + err, np.inf)
+    return np.where(bad, -np.inf, lo), np.where(bad, np.inf, hi)
+
+
+def _unbounded_where_nan(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.where(np.isnan(lo), -np.inf, lo), np.where(np.isnan(hi), np.inf, hi)
 
 
 def _bound(x: np.ndarray) -> np.ndarray:
@@ -157,7 +199,7 @@ def _product(alo, ahi, blo, bhi):
 
 
 def _add(alo, ahi, blo, bhi):
-    return np.nextafter(alo + blo, -np.inf), np.nextafter(ahi + bhi, np.inf)
+    return _unbounded_where_nan(np.nextafter(alo + blo, -np.inf), np.nextafter(ahi + bhi, np.inf))
 
 
 def _widen(lo, hi, radius):
@@ -182,8 +224,10 @@ def _softmax_row(lo, hi, allowed):
         s_up = sum(_bound(np.exp(np.nextafter(hi[j] - lo[i], np.inf))) for j in others)
         s_lo = sum(np.exp(np.nextafter(lo[j] - hi[i], -np.inf)) * (1 - SLACK) for j in others)
         s_up, s_lo = _bound(s_up / (1 - g)), s_lo * (1 - g)
-        out_lo[i] = max(np.nextafter(1 / np.nextafter(1 + s_up, np.inf), -np.inf), 0.0)
-        out_hi[i] = min(np.nextafter(1 / np.nextafter(1 + s_lo, -np.inf), np.inf), 1.0)
+        low = np.nextafter(1 / np.nextafter(1 + s_up, np.inf), -np.inf)
+        high = np.nextafter(1 / np.nextafter(1 + s_lo, -np.inf), np.inf)
+        out_lo[i] = 0.0 if np.isnan(low) else max(low, 0.0)  # a weight lies in [0, 1] whatever else
+        out_hi[i] = 1.0 if np.isnan(high) else min(high, 1.0)
     return out_lo, out_hi
 
 
@@ -203,6 +247,7 @@ def _transformer(p, c, tokens, radius):
         a_lo, a_hi = _product(q[0][:, cols], q[1][:, cols], k[0][:, cols].T, k[1][:, cols].T)
         corners = np.stack([a_lo * s_lo, a_lo * s_hi, a_hi * s_lo, a_hi * s_hi])
         a_lo, a_hi = np.nextafter(corners.min(0), -np.inf), np.nextafter(corners.max(0), np.inf)
+        a_lo, a_hi = _unbounded_where_nan(a_lo, a_hi)
         pat_lo, pat_hi = np.zeros((T, T)), np.zeros((T, T))
         for i in range(T):
             pat_lo[i], pat_hi[i] = _softmax_row(a_lo[i], a_hi[i], np.arange(T) <= i)

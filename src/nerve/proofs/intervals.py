@@ -14,7 +14,11 @@ computes with real arithmetic. nerve evaluates it in float64 and accounts for ev
 - ``exp`` is not correctly rounded in libm; its result is taken to be within a relative 2⁻⁴⁰ of
   the exact value (glibc and SLEEF document errors of at most a few ulps, 2⁻⁵⁰).
 
-An interval is a pair of float64 tensors ``lo <= hi`` of any common shape.
+An interval is a pair of float64 tensors ``lo <= hi`` of any common shape, never NaN. An infinite
+endpoint means no bound on that side: a real number is finite, so ``[-inf, hi]`` holds every real
+up to ``hi``. Where float64 overflows (a huge box, huge weights) or an infinite endpoint meets
+``inf − inf`` or ``0 · inf``, the entry becomes unbounded on the side it could not bound, never
+NaN: the enclosure stays sound, only vacuous there, and a proof resting on it is undecided.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from nerve.errors import ProofError
 
 __all__ = ["Interval", "gamma"]
 
@@ -40,7 +46,7 @@ def gamma(n: int) -> float:
     (True, True)
     """
     if n * U >= 1:
-        raise ValueError(f"`n` (={n}) is too long a dot product for float64's error bound (nu < 1).")
+        raise ProofError(f"`n` (={n}) is too long a dot product for float64's error bound (nu < 1).")
     return n * U / (1 - n * U)
 
 
@@ -57,6 +63,23 @@ def _up1(x: Tensor) -> Tensor:
     return torch.nextafter(x, torch.tensor(INF, dtype=x.dtype))
 
 
+def _unbounded_where_nan(lo: Tensor, hi: Tensor) -> tuple[Tensor, Tensor]:
+    """NaN endpoints (from inf − inf or 0 · inf) become −inf below and +inf above: sound."""
+    return lo.masked_fill(lo.isnan(), -INF), hi.masked_fill(hi.isnan(), INF)
+
+
+def _outward(y: Tensor, err: Tensor) -> tuple[Tensor, Tensor]:
+    """``[y − err, y + err]`` moved one ulp outwards; unbounded where `y` or `err` overflowed
+    (``nextafter(inf, −inf)`` is the largest float, which would bound nothing soundly)."""
+    lo, hi = _down(y - err), _up1(y + err)
+    bad = ~(y.isfinite() & err.isfinite())
+    return lo.masked_fill(bad, -INF), hi.masked_fill(bad, INF)
+
+
+class _EndpointTypeError(ProofError, TypeError):
+    """Interval endpoints that are not float64 tensors (a TypeError, as before it was a ProofError)."""
+
+
 @dataclass(frozen=True)
 class Interval:
     """Elementwise intervals ``[lo, hi]`` (float64). Build a point with :meth:`point`.
@@ -71,11 +94,17 @@ class Interval:
     hi: Tensor
 
     def __post_init__(self) -> None:
+        dtypes = f"{self.lo.dtype}, {self.hi.dtype}"
         if self.lo.dtype != torch.float64 or self.hi.dtype != torch.float64:
-            raise TypeError("Interval endpoints must be float64 tensors.")
+            raise _EndpointTypeError(f"Interval endpoints (dtypes {dtypes}) must be float64 tensors.")
         if self.lo.shape != self.hi.shape:
             shapes = f"{tuple(self.lo.shape)}, {tuple(self.hi.shape)}"
-            raise ValueError(f"Interval endpoints differ in shape: {shapes}.")
+            raise ProofError(f"Interval endpoints differ in shape: {shapes}; they must share one.")
+        if bool(self.lo.isnan().any() or self.hi.isnan().any()):
+            raise ProofError(
+                "Interval endpoints contain NaN, which bounds nothing; an unbounded side is ±inf "
+                "(are the weights or inputs NaN?)."
+            )
 
     @classmethod
     def point(cls, x: Tensor) -> Interval:
@@ -86,8 +115,10 @@ class Interval:
     @classmethod
     def box(cls, lo: Tensor, hi: Tensor) -> Interval:
         lo, hi = lo.double(), hi.double()
+        if bool(lo.isnan().any() or hi.isnan().any()):
+            raise ProofError("`lo` and `hi` must not contain NaN (an unbounded side is ±inf).")
         if not bool((lo <= hi).all()):
-            raise ValueError("`lo` must be at most `hi` everywhere.")
+            raise ProofError("`lo` must be at most `hi` everywhere.")
         return cls(lo, hi)
 
     @property
@@ -99,7 +130,10 @@ class Interval:
         return (self.lo <= x) & (x <= self.hi)
 
     def widen(self, radius: float) -> Interval:
-        """Every point within L∞ distance `radius` (a float, taken as exact) of this interval."""
+        """Every point within L∞ distance `radius` (a finite float >= 0, taken as exact) of this
+        interval; an endpoint that overflows is unbounded."""
+        if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not 0 <= radius < INF:
+            raise ProofError(f"`radius` (={radius!r}) must be a finite number >= 0.")
         if radius == 0:
             return self
         return Interval(_down(self.lo - radius), _up1(self.hi + radius))
@@ -132,20 +166,22 @@ class Interval:
             mag = mag + b.abs()
         rad = r @ absW.T
         total = up((rad + g * mag) / (1 - g))
-        return Interval(_down(y - total), _up1(y + total))
+        return Interval(*_outward(y, total))
 
     def relu(self) -> Interval:
         return Interval(self.lo.clamp_min(0), self.hi.clamp_min(0))
 
     def __add__(self, other: Interval) -> Interval:
-        return Interval(_down(self.lo + other.lo), _up1(self.hi + other.hi))
+        return Interval(*_unbounded_where_nan(_down(self.lo + other.lo), _up1(self.hi + other.hi)))
 
     def scale(self, s: float) -> Interval:
         """Multiply by the real number `s` given as the pair of floats ``(s_lo, s_hi)`` that
         enclose it; a float is taken as exact."""
         lo_s, hi_s = (s, s) if isinstance(s, float) else s
         products = torch.stack([self.lo * lo_s, self.lo * hi_s, self.hi * lo_s, self.hi * hi_s])
-        return Interval(_down(products.min(0).values), _up1(products.max(0).values))
+        nan = products.isnan().any(0)  # 0 · inf: that entry is unbounded on both sides
+        lo, hi = _down(products.min(0).values), _up1(products.max(0).values)
+        return Interval(lo.masked_fill(nan, -INF), hi.masked_fill(nan, INF))
 
     def matmul(self, other: Interval) -> Interval:
         """``self @ other`` (batched as torch.matmul) for intervals on both sides (Rump's
@@ -158,7 +194,7 @@ class Interval:
         mag = a.abs() @ b.abs()
         rad = a.abs() @ rb + ra @ (b.abs() + rb)
         total = up((rad + g * mag) / (1 - g))
-        return Interval(_down(y - total), _up1(y + total))
+        return Interval(*_outward(y, total))
 
     def softmax(self) -> Interval:
         """Softmax over the last axis; entries with ``hi = -inf`` (masked) have weight 0.
@@ -173,10 +209,11 @@ class Interval:
         e_up = up(torch.exp(d_up))
         d_lo = _down(lo.unsqueeze(-2) - hi.unsqueeze(-1))
         e_lo = torch.exp(d_lo) * (1 - SLACK)
-        eye = torch.eye(n, dtype=torch.bool, device=lo.device)
-        s_up = up(e_up.masked_fill(eye, 0).sum(-1) / (1 - gamma(n)))
-        s_lo = (e_lo.masked_fill(eye, 0).sum(-1) * (1 - gamma(n))).nan_to_num(0.0)
-        low = _down(1 / _up1(1 + s_up))
-        high = _up1(1 / _down(1 + s_lo)).clamp(max=1.0)
         masked = hi == -INF
+        # a masked j weighs 0 even against an unbounded l_i (where −inf − (−inf) would be NaN)
+        skip = torch.eye(n, dtype=torch.bool, device=lo.device) | masked.unsqueeze(-2)
+        s_up = up(e_up.masked_fill(skip, 0).sum(-1) / (1 - gamma(n)))
+        s_lo = (e_lo.masked_fill(skip, 0).sum(-1) * (1 - gamma(n))).nan_to_num(0.0)
+        low, high = _down(1 / _up1(1 + s_up)), _up1(1 / _down(1 + s_lo)).clamp(max=1.0)
+        low, high = low.masked_fill(low.isnan(), 0.0), high.masked_fill(high.isnan(), 1.0)  # in [0, 1]
         return Interval(low.masked_fill(masked, 0.0).clamp_min(0), high.masked_fill(masked, 0.0))

@@ -6,6 +6,10 @@ the statement's requirement holds (the margin's lower bound clears it), fails (i
 does not reach it) and undecided (the rounding error straddles it; never counted as proved).
 :func:`certify` does it for a checkpoint of a run and returns a :class:`Certificate` that names
 the weights by their SHA-256, for :func:`nerve.proofs.check` to verify independently.
+
+A certificate is strict JSON: a bound of ±inf (a box so large that float64 overflows) is written
+as the string ``"Infinity"`` or ``"-Infinity"`` (what ``Number()`` in JavaScript and ``float()`` in
+Python read as ±inf), and NaN, which no proof produces, as ``null``, which the checker rejects.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import nerve
+from nerve.errors import ProofError
 from nerve.proofs.bounds import logit_bounds
 from nerve.proofs.intervals import Interval
 from nerve.proofs.statements import Accuracy, Margin, Robust, Statement, statement_dict, statement_from_dict
@@ -64,7 +69,9 @@ def margin_bounds(logits: Interval, targets: Tensor) -> tuple[Tensor, Tensor]:
     lo = logits.lo.gather(1, t)[:, 0] - others_hi
     hi = logits.hi.gather(1, t)[:, 0] - others_lo
     inf = torch.tensor(math.inf, dtype=lo.dtype)
-    return torch.nextafter(lo, -inf), torch.nextafter(hi, inf)
+    # an unbounded logit gives an unbounded margin: never NaN, even where inf − inf is formed
+    lo, hi = torch.nextafter(lo, -inf), torch.nextafter(hi, inf)
+    return lo.masked_fill(lo.isnan(), -math.inf), hi.masked_fill(hi.isnan(), math.inf)
 
 
 def judge(
@@ -154,18 +161,116 @@ class Certificate:
     result: ProofResult
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
+        """Strict JSON (see the module): ±inf as ``"Infinity"``/``"-Infinity"``, NaN as ``null``."""
+        return json.dumps(_encode(asdict(self)), indent=1, allow_nan=False)
 
     @classmethod
-    def from_json(cls, text: str) -> Certificate:
-        data = json.loads(text)
-        r = data["result"]
-        r["failing"] = tuple(tuple(x) for x in r["failing"])
-        r["undecided"] = tuple(tuple(x) for x in r["undecided"])
-        r["accuracy_bounds"] = tuple(r["accuracy_bounds"])
-        data["result"] = ProofResult(**r)
-        statement_from_dict(data["statement"])  # a malformed statement fails here, by name
+    def from_json(cls, text: str, *, source: str = "the certificate") -> Certificate:
+        """Read what :meth:`to_json` wrote; anything else is a :class:`ProofError` that names
+        `source` (e.g. the file) and the field. A ``null`` number reads as NaN, for the checker to
+        reject by name."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ProofError(
+                f"{source} is not JSON ({err}); a certificate is the file `nerve prove` writes."
+            ) from None
+        data = _fields(data, _CERTIFICATE, source, "")
+        data["result"] = ProofResult(**_fields(data["result"], _RESULT, source, "result."))
+        try:
+            statement_from_dict(data["statement"])
+        except ProofError as err:
+            raise ProofError(f"{source}: field `statement`: {err}") from None
         return cls(**data)
+
+
+def _encode(value: Any) -> Any:
+    """`value` with NaN as None and ±inf as "Infinity"/"-Infinity", through dicts, lists, tuples."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+_INFINITIES = {"Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _read(kind: str, value: Any) -> Any:
+    """`value` as the certificate field of type `kind`, or None when it is not one."""
+    if kind == "int":
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if kind == "number":
+        if value is None:
+            return math.nan  # what to_json wrote for NaN; the checker rejects it by name
+        if isinstance(value, str):
+            return _INFINITIES.get(value)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if kind == "str":
+        return value if isinstance(value, str) else None
+    if kind == "object":
+        return value if isinstance(value, dict) else None
+    if kind == "inputs":  # a list of inputs, each a list of token indices
+        if not isinstance(value, list) or not all(isinstance(x, list) for x in value):
+            return None
+        if not all(_read("int", v) is not None for x in value for v in x):
+            return None
+        return tuple(tuple(x) for x in value)
+    if kind == "range":  # [low, high]
+        if not isinstance(value, list) or len(value) != 2:
+            return None
+        pair = tuple(_read("number", v) for v in value)
+        return None if None in pair else pair
+    raise AssertionError(kind)
+
+
+_DESCRIBE = {
+    "int": "an integer", "number": 'a number (or "Infinity", "-Infinity")', "str": "a string",
+    "object": "an object", "inputs": "a list of lists of integers", "range": "a pair of numbers [low, high]",
+}  # fmt: skip
+_CERTIFICATE = {
+    "format": "str", "statement": "object", "statement_text": "str", "about": "str", "task": "str",
+    "model": "str", "step": "int", "weights": "str", "weights_sha256": "str", "method": "str",
+    "nerve_version": "str", "result": "object",
+}  # fmt: skip
+_RESULT = {
+    "verdict": "str", "n_inputs": "int", "n_hold": "int", "failing": "inputs", "undecided": "inputs",
+    "margin_lower": "number", "accuracy_bounds": "range", "flops": "int", "seconds": "number",
+}  # fmt: skip
+
+
+def _fields(data: Any, spec: dict[str, str], source: str, prefix: str) -> dict[str, Any]:
+    """The fields of `data` typed by `spec`, or a ProofError naming `source` and the field."""
+    if not isinstance(data, dict):
+        what = f"field `{prefix[:-1]}`" if prefix else "the top level"
+        raise ProofError(f"{source}: {what} (a {_json_type(data)}) must be an object.")
+    missing = [k for k in spec if k not in data]
+    if missing:
+        raise ProofError(f"{source}: field `{prefix}{missing[0]}` is missing.")
+    extra = sorted(k for k in data if k not in spec)
+    if extra:
+        raise ProofError(f"{source}: field `{prefix}{extra[0]}` is not a field of a certificate.")
+    out = {}
+    for key, kind in spec.items():
+        value = _read(kind, data[key])
+        if value is None:
+            raise ProofError(
+                f"{source}: field `{prefix}{key}` (={_short(data[key])}) must be {_DESCRIBE[kind]}."
+            )
+        out[key] = value
+    return out
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def sha256_file(path: Path) -> str:

@@ -7,12 +7,18 @@ an input is ``logit[target] − max over other classes of logit``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from nerve.errors import AnalysisError
+from nerve.errors import ProofError
 
 __all__ = ["Accuracy", "Correct", "Margin", "Robust", "Statement", "statement_from_dict"]
+
+
+def _is_finite_number(value: Any) -> bool:
+    """A real number a statement can hold: an int or float (not a bool), neither NaN nor ±inf."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,8 @@ class Accuracy:
     kind: str = "accuracy"
 
     def __post_init__(self) -> None:
-        if isinstance(self.at_least, bool) or not 0 <= self.at_least <= 1:
-            raise AnalysisError(f"`at_least` (={self.at_least!r}) must be a fraction from 0 to 1.")
+        if not _is_finite_number(self.at_least) or not 0 <= self.at_least <= 1:
+            raise ProofError(f"`at_least` (={self.at_least!r}) must be a fraction from 0 to 1.")
 
     def text(self, task: str) -> str:
         share = f"{self.at_least:.6g}"
@@ -49,8 +55,8 @@ class Margin:
     kind: str = "margin"
 
     def __post_init__(self) -> None:
-        if isinstance(self.at_least, bool) or not isinstance(self.at_least, (int, float)):
-            raise AnalysisError(f"`at_least` (={self.at_least!r}) must be a number.")
+        if not _is_finite_number(self.at_least):
+            raise ProofError(f"`at_least` (={self.at_least!r}) must be a finite number (a logit gap).")
 
     def text(self, task: str) -> str:
         gap = f"{self.at_least:g}"
@@ -61,14 +67,18 @@ class Margin:
 class Robust:
     """On every input, every embedding within L∞ distance `radius` of the input's embedding (the
     MLP's concatenated embeddings; the transformer's residual stream before attention) gives the
-    target as the argmax: a box of embeddings per input, bounded by interval propagation."""
+    target as the argmax: a box of embeddings per input, bounded by interval propagation.
+
+    `radius` is a finite number >= 0. A radius so large that float64 overflows inside the network
+    is not refused: the bounds become unbounded there (:mod:`nerve.proofs.intervals`), the least
+    margin's bound is −inf, and the verdict is ``"undecided"``, which is what is known."""
 
     radius: float
     kind: str = "robust"
 
     def __post_init__(self) -> None:
-        if isinstance(self.radius, bool) or not isinstance(self.radius, (int, float)) or not self.radius >= 0:
-            raise AnalysisError(f"`radius` (={self.radius!r}) must be a number >= 0.")
+        if not _is_finite_number(self.radius) or not self.radius >= 0:
+            raise ProofError(f"`radius` (={self.radius!r}) must be a finite number >= 0.")
 
     def text(self, task: str) -> str:
         r = f"{self.radius:g}"
@@ -81,10 +91,16 @@ Statement = Correct | Accuracy | Margin | Robust
 
 
 def statement_from_dict(data: dict[str, Any]) -> Statement:
+    """The statement that :func:`statement_dict` wrote as `data`; a malformed one is refused by name."""
     kinds = {"correct": Correct, "accuracy": Accuracy, "margin": Margin, "robust": Robust}
+    if not isinstance(data, dict):
+        raise ProofError(f"a statement (a {type(data).__name__}) must be an object with a `kind`.")
     kind = data.get("kind")
-    if kind not in kinds:
-        raise AnalysisError(f"statement kind {kind!r} must be one of {sorted(kinds)}.")
+    if not isinstance(kind, str) or kind not in kinds:
+        raise ProofError(f"statement kind {kind!r} must be one of {sorted(kinds)}.")
+    names = {f.name for f in fields(kinds[kind])}
+    if set(data) != names:
+        raise ProofError(f"a {kind!r} statement has the fields {sorted(names)}; got {sorted(data)}.")
     return kinds[kind](**data)
 
 
