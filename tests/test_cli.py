@@ -220,4 +220,20 @@ def test_sweep_runs_a_grid_and_summary_prints_its_table_and_universality(tmp_pat
     assert one.exit_code == 0, one.output
     assert torch.get_num_threads() == threads  # set for the sweep, given back after
     zero = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "z"), "--threads", "0"])
-    assert zero.exit_code == 2 and "`--threads` (=0) must be at least 1" in zero.output
+    assert zero.exit_code == 2 and "`--threads` (=0) must be an integer from 1 to 1024" in zero.output
+
+
+def test_prove_exits_0_when_proved_1_when_refuted_3_when_undecided(tmp_path):
+    run_dir = tmp_path / "r"
+    args = ["train", "--task", "modadd", "--p", "7", "--model", "mlp", "--steps", "5", "--out", str(run_dir)]
+    assert runner.invoke(app, args).exit_code == 0
+    cases = {
+        ("accuracy", "--at-least", "0"): (0, "proved"),
+        ("correct",): (1, "refuted"),  # 5 steps learn little of a+b mod 7
+        ("robust", "--radius", "1e308"): (3, "undecided"),  # the box overflows float64: no bound
+    }
+    for (claim, *rest), (code, verdict) in cases.items():
+        out = tmp_path / f"{claim}.json"
+        result = runner.invoke(app, ["prove", str(run_dir), "--claim", claim, *rest, "--out", str(out)])
+        assert result.exit_code == code and result.output.startswith(verdict), result.output
+        assert json.loads(out.read_text())["result"]["verdict"] == verdict  # strict JSON, read back

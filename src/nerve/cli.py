@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -104,7 +105,8 @@ def _clean_errors(console: Console, *, interrupted: str | None = None) -> Iterat
         console.print(f"[yellow]interrupted[/yellow]; {interrupted or 'nothing was lost'}")
         raise typer.Exit(130) from None
     except NerveError as err:
-        console.print(f"[red]error:[/red] {err}")
+        # escaped: a message quoting a list such as [nan, 0.1] is text, not rich markup
+        console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -233,6 +235,17 @@ def train_command(
     console = Console()
     with _clean_errors(console):
         if resume is not None:
+            fixed = {
+                "--preset": preset, "--task": task, "--p": p, "--op": op, "--group": group, "--model": model,
+                "--lr": lr, "--weight-decay": weight_decay, "--train-fraction": train_fraction,
+                "--batch-size": batch_size, "--seed": seed, "--out": out,
+            }  # fmt: skip
+            given = [flag for flag, value in fixed.items() if value is not None]
+            if given:
+                raise NerveError(
+                    f"`--resume` continues the run in {resume} with its saved config; it takes only "
+                    f"--steps (to extend it), not {', '.join(given)}. Start a new run with --out instead."
+                )
             run_dir = resume
             console.print(f"resuming {run_dir}")
             fit = lambda callback: resume_run(run_dir, steps=steps, callback=callback)  # noqa: E731
@@ -240,6 +253,11 @@ def train_command(
             if preset is not None and preset not in PRESETS:
                 raise NerveError(f"`--preset` (={preset!r}) must be one of {sorted(PRESETS)}.")
             config = PRESETS[preset] if preset else TrainConfig()
+            if task == "modadd" and op not in (None, "add"):
+                raise NerveError(
+                    f"`--task modadd` is a+b mod p, so `--op` (={op!r}) contradicts it; for another "
+                    f"operation use --task modular --op {op}."
+                )
             changes = {
                 "task__kind": {"modadd": "modular"}.get(task, task),
                 "task__p": p,
@@ -343,7 +361,8 @@ def prove_command(
     step: int = typer.Option(None, help="The checkpoint (default: the last)."),
     out: Path = typer.Option(None, help="Where to write the certificate (default: RUN/proofs/CLAIM.json)."),
 ) -> None:
-    """Prove a claim about a checkpoint on every input of its task and write a certificate."""
+    """Prove a claim about a checkpoint on every input of its task and write a certificate.
+    Exit status: 0 proved, 1 refuted, 3 undecided (2: the command could not run)."""
     from nerve._io import write_text_atomic
     from nerve.proofs import Accuracy, Correct, Margin, Robust, certify
     from nerve.training import load
@@ -364,6 +383,13 @@ def prove_command(
         arg = needs[claim]
         statement = kinds[claim]() if arg is None else kinds[claim](**{arg: given[arg]})
         run = load(run_dir)
+        if not hasattr(run.task, "enumerate"):
+            raise NerveError(
+                f"`run_dir` ({run_dir}) trains on {run.task.name!r}, whose inputs are sampled, not a "
+                f"finite set: nerve proves claims on finite tasks (modular, group, parity) only."
+            )
+        if out is not None and out.is_dir():
+            raise NerveError(f"`--out` ({out}) is a directory; it must name the certificate file to write.")
         if step is not None and step not in run.checkpoints:
             raise NerveError(
                 f"`--step` (={step}) must be a checkpoint of {run.path}: {list(run.checkpoints)}."
@@ -386,6 +412,11 @@ def prove_command(
         if out is None and getattr(run.task, "group", None) is not None:
             analysed = _analyze_with_bar(console, run.path)
             console.print(f"report: [bold]{analysed.report}[/bold]")
+    raise typer.Exit(PROVE_EXIT[r.verdict])
+
+
+#: `nerve prove`'s exit status by verdict (2 is a usage error, as for every command).
+PROVE_EXIT = {"proved": 0, "refuted": 1, "undecided": 3}
 
 
 @app.command("check")
@@ -474,6 +505,10 @@ def sweep_command(
             console.print(f"universality table and learning-order figures: {page}")
 
 
+#: More threads than this is a typo, not a machine (torch's own limit is an int32).
+MAX_THREADS = 1024
+
+
 @contextlib.contextmanager
 def _threads(n: int | None) -> Iterator[None]:
     """Torch's intra-op threads set to `n` inside, as they were after (the runs of a sweep sum in
@@ -483,8 +518,8 @@ def _threads(n: int | None) -> Iterator[None]:
     if n is None:
         yield
         return
-    if n < 1:
-        raise NerveError(f"`--threads` (={n}) must be at least 1.")
+    if not 1 <= n <= MAX_THREADS:
+        raise NerveError(f"`--threads` (={n}) must be an integer from 1 to {MAX_THREADS}.")
     previous = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
