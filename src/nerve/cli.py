@@ -424,7 +424,8 @@ def check_command(
     certificate: Path = typer.Argument(..., help="A certificate written by `nerve prove`."),
     run_dir: Path = typer.Argument(..., help="The run directory it is about."),
 ) -> None:
-    """Verify a certificate independently: exit 0 when it holds, 1 when it is rejected."""
+    """Verify a certificate independently: exit 0 when it holds, 1 when it is rejected, 2 when the
+    file is not a certificate."""
     from nerve.proofs import check
 
     console = Console()
@@ -511,21 +512,17 @@ MAX_THREADS = 1024
 
 @contextlib.contextmanager
 def _threads(n: int | None) -> Iterator[None]:
-    """Torch's intra-op threads set to `n` inside, as they were after (the runs of a sweep sum in
-    the order their thread count gives: a resumed run matches only with the same count)."""
-    import torch
+    """Torch's intra-op threads set to `n` inside, as they were after (each run records its count;
+    a resumed run uses it again)."""
+    from nerve.training import torch_threads
 
     if n is None:
         yield
         return
     if not 1 <= n <= MAX_THREADS:
         raise NerveError(f"`--threads` (={n}) must be an integer from 1 to {MAX_THREADS}.")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
+    with torch_threads(n):
         yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @app.command("llc")

@@ -7,6 +7,7 @@ import multiprocessing
 
 import pytest
 import torch
+from test_trainer import TINY  # the trainer tests' small run (tests/training is on sys.path)
 
 from nerve import LockedError, NerveWarning, TrainingError
 from nerve._io import exclusive
@@ -15,25 +16,11 @@ from nerve.training import (
     PRESETS,
     CheckpointError,
     ConfigError,
-    ModelConfig,
-    TaskConfig,
-    TrainConfig,
     load,
     resume,
     train,
 )
 from nerve.training._resources import estimate_run
-
-TINY = TrainConfig(
-    task=TaskConfig(kind="modular", p=11),
-    model=ModelConfig(kind="mlp", d_embed=8, d_hidden=16),
-    steps=60,
-    lr=3e-3,
-    train_fraction=0.5,
-    eval_every=10,
-    checkpoint_every=20,
-    checkpoint_log_points=3,
-)
 
 
 def _files(run_dir):

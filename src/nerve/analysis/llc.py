@@ -40,7 +40,8 @@ from torch.func import functional_call, grad_and_value, vmap
 from torch.utils.data import TensorDataset
 
 from nerve._io import strict_json
-from nerve.analysis.topology import MemoryBudgetError, _available_memory, _size
+from nerve._memory import available_memory
+from nerve.analysis.topology import MemoryBudgetError, _size
 from nerve.errors import AnalysisError
 
 __all__ = ["LLCEstimator", "LLCResult", "default_nbeta", "rrr_learning_coefficient"]
@@ -436,7 +437,7 @@ def _check_memory(setup: _Setup, est: LLCEstimator, chains: int, *, what: str) -
     has available now (:func:`_chain_memory`)."""
     need = _chain_memory(setup, est, chains)
     device = setup.device
-    budget = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else _available_memory()
+    budget = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_memory()
     if need > budget:
         per_chain = _chain_memory(setup, est, 1)
         if per_chain > budget:  # not the chains: one chain's loss trace of burn-in + draws

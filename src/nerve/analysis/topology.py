@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nerve._memory import available_memory
 from nerve.analysis._circular import circular_coordinate
 from nerve.analysis._landmarks import maxmin_landmarks
 from nerve.analysis._sparse import BLOCK, sparse_rips_graph
@@ -167,18 +168,6 @@ def _distinct(X: Tensor) -> tuple[Tensor, Tensor]:
     first = torch.full((int(inverse.max()) + 1,), X.shape[0], dtype=torch.long)
     first = first.scatter_reduce(0, inverse, torch.arange(X.shape[0]), reduce="amin").sort().values
     return X[first], first
-
-
-def _available_memory() -> int:
-    """MemAvailable from /proc/meminfo, or 8 GiB where that cannot be read."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 8 << 30
 
 
 @dataclass(frozen=True)
@@ -380,7 +369,7 @@ class PersistentHomology:
         if U < 2:
             raise AnalysisError(f"`X` must hold at least 2 distinct points; its {N} rows are all equal.")
         m = U if self.n_landmarks is None else min(self.n_landmarks, U)
-        budget = self.max_memory if self.max_memory is not None else _available_memory()
+        budget = self.max_memory if self.max_memory is not None else available_memory()
         if self.sparse is None:  # the distance matrices alone, before they are allocated
             self._guard(estimate_memory(m, 0), budget, m, floor=True)
         if m < U or self.sparse is not None:  # the sparse filtration needs the greedy order

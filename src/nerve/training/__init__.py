@@ -15,7 +15,7 @@ from nerve.training.config import (
     make_task,
 )
 from nerve.training.run import CheckpointError, Run, load, thin
-from nerve.training.trainer import resume, schedule, train
+from nerve.training.trainer import resume, schedule, torch_threads, train
 
 __all__ = [
     "PRESETS",
@@ -31,5 +31,6 @@ __all__ = [
     "resume",
     "schedule",
     "thin",
+    "torch_threads",
     "train",
 ]

@@ -12,33 +12,10 @@ import os
 import shutil
 from pathlib import Path
 
+from nerve._memory import available_memory
 from nerve.training.config import ConfigError, TrainConfig
 
-__all__ = ["available_memory", "check_resources", "estimate_run"]
-
-
-def available_memory() -> int:
-    """Bytes this process may still allocate: MemAvailable, capped by a cgroup limit if any."""
-    avail = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                avail = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    if avail is None:
-        try:
-            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            avail = 1 << 40  # unknown: do not refuse on a guess
-    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            text = Path(limit_file).read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit():
-            avail = min(avail, int(text))
-    return avail
+__all__ = ["check_resources", "estimate_run"]
 
 
 def _task_shape(config: TrainConfig) -> tuple[int, int, int]:

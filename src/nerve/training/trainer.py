@@ -44,7 +44,7 @@ from nerve.training.run import (
     write_config,
 )
 
-__all__ = ["Callback", "resume", "schedule", "train"]
+__all__ = ["Callback", "resume", "schedule", "torch_threads", "train"]
 
 #: Called after every step with (steps done, total steps, the latest evaluated metrics).
 Callback = Callable[[int, int, dict[str, Any]], None]
@@ -202,7 +202,7 @@ def train(
         )
     threads = threads or torch.get_num_threads()
     check_resources(config, run_dir)  # before anything is allocated or written
-    with exclusive(run_dir, "run directory"), _torch_threads(threads), _deterministic(device):
+    with exclusive(run_dir, "run directory"), torch_threads(threads), _deterministic(device):
         if not resume:
             if (run_dir / CONFIG).exists():  # made by a writer that raced this one to the lock
                 raise ConfigError(f"run directory {run_dir} already holds a run; resume it.")
@@ -274,8 +274,9 @@ def _kept(run_dir: Path) -> str:
 
 
 @contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """Torch's intra-op threads set to `n` inside, as they were after."""
+def torch_threads(n: int) -> Iterator[None]:
+    """Torch's intra-op threads set to `n` inside the ``with`` block, as they were after (the
+    order in which torch sums depends on it: the same count gives the same bits)."""
     previous = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
