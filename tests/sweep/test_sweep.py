@@ -199,3 +199,13 @@ def test_an_address_where_no_cluster_answers_is_refused_not_waited_on(tmp_path):
     with pytest.raises(ConfigError, match=r"`ray_address` \(='127.0.0.1:1'\): no Ray cluster answers there"):
         run_sweep(load_spec(ONE), tmp_path / "sweep", ray_address="127.0.0.1:1")
     assert not (tmp_path / "sweep").exists()
+
+
+def test_a_sweep_run_twice_with_two_threads_gives_the_same_table(tmp_path):
+    # the demo model with two threads: on the old factored gather its losses differed from step 1
+    from nerve.training import torch_threads
+
+    spec = load_spec({"base": "demo", "grid": {"seed": [0], "steps": [100]}, "analyses": ["train", "fourier"]})
+    with torch_threads(2):
+        first, second = run_sweep(spec, tmp_path / "a"), run_sweep(spec, tmp_path / "b")
+    assert results(first) == results(second) and len(first) == 2
