@@ -40,7 +40,7 @@ from typing import Any
 
 import torch
 
-from nerve._io import exclusive
+from nerve._io import exclusive, strict_json
 from nerve.training import PRESETS, TrainConfig
 from nerve.training.config import ConfigError
 from nerve.training.run import CheckpointError
@@ -271,7 +271,8 @@ def _record(db, run_rows: list[dict[str, Any]], progress, finished: int, total: 
         for r in run_rows:
             db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
-                (r["run_id"], r["analysis"], json.dumps(r["config"]), json.dumps(r["result"]), r["finished"]),
+                (r["run_id"], r["analysis"], strict_json(r["config"]), strict_json(r["result"]),
+                 r["finished"]),
             )
     if progress is not None:
         progress("sweep", finished, total)

@@ -15,11 +15,11 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from nerve._io import null_to_nan, strict_json
 from nerve.analysis._pairs import GroupTask, cross_entropy
 from nerve.analysis._views import ModelView, view
 from nerve.errors import AnalysisError
@@ -116,13 +116,12 @@ class FourierResult:
 
     def to_json(self) -> str:
         """The result as JSON (NaN written as null)."""
-        return json.dumps(_finite(asdict(self)), indent=1)
+        return strict_json(asdict(self), indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> FourierResult:
-        data = json.loads(text)
+        data = null_to_nan(json.loads(text))  # NaN was written as null
         cp = data.pop("clock_pizza")
-        data["neuron_fraction"] = [math.nan if x is None else x for x in data["neuron_fraction"]]
         data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         data["embeddings"] = {k: tuple(v) for k, v in data["embeddings"].items()}
         return cls(**data, clock_pizza=None if cp is None else ClockPizza(**cp))
@@ -139,16 +138,6 @@ def _clean_share(
             n_live += 1
             counts[i] += f > clean
     return tuple(c / max(n_live, 1) for c in counts)
-
-
-def _finite(x: Any) -> Any:
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    return x
 
 
 class FourierAnalysis:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+from nerve._io import null_to_nan, strict_json
 from nerve.analysis._pairs import GroupTask, cross_entropy
 from nerve.analysis._views import view
 from nerve.analysis.fourier import FourierAnalysis
@@ -89,11 +90,11 @@ class ProgressResult:
     phases: Phases
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
+        return strict_json(asdict(self), indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> ProgressResult:
-        data = json.loads(text)
+        data = null_to_nan(json.loads(text))  # NaN was written as null
         data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         data["gini"] = {k: tuple(v) for k, v in data["gini"].items()}
         data["phases"] = Phases(**data["phases"])

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+from nerve._io import null_to_nan, strict_json
 from nerve.analysis._views import ModelView, view
 from nerve.analysis.topology import PersistentHomology, circular_agreement, longest_loop_coordinate
 from nerve.errors import AnalysisError
@@ -78,11 +79,11 @@ class ShapeResult:
     circles: tuple[Circle, ...]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
+        return strict_json(asdict(self), indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> ShapeResult:
-        data = json.loads(text)
+        data = null_to_nan(json.loads(text))  # NaN was written as null
         circles = tuple(
             Circle(**{**c, "betti": tuple(c["betti"]), "persistence": tuple(c["persistence"])})
             for c in data["circles"]

@@ -26,7 +26,6 @@ topology its evidence. The Fourier fraction and the angle agreement do not depen
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -34,6 +33,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
+from nerve._io import strict_json
 from nerve.analysis.shape import frequency_basis
 from nerve.analysis.topology import PersistentHomology, circular_agreement, longest_loop_coordinate
 from nerve.errors import AnalysisError
@@ -96,7 +96,7 @@ class TokenCirclesResult:
         return tuple(c.frequency for c in self.circles if c.found)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
+        return strict_json(asdict(self), indent=1)
 
 
 class TokenCircles:

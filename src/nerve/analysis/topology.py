@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nerve._io import null_to_nan, strict_json
 from nerve._memory import available_memory
 from nerve.analysis._circular import circular_coordinate
 from nerve.analysis._landmarks import maxmin_landmarks
@@ -219,14 +220,15 @@ class TopologyResult:
     def to_json(self) -> str:
         data = asdict(self)
         data["diagrams"] = [[[b, None if math.isinf(d) else d] for b, d in dgm] for dgm in self.diagrams]
-        return json.dumps(data, indent=1)
+        return strict_json(data, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> TopologyResult:
         data = json.loads(text)
         data["diagrams"] = tuple(
             tuple((b, math.inf if d is None else d) for b, d in dgm) for dgm in data["diagrams"]
-        )
+        )  # a bar that never dies: death null is inf; elsewhere a null among numbers was NaN
+        data = {k: v if k == "diagrams" else null_to_nan(v) for k, v in data.items()}
         data["significant"] = tuple(tuple(x) for x in data["significant"])
         data["betti"], data["total_persistence"] = tuple(data["betti"]), tuple(data["total_persistence"])
         return cls(**data)
