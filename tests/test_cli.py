@@ -237,3 +237,10 @@ def test_prove_exits_0_when_proved_1_when_refuted_3_when_undecided(tmp_path):
         result = runner.invoke(app, ["prove", str(run_dir), "--claim", claim, *rest, "--out", str(out)])
         assert result.exit_code == code and result.output.startswith(verdict), result.output
         assert json.loads(out.read_text())["result"]["verdict"] == verdict  # strict JSON, read back
+
+
+def test_the_trivial_group_has_its_one_irrep():
+    result = runner.invoke(app, ["groups", "show", "S1", "--irreps"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "S1 (order 1)" in result.output and "Traceback" not in result.output
+    assert any("[1]" in line and "real" in line for line in result.output.splitlines())  # the trivial irrep

@@ -265,3 +265,14 @@ def test_chughtai2023_logits_are_mostly_the_key_characters(chughtai):
     # at all (59.5%) lies on the two key characters; the other 40.5% varies with (a, b, c)
     # otherwise, among the wrong classes (the correct logit is the character part).
     assert chughtai.key_logit_fraction >= 0.80
+
+
+def test_a_model_of_another_task_is_refused_by_its_sizes():
+    from nerve.errors import AnalysisError
+    from nerve.models import MLP, MLPConfig
+    from nerve.tasks import modular_arithmetic
+
+    model = MLP(MLPConfig(n_vocab=7, n_classes=7, d_embed=8, d_hidden=16), seed=0)
+    for p in (5, 11):  # fewer tokens: read against the wrong group; more: indexed out of range
+        with pytest.raises(AnalysisError, match=rf"its embedding W_a has 7 rows, not {p}.* Analyse a model with the task"):
+            FourierAnalysis().fit(model, modular_arithmetic(p))

@@ -127,3 +127,22 @@ def test_analyze_refuses_a_task_without_a_group(tmp_path):
     train(config, run_dir)
     with pytest.raises(NerveError, match=r"trains 'modular' \(a\*b mod 11\), which has no group"):
         analyze(run_dir)
+
+
+def test_a_stray_file_that_does_not_read_is_left_out_of_the_report_not_fatal(analysed):
+    import nerve
+
+    proofs = analysed.run.path / "proofs"
+    proofs.mkdir(exist_ok=True)
+    (proofs / "broken.json").write_bytes(b'{"format": "nerve-cert')
+    (analysed.run.path / "analysis" / "llc.json").write_bytes(bytes(range(256)))
+    analysed.report.unlink()
+    try:
+        with pytest.warns(nerve.NerveWarning) as caught:
+            again = analyze(analysed.run.path)
+        said = sorted(str(w.message).split(" is left out")[0].rsplit("/", 1)[-1] for w in caught)
+        assert said == ["broken.json", "llc.json"]
+        assert again.report.is_file() and "Fourier" in again.report.read_text()
+    finally:
+        (proofs / "broken.json").unlink()
+        (analysed.run.path / "analysis" / "llc.json").unlink()
