@@ -212,3 +212,13 @@ def test_an_out_that_is_a_file_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"`run_dir` \(.*file\) is a file"):
         train(TINY, tmp_path / "file")
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_a_refused_resume_changes_no_file(tmp_path):
+    train(TINY, tmp_path / "run", threads=2)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    with pytest.raises(ConfigError, match=r"`threads` \(=1\) differs"):
+        resume(tmp_path / "run", steps=100, threads=1)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()} == before
+    with pytest.raises(ConfigError, match=r"differs from the one saved .* with more `steps`, to extend"):
+        train(TINY.replace(lr=0.5), tmp_path / "run", resume=True)

@@ -181,11 +181,15 @@ def train(
     device = torch.device(device)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"`threads` (={threads!r}) must be a positive integer or None.")
+    extends = False
     if resume:
         saved = read_config(run_dir)
-        if saved != config:
+        # the one change a resume may make: more steps (the schedule is constant after warm-up)
+        extends = config.steps > saved.steps and saved.replace(steps=config.steps) == config
+        if saved != config and not extends:
             raise ConfigError(
-                f"`config` differs from the one saved in {run_dir}; resume with the saved config."
+                f"`config` differs from the one saved in {run_dir}; resume with the saved config "
+                f"(or the same config with more `steps`, to extend the run)."
             )
         recorded = read_threads(run_dir)
         if threads is not None and recorded is not None and threads != recorded:
@@ -208,8 +212,8 @@ def train(
                 raise ConfigError(f"run directory {run_dir} already holds a run; resume it.")
             (run_dir / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
             write_config(run_dir, config, threads=threads)
-        elif read_threads(run_dir) is None:
-            write_config(run_dir, config, threads=threads)  # a run from before threads were recorded
+        elif extends or read_threads(run_dir) is None:  # longer, or from before threads were recorded
+            write_config(run_dir, config, threads=threads)
         _fit(config, run_dir, resume, callback, device)
     return load(run_dir)
 
@@ -323,11 +327,7 @@ def resume(
             raise ConfigError(
                 f"`steps` (={steps!r}) cannot shorten the run in {run_dir} ({config.steps} steps)."
             )
-        extended = config.replace(steps=steps)
-        check_resources(extended, run_dir)
-        with exclusive(run_dir, "run directory"):
-            write_config(run_dir, extended, threads=read_threads(run_dir) or torch.get_num_threads())
-        config = extended
+        config = config.replace(steps=steps)  # written by train, under the run's lock
     return train(config, run_dir, resume=True, callback=callback, device=device, threads=threads)
 
 
