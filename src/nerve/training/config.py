@@ -152,23 +152,21 @@ class TrainConfig:
             _check_int(self, name, 1)
         for name in ("warmup_steps", "checkpoint_log_points"):
             _check_int(self, name, 0)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+        # torch generators are seeded with seed * 1,000,003 + step, which must stay in int64
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
             raise ConfigError(f"`seed` (={self.seed!r}) must be an integer in [0, 2^32).")
-        if self.seed >= 2**32:  # seeds of torch generators are seed * 1,000,003 + step: keep them in int64
-            raise ConfigError(f"`seed` (={self.seed}) must be an integer in [0, 2^32).")
         if self.batch_size is not None:
             _check_int(self, "batch_size", 1)
         _check_number(self, "train_fraction", 0.0, 1.0, open_low=True)
         # an inf or NaN rate writes NaN weights, not a run; 1e6 is far past any rate that trains
         _check_number(self, "lr", 0.0, 1e6, open_low=True)
         _check_number(self, "weight_decay", 0.0, 1e6)
-        if not isinstance(self.betas, tuple | list) or len(self.betas) != 2:
-            raise ConfigError(f"`betas` (={self.betas!r}) must be two numbers in [0, 1).")
-        object.__setattr__(self, "betas", tuple(self.betas))
-        for b in self.betas:
-            if isinstance(b, bool) or not isinstance(b, int | float) or not 0 <= b < 1:
-                raise ConfigError(f"`betas` (={self.betas!r}) must be two numbers in [0, 1).")
-        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        betas = self.betas
+        if not isinstance(betas, tuple | list) or len(betas) != 2 or not all(
+            isinstance(b, int | float) and not isinstance(b, bool) and 0 <= b < 1 for b in betas
+        ):
+            raise ConfigError(f"`betas` (={betas!r}) must be two numbers in [0, 1).")
+        object.__setattr__(self, "betas", tuple(float(b) for b in betas))
         checkpoints = self.steps // self.checkpoint_every + self.checkpoint_log_points + 2
         if checkpoints > MAX_CHECKPOINTS:  # counted before the schedule is built as a set
             raise ConfigError(
