@@ -100,7 +100,9 @@ def _cases() -> list[list[str]]:
     cases += [["prove", "{root}/run", *args] for args in PROVE]
     cases += [["prove", "{root}/sup"], ["prove", "{root}/run", "--out", "{root}/run"]]
     cases += [["sweep", "{root}/spec.json", "--out", "{root}/sweep", "--workers", v] for v in ("0", "-1")]
-    cases += [["sweep", "{root}/spec.json", "--out", "{root}/sweep", "--threads", v] for v in ("0", "-1", HUGE_INT)]
+    cases += [
+        ["sweep", "{root}/spec.json", "--out", "{root}/sweep", "--threads", v] for v in ("0", "-1", HUGE_INT)
+    ]
     cases += [
         ["sweep", "{root}/spec.json", "--out", "{root}/a-file"],
         ["sweep", "{root}/spec.json"],
@@ -180,4 +182,6 @@ def test_each_numeric_option_is_tried_with_each_kind_of_bad_number():
     kinds = {"0", "-1", "nan", "inf", HUGE_INT, "1e308", "1e300"}
     tried = {v for c in CASES for v in c} & kinds
     assert tried == kinds
-    assert {o for c in CASES for o in itertools.islice(c, 1, None) if o.startswith("--")} >= set(TRAIN) | set(LLC)
+    assert {o for c in CASES for o in itertools.islice(c, 1, None) if o.startswith("--")} >= set(TRAIN) | set(
+        LLC
+    )

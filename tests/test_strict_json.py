@@ -31,7 +31,9 @@ def run(tmp_path_factory):
 
 def test_a_fourier_result_with_nan_is_strict_json_and_reads_back(run):
     result = FourierAnalysis().fit(run.model, run.task).result_
-    broken = dataclasses.replace(result, loss=math.inf, neuron_fraction=(math.nan, *result.neuron_fraction[1:]))
+    broken = dataclasses.replace(
+        result, loss=math.inf, neuron_fraction=(math.nan, *result.neuron_fraction[1:])
+    )
     data = _strict(broken.to_json())
     assert data["loss"] is None and data["neuron_fraction"][0] is None
     back = FourierResult.from_json(broken.to_json())

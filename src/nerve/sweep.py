@@ -271,8 +271,13 @@ def _record(db, run_rows: list[dict[str, Any]], progress, finished: int, total: 
         for r in run_rows:
             db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
-                (r["run_id"], r["analysis"], strict_json(r["config"]), strict_json(r["result"]),
-                 r["finished"]),
+                (
+                    r["run_id"],
+                    r["analysis"],
+                    strict_json(r["config"]),
+                    strict_json(r["result"]),
+                    r["finished"],
+                ),
             )
     if progress is not None:
         progress("sweep", finished, total)

@@ -274,5 +274,7 @@ def test_a_model_of_another_task_is_refused_by_its_sizes():
 
     model = MLP(MLPConfig(n_vocab=7, n_classes=7, d_embed=8, d_hidden=16), seed=0)
     for p in (5, 11):  # fewer tokens: read against the wrong group; more: indexed out of range
-        with pytest.raises(AnalysisError, match=rf"its embedding W_a has 7 rows, not {p}.* Analyse a model with the task"):
+        with pytest.raises(
+            AnalysisError, match=rf"its embedding W_a has 7 rows, not {p}.* Analyse a model with the task"
+        ):
             FourierAnalysis().fit(model, modular_arithmetic(p))

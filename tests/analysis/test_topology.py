@@ -267,7 +267,9 @@ def bench_cloud(kind, n):
         return X + 0.05 * torch.randn(n, 2, generator=g, dtype=torch.float64)
     if kind == "torus-R3":
         u, v = (2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64) for _ in range(2))
-        X = torch.stack([(2 + torch.cos(v)) * torch.cos(u), (2 + torch.cos(v)) * torch.sin(u), torch.sin(v)], 1)
+        X = torch.stack(
+            [(2 + torch.cos(v)) * torch.cos(u), (2 + torch.cos(v)) * torch.sin(u), torch.sin(v)], 1
+        )
         return X + 0.02 * torch.randn(n, 3, generator=g, dtype=torch.float64)
     return torch.randn(n, int(kind.split("-R")[1]), generator=g, dtype=torch.float64)
 

@@ -265,7 +265,10 @@ def _edit(cert, change):
             r"field `result.margin_lower` \(=\"-inf\"\) must be a number \(or \"Infinity\", \"-Infinity\"\)",
         ),
         (lambda c: _edit(c, lambda d: d.pop("step")), r"bad.json: field `step` is missing"),
-        (lambda c: _edit(c, lambda d: d.update(result=[])), r"bad.json: field `result` \(=\[\]\) must be an object"),
+        (
+            lambda c: _edit(c, lambda d: d.update(result=[])),
+            r"bad.json: field `result` \(=\[\]\) must be an object",
+        ),
         (
             lambda c: _edit(c, lambda d: d.update(statement={"kind": "robust", "radius": None})),
             r"field `statement`: `radius` \(=None\) must be a finite number >= 0",

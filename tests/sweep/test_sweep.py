@@ -162,8 +162,9 @@ def test_a_repeated_grid_point_is_trained_once(tmp_path):
 def test_a_second_sweep_into_the_same_directory_is_refused(tmp_path):
     from nerve._io import exclusive
 
-    with exclusive(tmp_path / "sweep", "sweep directory"), pytest.raises(
-        nerve.LockedError, match=r"sweep directory .*sweep is in use by pid \d+"
+    with (
+        exclusive(tmp_path / "sweep", "sweep directory"),
+        pytest.raises(nerve.LockedError, match=r"sweep directory .*sweep is in use by pid \d+"),
     ):
         run_sweep(load_spec(ONE), tmp_path / "sweep")
     assert not (tmp_path / "sweep" / "runs").exists()
@@ -205,7 +206,9 @@ def test_a_sweep_run_twice_with_two_threads_gives_the_same_table(tmp_path):
     # the demo model with two threads: on the old factored gather its losses differed from step 1
     from nerve.training import torch_threads
 
-    spec = load_spec({"base": "demo", "grid": {"seed": [0], "steps": [100]}, "analyses": ["train", "fourier"]})
+    spec = load_spec(
+        {"base": "demo", "grid": {"seed": [0], "steps": [100]}, "analyses": ["train", "fourier"]}
+    )
     with torch_threads(2):
         first, second = run_sweep(spec, tmp_path / "a"), run_sweep(spec, tmp_path / "b")
     assert results(first) == results(second) and len(first) == 2

@@ -76,10 +76,14 @@ def test_a_corrupt_last_checkpoint_is_set_aside_and_the_run_resumes_from_the_one
     last.write_bytes(last.read_bytes()[:100])  # truncated
     (tmp_path / "run" / "notes.txt").write_text("mine")
     kept = _files(tmp_path / "run")
-    with pytest.warns(NerveWarning, match=r"step_60\.safetensors is corrupt; set aside as step_60\.safetensors\.corrupt"):
+    with pytest.warns(
+        NerveWarning, match=r"step_60\.safetensors is corrupt; set aside as step_60\.safetensors\.corrupt"
+    ):
         train(TINY, tmp_path / "run", resume=True)
     assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
-    assert (tmp_path / "run" / "checkpoints" / "step_60.safetensors.corrupt").read_bytes() == kept["step_60.safetensors"]
+    assert (tmp_path / "run" / "checkpoints" / "step_60.safetensors.corrupt").read_bytes() == kept[
+        "step_60.safetensors"
+    ]
     now = _files(tmp_path / "run")
     assert all(now[name] == data for name, data in kept.items() if name != "step_60.safetensors")
     assert now == _files(tmp_path / "straight")  # the replayed steps give the same bits

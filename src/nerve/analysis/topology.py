@@ -332,9 +332,7 @@ class PersistentHomology:
                 )
         t = self.threshold
         if t is not None and (not _is_number(t) or math.isnan(t) or t <= 0):
-            raise AnalysisError(
-                f"`threshold` (={t!r}) must be a number > 0 (inf: no threshold) or None."
-            )
+            raise AnalysisError(f"`threshold` (={t!r}) must be a number > 0 (inf: no threshold) or None.")
         s = self.significance
         if not _is_number(s) or not math.isfinite(s) or s <= 0:
             raise AnalysisError(f"`significance` (={s!r}) must be a finite number > 0.")

@@ -162,8 +162,10 @@ class TrainConfig:
         _check_number(self, "lr", 0.0, 1e6, open_low=True)
         _check_number(self, "weight_decay", 0.0, 1e6)
         betas = self.betas
-        if not isinstance(betas, tuple | list) or len(betas) != 2 or not all(
-            isinstance(b, int | float) and not isinstance(b, bool) and 0 <= b < 1 for b in betas
+        if (
+            not isinstance(betas, tuple | list)
+            or len(betas) != 2
+            or not all(isinstance(b, int | float) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)
         ):
             raise ConfigError(f"`betas` (={betas!r}) must be two numbers in [0, 1).")
         object.__setattr__(self, "betas", tuple(float(b) for b in betas))
