@@ -16,7 +16,7 @@ import nerve
 from nerve.errors import ProofError
 from nerve.models import MLP, MLPConfig
 from nerve.proofs import Accuracy, Certificate, Correct, Margin, Robust, certify, check, prove
-from nerve.training import PRESETS, train
+from nerve.training import PRESETS, ModelConfig, TaskConfig, TrainConfig, train
 from nerve.training.run import checkpoint_path
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -35,6 +35,30 @@ def nanda(tmp_path_factory):
     return certified_copy(tmp_path_factory, "nanda2023")
 
 
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory):
+    """An MLP trained on every pair of a+b mod 11 to 100% accuracy (a second), and its
+    certificate of correctness: the small sibling of `nanda` for the fast tests."""
+    config = TrainConfig(
+        task=TaskConfig(kind="modular", p=11), model=ModelConfig(kind="mlp", d_embed=16, d_hidden=64),
+        steps=300, lr=1e-2, weight_decay=0.1, train_fraction=1.0, eval_every=50, checkpoint_every=100,
+        checkpoint_log_points=0,
+    )  # fmt: skip
+    run = train(config, tmp_path_factory.mktemp("runs") / "solved")
+    return run, certify(run, Correct())
+
+
+def test_a_trained_model_is_proved_correct_on_all_inputs_and_the_checker_agrees(solved):
+    run, cert = solved
+    r = cert.result
+    assert r.verdict == "proved" and r.n_inputs == r.n_hold == 11**2
+    assert r.failing == () and r.undecided == () and r.margin_lower > 0 and r.accuracy_bounds == (1.0, 1.0)
+    assert cert.weights == "checkpoints/step_300.safetensors" and cert.nerve_version == nerve.__version__
+    report = check(cert, run.path)
+    assert report.ok and report.checked_inputs == 11**2, report.problems
+
+
+@pytest.mark.slow
 def test_a_grokked_model_is_proved_correct_on_all_inputs_and_the_checker_agrees(nanda):
     run, cert = nanda
     r = cert.result
@@ -47,14 +71,14 @@ def test_a_grokked_model_is_proved_correct_on_all_inputs_and_the_checker_agrees(
     assert report.checked_inputs == 113**2
 
 
-def test_an_edited_weight_makes_inputs_fail_and_the_prover_names_them(nanda, tmp_path):
-    run, cert = nanda
+def test_an_edited_weight_makes_inputs_fail_and_the_prover_names_them(solved, tmp_path):
+    run, cert = solved
     edited = tmp_path / "edited"
     shutil.copytree(run.path, edited)
     step = run.checkpoints[-1]
     model = run.model_at(step)  # a fresh copy: the fixture's run.model is shared
     with torch.no_grad():
-        model.unembed.weight[0, 0] -= 200.0  # one weight: the logit of class 0 along one direction
+        model.unembed.weight[0, :] -= 200.0  # the logit of class 0 along every neuron
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, checkpoint_path(edited, step))
     broken = nerve.load(edited)
     result = certify(broken, Correct()).result
@@ -89,8 +113,8 @@ def chughtai(tmp_path_factory):
         (lambda c: replace(c, model="Transformer"), "model 'Transformer'"),
     ],
 )
-def test_the_checker_rejects_an_altered_certificate(chughtai, tmp_path, alter, says):
-    run, cert = chughtai
+def test_the_checker_rejects_an_altered_certificate(solved, tmp_path, alter, says):
+    run, cert = solved
     assert cert.result.verdict == "proved" and check(cert, run.path).ok
     path = tmp_path / "cert.json"
     path.write_text(alter(cert).to_json())
@@ -146,7 +170,17 @@ def test_an_argmax_that_float32_flips_near_a_tie_is_undecided_not_proved():
     assert result.margin_lower < 0 < result.margin_lower + 1e-12
 
 
-def test_accuracy_and_margin_statements(nanda):
+def test_accuracy_and_margin_statements(solved):
+    run, cert = solved
+    model = run.model_at(run.checkpoints[-1])
+    assert prove(model, run.task, Accuracy(at_least=0.99)).verdict == "proved"
+    assert prove(model, run.task, Margin(at_least=cert.result.margin_lower / 2)).verdict == "proved"
+    refuted = prove(model, run.task, Margin(at_least=1e6))
+    assert refuted.verdict == "refuted" and len(refuted.failing) == 11**2
+
+
+@pytest.mark.slow
+def test_accuracy_and_margin_statements_on_the_grokked_transformer(nanda):
     run, cert = nanda
     model = run.model_at(run.checkpoints[-1])
     assert prove(model, run.task, Accuracy(at_least=0.99)).verdict == "proved"
