@@ -102,15 +102,18 @@ def test_resume_after_a_kill_of_the_command(tmp_path):
         "--model",
         "mlp",
         "--steps",
-        "3000",
+        "2000",
         "--train-fraction",
         "0.5",
         "--seed",
         "3",
     ]
-    subprocess.run(
-        _cli([*args, "--out", str(tmp_path / "straight")], env), env=env, check=True, capture_output=True
+    # the uninterrupted run in this process: the config those flags make, with the one thread the
+    # command gets (the run records it, and the same count gives the same bits)
+    straight = TrainConfig().replace(
+        task__kind="modular", task__p=23, model__kind="mlp", steps=2000, train_fraction=0.5, seed=3
     )
+    train(straight, tmp_path / "straight", threads=1)
     proc = subprocess.Popen(
         _cli([*args, "--out", str(tmp_path / "killed")], env),
         env=env,
@@ -124,12 +127,13 @@ def test_resume_after_a_kill_of_the_command(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert state.exists(), "the run did not reach its first regular checkpoint"
-    assert not (tmp_path / "killed" / "checkpoints" / "step_3000.safetensors").exists()
+    assert not (tmp_path / "killed" / "checkpoints" / "step_2000.safetensors").exists()
     done = subprocess.run(
         _cli(["--resume", str(tmp_path / "killed")], env), env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
     a, b = load(tmp_path / "straight"), load(tmp_path / "killed")
+    assert a.config == b.config
     assert all(torch.equal(a.model.state_dict()[k], b.model.state_dict()[k]) for k in a.model.state_dict())
 
 
