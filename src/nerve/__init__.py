@@ -7,38 +7,40 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from nerve import groups, models, tasks, training
+from nerve._version import __version__
 from nerve.errors import (
     AnalysisError,
+    CheckpointError,
+    ConfigError,
     GroupError,
     LockedError,
+    MemoryBudgetError,
     NerveError,
     NerveWarning,
     ProofError,
     RepresentationError,
     ShapeError,
     SiteError,
+    TaskError,
     TrainingError,
 )
 from nerve.training import load
 
-try:
-    __version__ = version("nerve")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
-
 __all__ = [
     "AnalysisError",
+    "CheckpointError",
+    "ConfigError",
     "GroupError",
     "LockedError",
+    "MemoryBudgetError",
     "NerveError",
     "NerveWarning",
     "ProofError",
     "RepresentationError",
     "ShapeError",
     "SiteError",
+    "TaskError",
     "TrainingError",
     "__version__",
     "groups",

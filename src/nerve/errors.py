@@ -7,14 +7,18 @@ from __future__ import annotations
 
 __all__ = [
     "AnalysisError",
+    "CheckpointError",
+    "ConfigError",
     "GroupError",
     "LockedError",
+    "MemoryBudgetError",
     "NerveError",
     "NerveWarning",
     "ProofError",
     "RepresentationError",
     "ShapeError",
     "SiteError",
+    "TaskError",
     "TrainingError",
 ]
 
@@ -59,3 +63,19 @@ class LockedError(NerveError, RuntimeError):
 class TrainingError(NerveError, RuntimeError):
     """Training that cannot go on: a loss that became NaN or infinite (the checkpoints before it
     are kept)."""
+
+
+class ConfigError(NerveError, ValueError):
+    """A configuration that does not describe a run nerve can make."""
+
+
+class CheckpointError(NerveError, ValueError):
+    """A run directory or checkpoint file that is missing, corrupt, truncated or mismatched."""
+
+
+class TaskError(NerveError, ValueError):
+    """A task that cannot be built from these parameters."""
+
+
+class MemoryBudgetError(AnalysisError, MemoryError):
+    """Work refused before it starts because its estimated memory exceeds the budget."""

@@ -25,7 +25,7 @@ from nerve._memory import available_memory
 from nerve.analysis._circular import circular_coordinate
 from nerve.analysis._landmarks import maxmin_landmarks
 from nerve.analysis._sparse import BLOCK, sparse_rips_graph
-from nerve.errors import AnalysisError
+from nerve.errors import AnalysisError, MemoryBudgetError
 
 __all__ = [
     "MemoryBudgetError",
@@ -45,10 +45,6 @@ __all__ = [
 # edge, 5.8 B per e·k for H1 and 0.16 B per e·k² for H2 (noisy circles in R² and R^128, spheres;
 # benchmarks/RESULTS.md); H3 (per e·k³) is an unmeasured extrapolation.
 SPARSE_BYTES = (512, 6.0, 0.2, 0.02)
-
-
-class MemoryBudgetError(AnalysisError, MemoryError):
-    """A persistence computation whose estimated memory exceeds the budget, refused before it runs."""
 
 
 def estimate_sparse_memory(n_points: int, n_edges: int, max_dim: int) -> int:

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-import nerve
+from nerve._version import __version__
 from nerve.errors import ProofError
 from nerve.proofs.bounds import logit_bounds
 from nerve.proofs.intervals import Interval
@@ -299,6 +299,6 @@ def certify(run: Any, statement: Statement, *, step: int | None = None) -> Certi
         weights=str(path.relative_to(run.path)),
         weights_sha256=sha256_file(path),
         method="exhaustive: float64 interval forward pass over every input, every rounding bounded",
-        nerve_version=nerve.__version__,
+        nerve_version=__version__,
         result=result,
     )

@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-import nerve
 from nerve._io import write_text_atomic
+from nerve._version import __version__
 from nerve.analysis.fourier import FourierResult
 from nerve.analysis.llc_calibration import LLCCalibration
 from nerve.analysis.llc_curve import LLCCurve
@@ -412,7 +412,7 @@ def render_report(
 <script type="text/javascript">{get_plotlyjs()}</script>
 </head><body>
 <h1>{html.escape(title)}</h1>
-<p class="note">{html.escape(result.task)} · nerve {html.escape(nerve.__version__)} ·
+<p class="note">{html.escape(result.task)} · nerve {html.escape(__version__)} ·
 the algorithm read in the irreducible representations of {html.escape(result.group)}
 (Nanda et al. 2023; Chughtai, Chan &amp; Nanda 2023).</p>
 <h2>Key numbers</h2>

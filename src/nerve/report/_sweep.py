@@ -17,8 +17,8 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-import nerve
 from nerve._io import write_text_atomic
+from nerve._version import __version__
 from nerve.analysis import FourierAnalysis
 from nerve.report._html import _STYLE, _figure_html
 from nerve.sweep import LOGIT_KEY, logit_key_counts
@@ -174,7 +174,7 @@ def render_universality(table: Sequence[dict[str, Any]], *, title: str = "sweep"
 <script type="text/javascript">{get_plotlyjs()}</script>
 </head><body>
 <h1>Universality across {len(trajectories)} runs{f" of {html.escape(group)}" if group else ""}</h1>
-<p class="note">nerve {html.escape(nerve.__version__)} · {html.escape(title)} · key irreps by the neuron
+<p class="note">nerve {html.escape(__version__)} · {html.escape(title)} · key irreps by the neuron
 rule of the Fourier analysis at the last checkpoint (with its defaults: {html.escape(_NEURON_RULE)}),
 and, as a second rule, the irreps that carry at least {LOGIT_KEY:g} of the
 final logits' variance along their character; an irrep is learned at the first checkpoint where

@@ -7,13 +7,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from nerve.errors import NerveError
+from nerve.errors import TaskError
 
 __all__ = ["Split", "TaskError", "split_indices"]
-
-
-class TaskError(NerveError, ValueError):
-    """A task asked for with parameters that do not define one."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import nn
 
-from nerve.errors import NerveError
+from nerve.errors import ConfigError
 from nerve.models import (
     MLP,
     MLPConfig,
@@ -39,10 +39,6 @@ __all__ = [
 ]
 
 Task = BinaryOperationTask | SparseParity | SuperpositionData
-
-
-class ConfigError(NerveError, ValueError):
-    """A configuration that does not describe a run nerve can make."""
 
 
 #: The most checkpoints one run may schedule: each is a file, and the schedule is a set in memory.

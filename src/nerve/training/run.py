@@ -30,9 +30,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
-import nerve
 from nerve._io import strict_json, write_text_atomic
-from nerve.errors import NerveError, NerveWarning
+from nerve._version import __version__
+from nerve.errors import CheckpointError, NerveWarning
 from nerve.training.config import ConfigError, TrainConfig, make_model, make_task
 
 __all__ = ["CheckpointError", "Run", "load", "thin"]
@@ -40,10 +40,6 @@ __all__ = ["CheckpointError", "Run", "load", "thin"]
 CONFIG, METRICS, CHECKPOINTS, STATE = "config.json", "metrics.jsonl", "checkpoints", "state.safetensors"
 STATE_PREVIOUS = "state.previous.safetensors"
 _STEP = re.compile(r"step_(\d+)\.safetensors")
-
-
-class CheckpointError(NerveError, ValueError):
-    """A run directory or checkpoint file that is missing, corrupt, truncated or mismatched."""
 
 
 def save_tensors(path: Path, tensors: dict[str, Tensor], metadata: dict[str, str] | None = None) -> None:
@@ -118,10 +114,11 @@ def resume_point(run_dir: Path, model: nn.Module) -> tuple[int, dict[str, Tensor
             continue
         try:
             tensors, meta = load_tensors(path)
-            step = int(meta.get("step", ""))
-            if step < 0:
-                raise ValueError(step)
-        except (CheckpointError, ValueError):
+        except CheckpointError:
+            set_aside(path)
+            continue
+        step = int(meta["step"]) if str(meta.get("step", "")).isdigit() else None
+        if step is None:  # no step: it cannot say which checkpoint it goes with
             set_aside(path)
             continue
         checkpoint = checkpoint_path(run_dir, step)
@@ -152,7 +149,7 @@ def checkpoint_steps(run_dir: Path) -> tuple[int, ...]:
 def write_config(run_dir: Path, config: TrainConfig, *, threads: int) -> None:
     """The exact config of a run, with the torch threads it trains with (the order in which
     its sums are taken: a resume uses the same number, or its bits differ)."""
-    data = {"nerve_version": nerve.__version__, "threads": threads, "config": config.to_dict()}
+    data = {"nerve_version": __version__, "threads": threads, "config": config.to_dict()}
     write_text_atomic(Path(run_dir) / CONFIG, strict_json(data, indent=2))
 
 

@@ -1,0 +1,70 @@
+"""Conventions checked by the tests, not by review (issue 15): every exception nerve raises is a
+`NerveError`, its public error classes live in `nerve.errors`, and the layers below the CLI
+name the version without importing the whole package."""
+
+import ast
+import importlib
+from pathlib import Path
+
+import nerve
+from nerve.errors import NerveError
+
+SRC = Path(nerve.__file__).parent
+
+# raises that are not errors a user can cause: control flow caught in the same module, and
+# branches that cannot be reached (each named, so a new one is a decision, not an accident)
+NOT_USER_ERRORS = {
+    ("nerve.cli", "typer.Exit"),  # the command's exit status
+    ("nerve.sites._capture", "_DoneError"),  # stops a forward pass once every site is read
+    ("nerve.proofs.prove", "AssertionError"),  # a field kind the reader's table does not have
+}
+
+
+def _modules():
+    for path in sorted(SRC.rglob("*.py")):
+        if path.name == "__main__.py":  # importing it runs the command
+            continue
+        parts = path.relative_to(SRC.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        yield name, ast.parse(path.read_text(), filename=str(path))
+
+
+def _raised(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            yield node.lineno, ast.unparse(exc)
+
+
+def test_every_raise_in_src_is_a_nerve_error():
+    wrong = []
+    for name, tree in _modules():
+        module = importlib.import_module(name)
+        for line, text in _raised(tree):
+            if (name, text) in NOT_USER_ERRORS or text in ("err", "error"):  # a re-raise
+                continue
+            obj = module
+            for part in text.split("."):
+                obj = getattr(obj, part, None)
+            if not (isinstance(obj, type) and issubclass(obj, NerveError)):
+                wrong.append(f"{name}:{line} raises {text}")
+    assert wrong == []
+
+
+def test_public_error_classes_live_in_nerve_errors():
+    elsewhere = []
+    for name, tree in _modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_") and name != "nerve.errors":
+                cls = getattr(importlib.import_module(name), node.name, None)
+                if isinstance(cls, type) and issubclass(cls, NerveError | Warning):
+                    elsewhere.append(f"{name}.{node.name}")
+    assert elsewhere == []
+    assert set(nerve.errors.__all__) <= set(dir(nerve))  # and every one is exported
+
+
+def test_training_and_proofs_do_not_import_the_package_for_its_version():
+    for name, tree in _modules():
+        if name.startswith(("nerve.training", "nerve.proofs")):
+            imports = [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
+            assert "nerve" not in imports, name
