@@ -68,3 +68,32 @@ def test_training_and_proofs_do_not_import_the_package_for_its_version():
         if name.startswith(("nerve.training", "nerve.proofs")):
             imports = [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
             assert "nerve" not in imports, name
+
+
+RUN_FILES = {"config.json", "metrics.jsonl", "checkpoints", "state.safetensors", "state.previous.safetensors",
+             "analysis", "proofs", "report.html"}  # fmt: skip
+
+
+def _joined_names(tree):
+    """The strings joined onto a path with ``/`` (``run / "config.json"``, ``f"{x}.json"``)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            right = node.right
+            if isinstance(right, ast.Constant) and isinstance(right.value, str):
+                yield node.lineno, right.value
+            elif isinstance(right, ast.JoinedStr):
+                tail = right.values[-1]
+                if isinstance(tail, ast.Constant) and isinstance(tail.value, str):
+                    yield node.lineno, "{}" + tail.value
+
+
+def test_only_the_run_directory_object_spells_a_runs_file_names():
+    spelled = []
+    for name, tree in _modules():
+        if name == "nerve.training.run":
+            continue
+        for line, text in _joined_names(tree):
+            if text in RUN_FILES or text.endswith((".json", ".jsonl", ".safetensors", ".html")):
+                spelled.append(f"{name}:{line} joins {text!r}")
+    # the activation store has its own layout (its index and shards), spelled in its own module
+    assert [s for s in spelled if not s.startswith("nerve.sites._store")] == []

@@ -194,13 +194,13 @@ def demo_command(
     """Train the small modular-addition model (a+b mod 59), analyse it and write the report.
 
     An existing demo run in OUT is reused (and resumed if it was interrupted)."""
-    from nerve.training import PRESETS, resume, train
+    from nerve.training import PRESETS, RunDir, resume, train
     from nerve.training.run import read_config
 
     console = Console()
     config = PRESETS["demo"]
     with _clean_errors(console, interrupted=f"run `nerve demo --out {out}` again to continue"):
-        if (out / "config.json").exists():
+        if RunDir(out).holds_run:
             if read_config(out) != config:
                 raise NerveError(f"`--out` ({out}) holds a run that is not the demo; choose another --out.")
             console.print(f"reusing the demo run in {out}")
@@ -229,7 +229,7 @@ def train_command(
     resume: Path = typer.Option(None, help="Continue the run in this directory from its last checkpoint."),
 ) -> None:
     """Train a model into a run directory (config, metrics, safetensors checkpoints)."""
-    from nerve.training import PRESETS, TrainConfig, make_task, train
+    from nerve.training import PRESETS, RunDir, TrainConfig, make_task, train
     from nerve.training import resume as resume_run
 
     console = Console()
@@ -274,7 +274,7 @@ def train_command(
             config = config.replace(**{k: v for k, v in changes.items() if v is not None})
             make_task(config.task, seed=config.seed)  # a bad task fails here, before the progress bar
             run_dir = out or Path("runs") / f"{preset or config.task.kind}-seed{config.seed}"
-            if (run_dir / "config.json").exists():
+            if RunDir(run_dir).holds_run:
                 raise NerveError(
                     f"run directory {run_dir} already holds a run; resume it or choose another --out."
                 )
@@ -303,7 +303,6 @@ def _calibrate(
     console: Console, run: Any, estimator: Any, step: int | None, epsilons: str, nbetas: str
 ) -> None:
     """``nerve llc --calibrate``: the sweep, its table, the JSON, and the report when there is one."""
-    from nerve._io import write_text_atomic
     from nerve.analysis.llc_calibration import calibrate_llc
     from nerve.analysis.llc_curve import cross_entropy64, training_data
 
@@ -322,8 +321,7 @@ def _calibrate(
             run.model_at(at), training_data(run), epsilons=grid, nbetas=rules, estimator=estimator,
             loss_fn=cross_entropy64,
         )  # fmt: skip
-    (run.path / "analysis").mkdir(exist_ok=True)
-    path = write_text_atomic(run.path / "analysis" / "llc_calibration.json", cal.to_json())
+    path = run.dir.write_analysis("llc_calibration", cal.to_json())
     table = Table(title=f"{run.path} at step {at}: LLC calibration (λ̂ ± spread; MALA acceptance)")
     table.add_column("ε")
     for label, value in zip(cal.nbeta_labels, cal.nbetas):
@@ -395,7 +393,7 @@ def prove_command(
                 f"`--step` (={step}) must be a checkpoint of {run.path}: {list(run.checkpoints)}."
             )
         cert = certify(run, statement, step=step)
-        path = out if out is not None else run.path / "proofs" / f"{claim}.json"
+        path = out if out is not None else run.dir.proof(claim)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, cert.to_json())
         r = cert.result
@@ -549,7 +547,6 @@ def llc_command(
     boundaries where its trend changes, and (for a group task) the report with its curve. With
     --calibrate: a sweep over ε and nβ at one checkpoint, analysis/llc_calibration.json, and
     the ε to use."""
-    from nerve._io import write_text_atomic
     from nerve.analysis.llc import LLCEstimator
     from nerve.analysis.llc_curve import LLCTrajectory
     from nerve.training import load
@@ -578,8 +575,7 @@ def llc_command(
                     run, progress=lambda _, done, total: bar.update(handle, completed=done, total=total)
                 )
         curve = trajectory.result_
-        (run.path / "analysis").mkdir(exist_ok=True)
-        path = write_text_atomic(run.path / "analysis" / "llc.json", curve.to_json())
+        path = run.dir.write_analysis("llc", curve.to_json())
         table = Table(title=f"{run.path}: local learning coefficient", show_header=True)
         for name in ("step", "λ̂", "± (over chains)", "diverged chains", "MALA acceptance"):
             table.add_column(name)

@@ -41,7 +41,7 @@ from typing import Any
 import torch
 
 from nerve._io import exclusive, strict_json
-from nerve.training import PRESETS, TrainConfig
+from nerve.training import PRESETS, RunDir, TrainConfig
 from nerve.training.config import ConfigError
 from nerve.training.run import CheckpointError
 
@@ -59,6 +59,8 @@ __all__ = [
 
 ANALYSES = ("train", "fourier", "learning_order")
 DB = "sweep.sqlite"
+#: The universality page `nerve sweep summary` writes beside the table.
+PAGE = "universality.html"
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,7 @@ def _run_one(
     config = TrainConfig.from_dict(config_dict)
     path = Path(run_dir)
     run = None
-    if (path / "config.json").exists():
+    if RunDir(path).holds_run:
         try:
             run = load(path)
         except CheckpointError:  # killed before its first checkpoint, or a corrupt last one

@@ -23,7 +23,6 @@ import numpy as np
 from nerve.errors import ProofError
 from nerve.proofs.prove import FORMAT, Certificate, sha256_file
 from nerve.proofs.statements import Accuracy, Margin, Robust, statement_from_dict
-from nerve.training.run import checkpoint_path
 
 __all__ = ["CheckReport", "check"]
 
@@ -53,12 +52,12 @@ def check(certificate: str | Path | Certificate, run_dir: str | Path) -> CheckRe
     if cert.format != FORMAT:
         problems.append(f"format {cert.format!r} is not {FORMAT!r}")
     run = load(run_dir)
-    expected = checkpoint_path(Path("."), cert.step).as_posix()
+    expected = run.dir.relative(run.dir.checkpoint(cert.step))
     if cert.weights != expected:
         return CheckReport(
             False, (*problems, f"weights {cert.weights!r} is not step {cert.step}'s file {expected!r}"), 0
         )
-    weights = Path(run_dir) / cert.weights
+    weights = run.dir.checkpoint(cert.step)  # the file the certificate names, as checked above
     if not weights.is_file():
         return CheckReport(False, (*problems, f"the weights file {weights} does not exist"), 0)
     if sha256_file(weights) != cert.weights_sha256:

@@ -31,7 +31,6 @@ from nerve.errors import ProofError
 from nerve.proofs.bounds import logit_bounds
 from nerve.proofs.intervals import Interval
 from nerve.proofs.statements import Accuracy, Margin, Robust, Statement, statement_dict, statement_from_dict
-from nerve.training.run import checkpoint_path
 
 __all__ = ["Certificate", "ProofResult", "certify", "margin_bounds", "prove", "sha256_file"]
 
@@ -286,7 +285,7 @@ def certify(run: Any, statement: Statement, *, step: int | None = None) -> Certi
     return its certificate."""
     step = run.checkpoints[-1] if step is None else step
     model = run.model_at(step)
-    path = checkpoint_path(run.path, step)
+    path = run.dir.checkpoint(step)
     result = prove(model, run.task, statement)
     return Certificate(
         format=FORMAT,
@@ -296,7 +295,7 @@ def certify(run: Any, statement: Statement, *, step: int | None = None) -> Certi
         task=run.task.name,
         model=type(model).__name__,
         step=step,
-        weights=str(path.relative_to(run.path)),
+        weights=run.dir.relative(path),
         weights_sha256=sha256_file(path),
         method="exhaustive: float64 interval forward pass over every input, every rounding bounded",
         nerve_version=__version__,

@@ -458,4 +458,4 @@ def write_report(
 ) -> Path:
     """Write ``report.html`` into the run directory and return its path."""
     html_text = render_report(run, result, progress, circles, llc, calibration, proofs)
-    return write_text_atomic(run.path / "report.html", html_text)
+    return write_text_atomic(run.dir.report, html_text)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from nerve._io import write_text_atomic
 from nerve.analysis.fourier import FourierAnalysis, FourierResult
 from nerve.analysis.llc_calibration import LLCCalibration
 from nerve.analysis.llc_curve import LLCCurve
@@ -40,7 +39,7 @@ class Analysed:
 
     @property
     def report(self) -> Path:
-        return self.run.path / "report.html"
+        return self.run.dir.report
 
 
 def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> Analysed:
@@ -65,22 +64,20 @@ def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> 
     measures = ProgressMeasures(key_irreps=fourier.key_labels).fit(
         run, progress=lambda done, total: report("progress measures", done, total)
     )
-    folder = run.path / "analysis"
-    folder.mkdir(exist_ok=True)
     files = [
-        write_text_atomic(folder / "fourier.json", fourier.to_json()),
-        write_text_atomic(folder / "progress.json", measures.result_.to_json()),
+        run.dir.write_analysis("fourier", fourier.to_json()),
+        run.dir.write_analysis("progress", measures.result_.to_json()),
     ]
     circles = None
     if (run.task.group.family or ("",))[0] == "cyclic" and fourier.key_irreps:
         report("shape", 0, 1)
         keys = [int(label.removeprefix("k=")) for label in fourier.key_labels]
         circles = FrequencyCircles(frequencies=keys).fit(run.model, run.task)
-        files.append(write_text_atomic(folder / "shape.json", circles.result_.to_json()))
+        files.append(run.dir.write_analysis("shape", circles.result_.to_json()))
         report("shape", 1, 1)
-    llc = _saved(folder / "llc.json", LLCCurve)
-    calibration = _saved(folder / "llc_calibration.json", LLCCalibration)
-    proofs = [_saved(p, Certificate) for p in sorted((run.path / "proofs").glob("*.json"))]
+    llc = _saved(run.dir.analysis("llc"), LLCCurve)
+    calibration = _saved(run.dir.analysis("llc_calibration"), LLCCalibration)
+    proofs = [_saved(p, Certificate) for p in run.dir.proofs()]
     proofs = [c for c in proofs if c is not None]
     files.append(write_report(run, fourier, measures.result_, circles, llc, calibration, proofs))
     return Analysed(run, fourier, measures.result_, circles, tuple(files))

@@ -21,7 +21,7 @@ from nerve._io import write_text_atomic
 from nerve._version import __version__
 from nerve.analysis import FourierAnalysis
 from nerve.report._html import _STYLE, _figure_html
-from nerve.sweep import LOGIT_KEY, logit_key_counts
+from nerve.sweep import LOGIT_KEY, PAGE, logit_key_counts
 
 __all__ = ["PUBLISHED", "render_universality", "write_universality"]
 
@@ -193,4 +193,4 @@ its fraction of the logit variance reaches half its peak over the run (peak at l
 def write_universality(out: str | Path, table: Sequence[dict[str, Any]]) -> Path:
     """Write ``universality.html`` into the sweep directory `out` and return its path."""
     page = render_universality(table, title=f"nerve sweep {Path(out).name}")
-    return write_text_atomic(Path(out) / "universality.html", page)
+    return write_text_atomic(Path(out) / PAGE, page)

@@ -14,7 +14,7 @@ from nerve.training.config import (
     make_model,
     make_task,
 )
-from nerve.training.run import CheckpointError, Run, load, thin
+from nerve.training.run import CheckpointError, Run, RunDir, load, thin
 from nerve.training.trainer import resume, schedule, torch_threads, train
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "ConfigError",
     "ModelConfig",
     "Run",
+    "RunDir",
     "TaskConfig",
     "TrainConfig",
     "load",

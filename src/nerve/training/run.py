@@ -35,10 +35,103 @@ from nerve._version import __version__
 from nerve.errors import CheckpointError, NerveWarning
 from nerve.training.config import ConfigError, TrainConfig, make_model, make_task
 
-__all__ = ["CheckpointError", "Run", "load", "thin"]
+__all__ = ["CheckpointError", "Run", "RunDir", "load", "thin"]
 
 CONFIG, METRICS, CHECKPOINTS, STATE = "config.json", "metrics.jsonl", "checkpoints", "state.safetensors"
 STATE_PREVIOUS = "state.previous.safetensors"
+ANALYSIS, PROOFS, REPORT = "analysis", "proofs", "report.html"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Every path of a run directory, spelled here and nowhere else (the layout above).
+
+    >>> d = RunDir(Path("runs/p97"))
+    >>> d.checkpoint(500).as_posix(), d.analysis("fourier").as_posix()
+    ('runs/p97/checkpoints/step_500.safetensors', 'runs/p97/analysis/fourier.json')
+    >>> d.proof("correct").as_posix(), d.report.as_posix()
+    ('runs/p97/proofs/correct.json', 'runs/p97/report.html')
+    >>> d.relative(d.checkpoint(500))
+    'checkpoints/step_500.safetensors'
+    """
+
+    path: Path
+
+    @classmethod
+    def of(cls, run_dir: str | os.PathLike | RunDir) -> RunDir:
+        return run_dir if isinstance(run_dir, RunDir) else cls(Path(run_dir))
+
+    def __str__(self) -> str:  # messages name the directory as the user gave it
+        return str(self.path)
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    @property
+    def state(self) -> Path:
+        """Optimiser moments of the latest checkpoint."""
+        return self.path / STATE
+
+    @property
+    def state_previous(self) -> Path:
+        """Optimiser moments of the checkpoint before the latest."""
+        return self.path / STATE_PREVIOUS
+
+    @property
+    def report(self) -> Path:
+        return self.path / REPORT
+
+    @property
+    def holds_run(self) -> bool:
+        """Whether a run was made here (its config is written first)."""
+        return self.config.exists()
+
+    def checkpoint(self, step: int) -> Path:
+        """The weights after `step` optimiser steps."""
+        return self.checkpoints / f"step_{step}.safetensors"
+
+    def checkpoint_steps(self) -> tuple[int, ...]:
+        """The steps that have a checkpoint file, in order."""
+        if not self.checkpoints.is_dir():
+            return ()
+        found = (_STEP.fullmatch(p.name) for p in self.checkpoints.iterdir())
+        return tuple(sorted(int(m.group(1)) for m in found if m))
+
+    def analysis(self, name: str) -> Path:
+        """The JSON result of the analysis `name`."""
+        return self.path / ANALYSIS / f"{name}.json"
+
+    def proof(self, claim: str) -> Path:
+        """The certificate of the claim `claim` that ``nerve prove`` writes."""
+        return self.path / PROOFS / f"{claim}.json"
+
+    def proofs(self) -> list[Path]:
+        """Every certificate in the run's proofs folder, by name."""
+        return sorted((self.path / PROOFS).glob("*.json"))
+
+    def write_analysis(self, name: str, text: str) -> Path:
+        """Write the result `name` (whole or not at all) and return its path."""
+        path = self.analysis(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_text_atomic(path, text)
+
+    def relative(self, path: Path) -> str:
+        """`path` inside the run, as a certificate names it (``checkpoints/step_N.safetensors``)."""
+        return path.relative_to(self.path).as_posix()
+
+
 _STEP = re.compile(r"step_(\d+)\.safetensors")
 
 
@@ -99,7 +192,7 @@ def set_aside(path: Path) -> Path:
     return target
 
 
-def resume_point(run_dir: Path, model: nn.Module) -> tuple[int, dict[str, Tensor]] | None:
+def resume_point(run_dir: Path | RunDir, model: nn.Module) -> tuple[int, dict[str, Tensor]] | None:
     """The latest saved state whose checkpoint reads: its step and optimiser tensors, with its
     weights loaded into `model`; None when there is none (the run starts again from step 0,
     which rewrites the same files bit for bit).
@@ -107,9 +200,8 @@ def resume_point(run_dir: Path, model: nn.Module) -> tuple[int, dict[str, Tensor
     The latest state and the one before it are tried in turn; a file that does not read is set
     aside (:func:`set_aside`), and a state whose checkpoint was set aside is dropped with it.
     """
-    run_dir = Path(run_dir)
-    for name in (STATE, STATE_PREVIOUS):
-        path = run_dir / name
+    d = RunDir.of(run_dir)
+    for path in (d.state, d.state_previous):
         if not path.exists():
             continue
         try:
@@ -121,7 +213,7 @@ def resume_point(run_dir: Path, model: nn.Module) -> tuple[int, dict[str, Tensor
         if step is None:  # no step: it cannot say which checkpoint it goes with
             set_aside(path)
             continue
-        checkpoint = checkpoint_path(run_dir, step)
+        checkpoint = d.checkpoint(step)
         try:
             load_weights(model, checkpoint)
         except CheckpointError:
@@ -129,32 +221,29 @@ def resume_point(run_dir: Path, model: nn.Module) -> tuple[int, dict[str, Tensor
                 set_aside(checkpoint)
             path.unlink()  # a state without its weights resumes nothing; it is remade on replay
             continue
-        if name == STATE_PREVIOUS:
-            os.replace(path, run_dir / STATE)
+        if path == d.state_previous:
+            os.replace(path, d.state)
         return step, tensors
     return None
 
 
-def checkpoint_path(run_dir: Path, step: int) -> Path:
-    return Path(run_dir) / CHECKPOINTS / f"step_{step}.safetensors"
+def checkpoint_path(run_dir: Path | RunDir, step: int) -> Path:
+    return RunDir.of(run_dir).checkpoint(step)
 
 
-def checkpoint_steps(run_dir: Path) -> tuple[int, ...]:
-    folder = Path(run_dir) / CHECKPOINTS
-    if not folder.is_dir():
-        return ()
-    return tuple(sorted(int(m.group(1)) for p in folder.iterdir() if (m := _STEP.fullmatch(p.name))))
+def checkpoint_steps(run_dir: Path | RunDir) -> tuple[int, ...]:
+    return RunDir.of(run_dir).checkpoint_steps()
 
 
-def write_config(run_dir: Path, config: TrainConfig, *, threads: int) -> None:
+def write_config(run_dir: Path | RunDir, config: TrainConfig, *, threads: int) -> None:
     """The exact config of a run, with the torch threads it trains with (the order in which
     its sums are taken: a resume uses the same number, or its bits differ)."""
     data = {"nerve_version": __version__, "threads": threads, "config": config.to_dict()}
-    write_text_atomic(Path(run_dir) / CONFIG, strict_json(data, indent=2))
+    write_text_atomic(RunDir.of(run_dir).config, strict_json(data, indent=2))
 
 
-def _read_config_file(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / CONFIG
+def _read_config_file(run_dir: Path | RunDir) -> dict[str, Any]:
+    path = RunDir.of(run_dir).config
     if not path.is_file():
         raise CheckpointError(f"{run_dir} is not a run directory: {path} does not exist.")
     try:
@@ -166,27 +255,27 @@ def _read_config_file(run_dir: Path) -> dict[str, Any]:
     return data
 
 
-def read_config(run_dir: Path) -> TrainConfig:
+def read_config(run_dir: Path | RunDir) -> TrainConfig:
     """The config a run was made with; every field must be there (a missing one is an error,
     not a default: a run resumed toward the default 40,000 steps is not the run that was made)."""
-    path = Path(run_dir) / CONFIG
+    path = RunDir.of(run_dir).config
     try:
         return TrainConfig.from_dict(_read_config_file(run_dir)["config"], complete=True)
     except ConfigError as err:
         raise CheckpointError(f"{path} is not a valid nerve config: {err}") from None
 
 
-def read_threads(run_dir: Path) -> int | None:
+def read_threads(run_dir: Path | RunDir) -> int | None:
     """The torch threads a run was trained with, or None for a run that did not record them."""
-    path = Path(run_dir) / CONFIG
+    path = RunDir.of(run_dir).config
     threads = _read_config_file(run_dir).get("threads")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise CheckpointError(f"{path}: `threads` (={threads!r}) must be a positive integer.")
     return threads
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / METRICS
+def read_metrics(run_dir: Path | RunDir) -> list[dict[str, Any]]:
+    path = RunDir.of(run_dir).metrics
     if not path.is_file():
         return []
     rows = []
@@ -210,6 +299,11 @@ class Run:
     model: nn.Module
 
     @property
+    def dir(self) -> RunDir:
+        """The paths of this run's files."""
+        return RunDir(self.path)
+
+    @property
     def task(self):
         return make_task(self.config.task, seed=self.config.seed)
 
@@ -220,7 +314,7 @@ class Run:
                 f"{self.path} has no checkpoint at step {step}; it has {list(self.checkpoints)}."
             )
         model = make_model(self.config.model, self.task, seed=self.config.seed)
-        load_weights(model, checkpoint_path(self.path, step))
+        load_weights(model, self.dir.checkpoint(step))
         return model.eval()
 
     def metrics(self) -> list[dict[str, Any]]:
@@ -233,15 +327,15 @@ def load(run_dir: str | os.PathLike) -> Run:
 
     Only JSON and safetensors are read, so nothing in the directory can run code.
     """
-    path = Path(run_dir)
-    config = read_config(path)
-    steps = checkpoint_steps(path)
+    d = RunDir.of(run_dir)
+    config = read_config(d)
+    steps = d.checkpoint_steps()
     if not steps:
-        raise CheckpointError(f"{path} has no checkpoints in {path / CHECKPOINTS}.")
+        raise CheckpointError(f"{d.path} has no checkpoints in {d.checkpoints}.")
     task = make_task(config.task, seed=config.seed)
     model = make_model(config.model, task, seed=config.seed)
-    load_weights(model, checkpoint_path(path, steps[-1]))
-    return Run(path, config, steps, model.eval())
+    load_weights(model, d.checkpoint(steps[-1]))
+    return Run(d.path, config, steps, model.eval())
 
 
 def thin(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, n_checkpoints: int) -> Run:
@@ -253,10 +347,10 @@ def thin(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, n_checkpoint
     first and last are always kept. The copy has no optimiser state: it is for analysis, not
     for resuming.
     """
-    src, dst = Path(run_dir), Path(out_dir)
-    steps = checkpoint_steps(src)
+    src, dst = RunDir.of(run_dir), RunDir.of(out_dir)
+    steps = src.checkpoint_steps()
     if not steps:
-        raise CheckpointError(f"{src} has no checkpoints in {src / CHECKPOINTS}.")
+        raise CheckpointError(f"{src.path} has no checkpoints in {src.checkpoints}.")
     if n_checkpoints < 2:
         raise CheckpointError(
             f"`n_checkpoints` (={n_checkpoints}) must be at least 2: the first and the last."
@@ -271,10 +365,10 @@ def thin(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, n_checkpoint
             level = max(logs) - (max(logs) - min(logs)) * i / (k + 1)
             targets.append(next(step for (step, _), lg in zip(losses, logs) if lg <= level))
     keep = sorted({min(steps, key=lambda s, t=t: abs(s - t)) for t in targets} | {steps[0], last})
-    (dst / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
-    for name in (CONFIG, METRICS):
-        if (src / name).exists():
-            shutil.copyfile(src / name, dst / name)
+    dst.checkpoints.mkdir(parents=True, exist_ok=True)
+    for source, target in ((src.config, dst.config), (src.metrics, dst.metrics)):
+        if source.exists():
+            shutil.copyfile(source, target)
     for step in keep:
-        shutil.copyfile(checkpoint_path(src, step), checkpoint_path(dst, step))
+        shutil.copyfile(src.checkpoint(step), dst.checkpoint(step))
     return load(dst)

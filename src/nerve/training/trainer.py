@@ -28,14 +28,8 @@ from nerve.tasks import SuperpositionData, split_indices
 from nerve.training._resources import check_resources
 from nerve.training.config import ConfigError, TrainConfig, make_model, make_task
 from nerve.training.run import (
-    CHECKPOINTS,
-    CONFIG,
-    METRICS,
-    STATE,
-    STATE_PREVIOUS,
     Run,
-    checkpoint_path,
-    checkpoint_steps,
+    RunDir,
     load,
     read_config,
     read_threads,
@@ -177,7 +171,7 @@ def train(
     same bits. A loss that becomes NaN or infinite stops training with
     :class:`~nerve.errors.TrainingError`; the checkpoints before it are kept.
     """
-    run_dir = Path(run_dir)
+    d = RunDir.of(run_dir)
     device = torch.device(device)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"`threads` (={threads!r}) must be a positive integer or None.")
@@ -198,40 +192,40 @@ def train(
                 f"with; resuming with another count changes its bits. Leave it out to use {recorded}."
             )
         threads = threads or recorded
-    elif run_dir.is_file():
+    elif d.path.is_file():
         raise ConfigError(f"`run_dir` ({run_dir}) is a file; a run directory must be a directory.")
-    elif (run_dir / CONFIG).exists():
+    elif d.holds_run:
         raise ConfigError(
             f"run directory {run_dir} already holds a run; resume it or choose another directory."
         )
     threads = threads or torch.get_num_threads()
     check_resources(config, run_dir)  # before anything is allocated or written
-    with exclusive(run_dir, "run directory"), torch_threads(threads), _deterministic(device):
+    with exclusive(d.path, "run directory"), torch_threads(threads), _deterministic(device):
         if not resume:
-            if (run_dir / CONFIG).exists():  # made by a writer that raced this one to the lock
+            if d.holds_run:  # made by a writer that raced this one to the lock
                 raise ConfigError(f"run directory {run_dir} already holds a run; resume it.")
-            (run_dir / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
-            write_config(run_dir, config, threads=threads)
-        elif extends or read_threads(run_dir) is None:  # longer, or from before threads were recorded
-            write_config(run_dir, config, threads=threads)
-        _fit(config, run_dir, resume, callback, device)
-    return load(run_dir)
+            d.checkpoints.mkdir(parents=True, exist_ok=True)
+            write_config(d, config, threads=threads)
+        elif extends or read_threads(d) is None:  # longer, or from before threads were recorded
+            write_config(d, config, threads=threads)
+        _fit(config, d, resume, callback, device)
+    return load(d)
 
 
-def _fit(config: TrainConfig, run_dir: Path, resume: bool, callback: Callback | None, device) -> None:
+def _fit(config: TrainConfig, d: RunDir, resume: bool, callback: Callback | None, device) -> None:
     data = _Data(config, device)
     model = make_model(config.model, data.task, seed=config.seed).to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
     )
     start = 0
-    point = resume_point(run_dir, model) if resume else None
+    point = resume_point(d, model) if resume else None
     if point is not None:
         start, tensors = point
         model.to(device)
         _restore_optimizer(model, optimizer, {k: v.to(device) for k, v in tensors.items()})
-    (run_dir / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
-    elapsed = _truncate_metrics(run_dir / METRICS, before=start)
+    d.checkpoints.mkdir(parents=True, exist_ok=True)
+    elapsed = _truncate_metrics(d.metrics, before=start)
     checkpoints = set(schedule(config))
     metrics: dict[str, Any] = {}
     t0 = time.perf_counter() - elapsed  # "seconds" counts the whole run across resumes
@@ -240,19 +234,19 @@ def _fit(config: TrainConfig, run_dir: Path, resume: bool, callback: Callback | 
     forward = model.forward_factored if isinstance(model, MLP) else model
     for step in range(start, config.steps + 1):
         if step in checkpoints:
-            save_tensors(checkpoint_path(run_dir, step), model.state_dict())
-            if (run_dir / STATE).exists():  # the state before stays until the new one is written
-                os.replace(run_dir / STATE, run_dir / STATE_PREVIOUS)
-            save_tensors(run_dir / STATE, _optimizer_tensors(model, optimizer), {"step": str(step)})
+            save_tensors(d.checkpoint(step), model.state_dict())
+            if d.state.exists():  # the state before stays until the new one is written
+                os.replace(d.state, d.state_previous)
+            save_tensors(d.state, _optimizer_tensors(model, optimizer), {"step": str(step)})
         if step % config.eval_every == 0 or step == config.steps:
             metrics = {"step": step, **data.evaluate(model), "lr": _lr(config, step)}
             bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
             if bad:
                 raise TrainingError(
                     f"training diverged by step {step}: {', '.join(bad)} not finite; "
-                    f"{_kept(run_dir)} Lower `lr` (={config.lr:g})."
+                    f"{_kept(d)} Lower `lr` (={config.lr:g})."
                 )
-            with open(run_dir / METRICS, "a") as f:
+            with open(d.metrics, "a") as f:
                 f.write(strict_json({**metrics, "seconds": round(time.perf_counter() - t0, 3)}) + "\n")
         if step == config.steps:
             break
@@ -263,7 +257,7 @@ def _fit(config: TrainConfig, run_dir: Path, resume: bool, callback: Callback | 
         if not bool(torch.isfinite(loss)):
             raise TrainingError(
                 f"training diverged at step {step}: the training loss is {float(loss.detach())}; "
-                f"{_kept(run_dir)} Lower `lr` (={config.lr:g})."
+                f"{_kept(d)} Lower `lr` (={config.lr:g})."
             )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -272,8 +266,8 @@ def _fit(config: TrainConfig, run_dir: Path, resume: bool, callback: Callback | 
             callback(step + 1, config.steps, metrics)
 
 
-def _kept(run_dir: Path) -> str:
-    steps = checkpoint_steps(run_dir)
+def _kept(d: RunDir) -> str:
+    steps = d.checkpoint_steps()
     return f"the checkpoints up to step {steps[-1]} are kept." if steps else "no checkpoint was written."
 
 
