@@ -23,6 +23,7 @@ import nerve
 from nerve.analysis import FourierAnalysis, view
 from nerve.analysis.fourier import neuron_spectrum
 from nerve.analysis.progress import ProgressMeasures
+from nerve.training import RunDir
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -82,7 +83,7 @@ def main() -> None:
     print(f"load + forward pass per checkpoint {floor:6.2f} s")
     print(f"ProgressMeasures().fit             {measures:6.2f} s   ratio {measures / floor:5.1f}")
 
-    if (FIXTURES / "chughtai2023" / "config.json").exists():
+    if RunDir(FIXTURES / "chughtai2023").holds_run:
         run = nerve.load(FIXTURES / "chughtai2023")
         pairs, _ = run.task.enumerate()
         v = view(run.model)

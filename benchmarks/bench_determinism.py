@@ -49,7 +49,7 @@ def _run(config, threads: int, folder: Path, old: bool) -> tuple[float, bytes]:
         start = time.perf_counter()
         run = train(config, folder, threads=threads)
         seconds = time.perf_counter() - start
-    last = (folder / "checkpoints" / f"step_{run.checkpoints[-1]}.safetensors").read_bytes()
+    last = run.dir.checkpoint(run.checkpoints[-1]).read_bytes()
     return config.steps / seconds, last
 
 

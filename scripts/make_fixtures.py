@@ -15,7 +15,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from nerve.training import PRESETS, load, resume, thin, train
+from nerve.training import PRESETS, RunDir, load, resume, thin, train
 
 # nanda2023 keeps checkpoints through training so progress measures can be replayed;
 # chughtai2023 keeps its first and final weights. Both stay well under 20 MB together.
@@ -31,7 +31,7 @@ def main() -> None:
     config = PRESETS[args.preset]
     run_dir = args.from_run or Path("runs") / args.preset
     if args.from_run is None:
-        if (run_dir / "config.json").exists():
+        if RunDir(run_dir).holds_run:
             resume(run_dir, steps=config.steps)  # an interrupted or a shorter run goes on
         else:
             train(config, run_dir)
