@@ -11,15 +11,14 @@ group task, one forward pass over the whole domain and one group Fourier transfo
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
-from nerve._io import null_to_nan, strict_json
+from nerve._results import Result
 from nerve.analysis._pairs import GroupTask, cross_entropy
 from nerve.analysis._views import ModelView, view
 from nerve.errors import AnalysisError
@@ -49,7 +48,7 @@ class ClockPizza:
 
 
 @dataclass(frozen=True)
-class FourierResult:
+class FourierResult(Result):
     """What :class:`FourierAnalysis` found; fractions are of variance, per irrep of the group.
 
     Irreps are indexed as in ``group.irreps()`` (`irreps`, `dims`, `types` give their labels,
@@ -78,6 +77,8 @@ class FourierResult:
       that reads the key irreps (Chughtai et al.'s "MLP" fraction of variance explained).
     - `loss`, `accuracy`: on the whole domain; `clock_pizza`: for a+b mod p, else None.
     """
+
+    FORMAT = "nerve-fourier/1"
 
     group: str
     task: str
@@ -113,18 +114,6 @@ class FourierResult:
         """For each irrep, the fraction of live neurons with more than `clean` of their variance in
         it: what the key rule compares with ``min_share`` (at the analysis' `clean`, 0.5 by default)."""
         return _clean_share(self.neuron_irrep, self.neuron_fraction, len(self.irreps), clean)
-
-    def to_json(self) -> str:
-        """The result as JSON (NaN written as null)."""
-        return strict_json(asdict(self), indent=1)
-
-    @classmethod
-    def from_json(cls, text: str) -> FourierResult:
-        data = null_to_nan(json.loads(text))  # NaN was written as null
-        cp = data.pop("clock_pizza")
-        data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        data["embeddings"] = {k: tuple(v) for k, v in data["embeddings"].items()}
-        return cls(**data, clock_pizza=None if cp is None else ClockPizza(**cp))
 
 
 def _clean_share(

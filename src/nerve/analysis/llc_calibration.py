@@ -10,15 +10,14 @@ devinterp calibration guide). This module measures that plateau instead of guess
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from nerve._io import strict_json
+from nerve._results import Result
 from nerve.analysis.llc import (
     LLCEstimator,
     LLCResult,
@@ -26,7 +25,6 @@ from nerve.analysis.llc import (
     _check_memory,
     _check_step,
     _is_finite_number,
-    _nan_if_none,
     _run_chains,
     _Setup,
     _summarise,
@@ -35,11 +33,14 @@ from nerve.errors import AnalysisError
 
 __all__ = ["LLCCalibration", "calibrate_llc"]
 
+# at γ = 100 the localisation alone pulls a chain back in about 2/(εγ) steps: 20 at ε = 1e-3, 20,000 at
+# 1e-6; a smaller ε cannot settle within the draws of a usual run
 DEFAULT_EPSILONS = (1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
+DEFAULT_NBETAS = ("batch", "dataset")
 
 
 @dataclass(frozen=True)
-class LLCCalibration:
+class LLCCalibration(Result):
     """λ̂ over a grid of ε × nβ, each cell's diagnostics, and the recommended ε for each nβ.
 
     Grids are indexed ``[nbeta][epsilon]``.
@@ -55,6 +56,8 @@ class LLCCalibration:
     - `recommended`: for each nβ, the largest stable ε (the fastest mixing), or ``None``.
     - `estimator`: the other hyperparameters (chains per cell, draws, γ, batch size, seed).
     """
+
+    FORMAT = "nerve-llc-calibration/1"
 
     epsilons: tuple[float, ...]
     nbetas: tuple[float, ...]
@@ -78,30 +81,13 @@ class LLCCalibration:
                 return eps, nbeta
         return None
 
-    def to_json(self) -> str:
-        """Strict JSON: a number that is not finite (the drift's standard error of one chain, a
-        diverged cell's λ̂) is written as ``null``."""
-        return strict_json(asdict(self), indent=1)
-
-    @classmethod
-    def from_json(cls, text: str) -> LLCCalibration:
-        """Read what :meth:`to_json` wrote; ``null`` in a grid of numbers reads as NaN (in
-        `recommended` it stays ``None``: no stable ε)."""
-        data = json.loads(text)
-        for key in ("llc_mean", "llc_std", "mala_acceptance", "drift", "drift_se"):
-            data[key] = [[_nan_if_none(v) for v in row] for row in data[key]]
-        for key, value in data.items():
-            if isinstance(value, list):
-                data[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-        return cls(**data)
-
 
 def calibrate_llc(
     model: torch.nn.Module,
     dataset: Any,
     *,
     epsilons: Sequence[float] = DEFAULT_EPSILONS,
-    nbetas: Sequence[float | str] = ("batch", "dataset"),
+    nbetas: Sequence[float | str] = DEFAULT_NBETAS,
     estimator: LLCEstimator | None = None,
     loss_fn: LossFn | None = None,
     min_acceptance: float = 0.9,

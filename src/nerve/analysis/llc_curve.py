@@ -4,16 +4,15 @@ landscape of in-context learning": stages end at critical points of λ̂(t))."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nerve._io import strict_json
-from nerve.analysis.llc import LLCEstimator, _nan_if_none
+from nerve._results import Result
+from nerve.analysis.llc import LLCEstimator
 from nerve.errors import AnalysisError
 from nerve.tasks import SuperpositionData, split_indices
 
@@ -23,7 +22,7 @@ Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
-class LLCCurve:
+class LLCCurve(Result):
     """λ̂ at each checkpoint, its spread over chains, and the stage boundaries.
 
     **Attributes:**
@@ -35,6 +34,8 @@ class LLCCurve:
     - `estimator`: the hyperparameters of the :class:`~nerve.analysis.LLCEstimator` used.
     """
 
+    FORMAT = "nerve-llc-curve/1"
+
     steps: tuple[int, ...]
     llc_mean: tuple[float, ...]
     llc_std: tuple[float, ...]
@@ -43,22 +44,6 @@ class LLCCurve:
     boundaries: tuple[int, ...]
     rule: str
     estimator: dict[str, float | int | str | None]
-
-    def to_json(self) -> str:
-        """Strict JSON: a number that is not finite (a diverged checkpoint's λ̂) is written as ``null``."""
-        return strict_json(asdict(self), indent=1)
-
-    @classmethod
-    def from_json(cls, text: str) -> LLCCurve:
-        """Read what :meth:`to_json` wrote; ``null`` in `llc_mean`, `llc_std` or
-        `mala_acceptance` reads as NaN."""
-        data = json.loads(text)
-        for key in ("steps", "boundaries"):
-            data[key] = tuple(data[key])
-        for key in ("llc_mean", "llc_std", "mala_acceptance"):
-            data[key] = tuple(_nan_if_none(v) for v in data[key])
-        data["divergent_chains"] = tuple(tuple(c) for c in data["divergent_chains"])
-        return cls(**data)
 
 
 def trend_changes(values: Sequence[float], *, tolerance: float = 0.05) -> tuple[int, ...]:

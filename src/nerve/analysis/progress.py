@@ -16,15 +16,14 @@ still high, clean-up while the test loss falls with the weight norm (see :func:`
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from nerve._io import null_to_nan, strict_json
+from nerve._results import Result
 from nerve.analysis._pairs import GroupTask, cross_entropy
 from nerve.analysis._views import view
 from nerve.analysis.fourier import FourierAnalysis
@@ -74,8 +73,10 @@ class Phases:
 
 
 @dataclass(frozen=True)
-class ProgressResult:
+class ProgressResult(Result):
     """Progress measures at each checkpoint, ``steps[i]`` for entry i of every sequence."""
+
+    FORMAT = "nerve-progress/1"
 
     steps: tuple[int, ...]
     key_irreps: tuple[str, ...]
@@ -88,17 +89,6 @@ class ProgressResult:
     gini: dict[str, tuple[float, ...]]
     weight_norm: tuple[float, ...]
     phases: Phases
-
-    def to_json(self) -> str:
-        return strict_json(asdict(self), indent=1)
-
-    @classmethod
-    def from_json(cls, text: str) -> ProgressResult:
-        data = null_to_nan(json.loads(text))  # NaN was written as null
-        data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        data["gini"] = {k: tuple(v) for k, v in data["gini"].items()}
-        data["phases"] = Phases(**data["phases"])
-        return cls(**data)
 
 
 class ProgressMeasures:

@@ -9,15 +9,14 @@ circular coordinate of each, compared with k·a mod p.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from nerve._io import null_to_nan, strict_json
+from nerve._results import Result
 from nerve.analysis._views import ModelView, view
 from nerve.analysis.topology import PersistentHomology, circular_agreement, longest_loop_coordinate
 from nerve.errors import AnalysisError
@@ -72,23 +71,13 @@ class Circle:
 
 
 @dataclass(frozen=True)
-class ShapeResult:
+class ShapeResult(Result):
     """One :class:`Circle` per embedding and key frequency."""
+
+    FORMAT = "nerve-shape/1"
 
     task: str
     circles: tuple[Circle, ...]
-
-    def to_json(self) -> str:
-        return strict_json(asdict(self), indent=1)
-
-    @classmethod
-    def from_json(cls, text: str) -> ShapeResult:
-        data = null_to_nan(json.loads(text))  # NaN was written as null
-        circles = tuple(
-            Circle(**{**c, "betti": tuple(c["betti"]), "persistence": tuple(c["persistence"])})
-            for c in data["circles"]
-        )
-        return cls(task=data["task"], circles=circles)
 
 
 class FrequencyCircles:

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from nerve._io import strict_json
+from nerve._results import Result
 from nerve.analysis.shape import frequency_basis
 from nerve.analysis.topology import PersistentHomology, circular_agreement, longest_loop_coordinate
 from nerve.errors import AnalysisError
@@ -81,8 +81,10 @@ class TokenCircle:
 
 
 @dataclass(frozen=True)
-class TokenCirclesResult:
+class TokenCirclesResult(Result):
     """One :class:`TokenCircle` per frequency asked, for `tokens` (their labels, in cyclic order)."""
+
+    FORMAT = "nerve-token-circles/1"
 
     tokens: tuple[str, ...]
     n_contexts: int
@@ -94,9 +96,6 @@ class TokenCirclesResult:
     def found(self) -> tuple[int, ...]:
         """The frequencies at which a circle was found."""
         return tuple(c.frequency for c in self.circles if c.found)
-
-    def to_json(self) -> str:
-        return strict_json(asdict(self), indent=1)
 
 
 class TokenCircles:

@@ -10,18 +10,17 @@ coordinates for the circles found (:mod:`nerve.analysis._circular`).
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from nerve._io import null_to_nan, strict_json
 from nerve._memory import available_memory
+from nerve._results import Result
 from nerve.analysis._circular import circular_coordinate
 from nerve.analysis._landmarks import maxmin_landmarks
 from nerve.analysis._sparse import BLOCK, sparse_rips_graph
@@ -168,7 +167,7 @@ def _distinct(X: Tensor) -> tuple[Tensor, Tensor]:
 
 
 @dataclass(frozen=True)
-class TopologyResult:
+class TopologyResult(Result):
     """Persistence diagrams and the features read off them.
 
     **Attributes:**
@@ -195,6 +194,8 @@ class TopologyResult:
       (they change no bar of positive length). None in results saved before it was recorded.
     """
 
+    FORMAT = "nerve-topology/1"
+
     field: int
     max_dim: int
     n_points: int
@@ -213,21 +214,18 @@ class TopologyResult:
     n_distinct: int | None = None
     rule: str = field(default="a bar is a feature when death − birth > significance × noise_scale")
 
-    def to_json(self) -> str:
-        data = asdict(self)
-        data["diagrams"] = [[[b, None if math.isinf(d) else d] for b, d in dgm] for dgm in self.diagrams]
-        return strict_json(data, indent=1)
-
     @classmethod
-    def from_json(cls, text: str) -> TopologyResult:
-        data = json.loads(text)
-        data["diagrams"] = tuple(
-            tuple((b, math.inf if d is None else d) for b, d in dgm) for dgm in data["diagrams"]
-        )  # a bar that never dies: death null is inf; elsewhere a null among numbers was NaN
-        data = {k: v if k == "diagrams" else null_to_nan(v) for k, v in data.items()}
-        data["significant"] = tuple(tuple(x) for x in data["significant"])
-        data["betti"], data["total_persistence"] = tuple(data["betti"]), tuple(data["total_persistence"])
-        return cls(**data)
+    def from_dict(cls, data: Any, *, source: str = "the data") -> TopologyResult:
+        """As :meth:`Result.from_dict`, but a bar's death written as ``null`` is a bar that never
+        dies (inf), not NaN."""
+
+        def bar(b: Any) -> Any:
+            return [b[0], math.inf] if isinstance(b, list) and len(b) == 2 and b[1] is None else b
+
+        if isinstance(data, dict) and isinstance(data.get("diagrams"), list):
+            dgms = data["diagrams"]
+            data = {**data, "diagrams": [[bar(b) for b in d] if isinstance(d, list) else d for d in dgms]}
+        return super().from_dict(data, source=source)
 
     def diagram(self, dim: int) -> np.ndarray:
         """``[k, 2]``: the bars of dimension `dim`."""
