@@ -1,12 +1,17 @@
 """The `nerve` command line: help, version, `groups show`, and clean errors."""
 
+import inspect
 import json
 
 import torch
+import typer
 from typer.testing import CliRunner
 
 import nerve
+from nerve.analysis.llc import LLCEstimator
+from nerve.analysis.llc_calibration import calibrate_llc
 from nerve.cli import app
+from nerve.sweep import run_sweep
 
 runner = CliRunner()
 
@@ -216,7 +221,7 @@ def test_sweep_runs_a_grid_and_summary_prints_its_table_and_universality(tmp_pat
     bad = runner.invoke(app, ["sweep", str(spec)], env={"COLUMNS": "200"})
     assert bad.exit_code == 2 and "takes one spec file and an --out directory" in bad.output
     threads = torch.get_num_threads()
-    one = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "t"), "--threads", "1"])
+    one = runner.invoke(app, ["sweep", "run", str(spec), "--out", str(tmp_path / "t"), "--threads", "1"])
     assert one.exit_code == 0, one.output
     assert torch.get_num_threads() == threads  # set for the sweep, given back after
     zero = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "z"), "--threads", "0"])
@@ -244,3 +249,43 @@ def test_the_trivial_group_has_its_one_irrep():
     assert result.exit_code == 0, result.output
     assert "S1 (order 1)" in result.output and "Traceback" not in result.output
     assert any("[1]" in line and "real" in line for line in result.output.splitlines())  # the trivial irrep
+
+
+def _command(*path: str):
+    """The click command under `nerve PATH...`, with its parameters and their defaults."""
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    return command
+
+
+def _default(function, name: str):
+    return inspect.signature(function).parameters[name].default
+
+
+def test_the_llc_flags_default_to_the_librarys_values():
+    # one source of truth: a default typed into the CLI would drift from the estimator's again
+    flags = {p.name: p.default for p in _command("llc").params}
+    names = {"chains": "num_chains", "draws": "num_draws", "burnin": "num_burnin", "epsilon": "epsilon",
+             "gamma": "gamma", "nbeta": "nbeta", "batch_size": "batch_size", "seed": "seed"}  # fmt: skip
+    assert {flag: flags[flag] for flag in names} == {
+        flag: _default(LLCEstimator, f) for flag, f in names.items()
+    }
+    assert [float(x) for x in flags["epsilons"].split(",")] == list(_default(calibrate_llc, "epsilons"))
+    assert flags["nbetas"].split(",") == list(_default(calibrate_llc, "nbetas"))
+
+
+def test_sweep_is_a_group_of_run_and_summary_and_a_spec_alone_means_run():
+    listed = runner.invoke(app, ["sweep", "--help"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and "│ run " in listed.output and "│ summary " in listed.output
+    workers = next(p for p in _command("sweep", "run").params if p.name == "workers")
+    assert workers.default == _default(run_sweep, "workers")
+    for words in (
+        ["sweep", "run", "spec.json"],
+        ["sweep", "spec.json"],
+        ["sweep", "--workers", "2", "x.json"],
+    ):
+        result = runner.invoke(app, words, env={"COLUMNS": "200"})  # no --out: refused before reading
+        assert result.exit_code == 2 and "takes one spec file and an --out directory" in result.output
+    missing = runner.invoke(app, ["sweep", "summary"], env={"COLUMNS": "200"})
+    assert missing.exit_code == 2 and "`nerve sweep summary` takes one sweep directory" in missing.output

@@ -1,0 +1,155 @@
+"""``nerve llc RUN``: the local learning coefficient at every checkpoint, or, with ``--calibrate``,
+the ε × nβ sweep that says which ε to use. Every default is the library's: the flags default to
+the attributes of a default :class:`~nerve.analysis.LLCEstimator` and to the grid of
+:func:`~nerve.analysis.llc_calibration.calibrate_llc`."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from nerve.analysis.llc import LLCEstimator
+from nerve.analysis.llc_calibration import DEFAULT_EPSILONS, DEFAULT_NBETAS
+from nerve.cli._common import bar_columns, clean_errors, rerender_report
+from nerve.errors import NerveError
+
+#: the estimator the flags describe when none is given: its attributes are the flags' defaults
+DEFAULT = LLCEstimator()
+
+
+def _nbeta(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text.strip()
+
+
+def _numbers(name: str, text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise NerveError(f"`--{name}` (={text!r}) must be numbers separated by commas.") from None
+
+
+def llc_command(
+    run_dir: Path = typer.Argument(..., help="A run directory of a finite task (made by `nerve train`)."),
+    chains: int = typer.Option(
+        DEFAULT.num_chains, help="SGLD chains, advanced together (per cell with --calibrate)."
+    ),
+    draws: int = typer.Option(DEFAULT.num_draws, help="Draws per chain."),
+    burnin: int = typer.Option(DEFAULT.num_burnin, help="Steps discarded before the draws."),
+    epsilon: float = typer.Option(DEFAULT.epsilon, help="SGLD step size ε."),
+    gamma: float = typer.Option(DEFAULT.gamma, help="Localisation strength γ."),
+    nbeta: str = typer.Option(
+        str(DEFAULT.nbeta), help="nβ: a number, 'batch' (m/log m) or 'dataset' (n/log n)."
+    ),
+    batch_size: int = typer.Option(DEFAULT.batch_size, help="Minibatch per chain and step."),
+    seed: int = typer.Option(DEFAULT.seed, help="Seed of the chains."),
+    calibrate: bool = typer.Option(
+        False, "--calibrate", help="Sweep ε x nβ at one checkpoint instead, and recommend the stable ε."
+    ),
+    step: int = typer.Option(None, help="With --calibrate: the checkpoint (default: the last)."),
+    epsilons: str = typer.Option(
+        ",".join(f"{e:g}" for e in DEFAULT_EPSILONS), help="With --calibrate: the ε values, comma-separated."
+    ),
+    nbetas: str = typer.Option(
+        ",".join(map(str, DEFAULT_NBETAS)), help="With --calibrate: the nβ values, comma-separated."
+    ),
+) -> None:
+    """Estimate the local learning coefficient at every checkpoint: analysis/llc.json, the stage
+    boundaries where its trend changes, and (for a group task) the report with its curve. With
+    --calibrate: a sweep over ε and nβ at one checkpoint, analysis/llc_calibration.json, and
+    the ε to use."""
+    from nerve.analysis.llc_curve import LLCTrajectory
+    from nerve.training import load
+
+    console = Console()
+    with clean_errors(console):
+        run = load(run_dir)
+        estimator = LLCEstimator(
+            epsilon=epsilon, gamma=gamma, nbeta=_nbeta(nbeta), num_chains=chains, num_draws=draws,
+            num_burnin=burnin, batch_size=batch_size, seed=seed,
+        )  # fmt: skip
+        if calibrate:
+            _calibrate(console, run, estimator, step, epsilons, nbetas)
+            return
+        with Progress(*bar_columns(), console=console) as bar:
+            handle = bar.add_task("LLC", total=len(run.checkpoints))
+            with warnings.catch_warnings():  # divergent chains are in the table below
+                warnings.simplefilter("ignore", UserWarning)
+                trajectory = LLCTrajectory(estimator=estimator).fit(
+                    run, progress=lambda _, done, total: bar.update(handle, completed=done, total=total)
+                )
+        curve = trajectory.result_
+        path = run.dir.write_analysis("llc", curve.to_json())
+        table = Table(title=f"{run.path}: local learning coefficient", show_header=True)
+        for name in ("step", "λ̂", "± (over chains)", "diverged chains", "MALA acceptance"):
+            table.add_column(name)
+        for at, m, sd, div, acc in zip(
+            curve.steps, curve.llc_mean, curve.llc_std, curve.divergent_chains, curve.mala_acceptance
+        ):
+            table.add_row(str(at), f"{m:.3g}", f"{sd:.2g}", ", ".join(map(str, div)) or "–", f"{acc:.2f}")
+        console.print(table)
+        console.print(f"stage boundaries (trend changes): {list(curve.boundaries) or 'none'}; {curve.rule}")
+        console.print(f"wrote {path}")
+        rerender_report(console, run)
+
+
+def _calibrate(
+    console: Console, run: Any, estimator: LLCEstimator, step: int | None, epsilons: str, nbetas: str
+) -> None:
+    """``nerve llc --calibrate``: the sweep, its table, the JSON, and the report when there is one."""
+    from nerve.analysis.llc_calibration import calibrate_llc
+    from nerve.analysis.llc_curve import cross_entropy64, training_data
+
+    at = run.checkpoints[-1] if step is None else step
+    if at not in run.checkpoints:
+        raise NerveError(f"`--step` (={at}) must be a checkpoint of {run.path}: {list(run.checkpoints)}.")
+    grid, rules = _numbers("epsilons", epsilons), [_nbeta(x) for x in nbetas.split(",") if x.strip()]
+    cells = len(grid) * len(rules)
+    console.print(
+        f"calibrating at step {at}: {cells} cells x {estimator.num_chains} chains x "
+        f"{estimator.num_burnin + estimator.num_draws} steps, in one batched run"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        cal = calibrate_llc(
+            run.model_at(at), training_data(run), epsilons=grid, nbetas=rules, estimator=estimator,
+            loss_fn=cross_entropy64,
+        )  # fmt: skip
+    path = run.dir.write_analysis("llc_calibration", cal.to_json())
+    console.print(_calibration_view(run, at, cal))
+    console.print(f"✓ healthy, ★ recommended. {cal.rule}.")
+    best = cal.recommendation()
+    if best is None:
+        console.print("[yellow]no stable region[/yellow]: widen the ε grid, add draws, or change γ.")
+    else:
+        flags = f"--epsilon {best[0]:g} --nbeta {best[1]:.6g} --gamma {estimator.gamma:g}"
+        console.print(f"use: nerve llc {run.path} {flags}")
+    console.print(f"wrote {path}")
+    rerender_report(console, run)
+
+
+def _calibration_view(run: Any, at: int, cal: Any) -> Table:
+    """One row per ε, one column per nβ: ``mark λ̂ ± spread; acceptance[; k diverged]``."""
+    table = Table(title=f"{run.path} at step {at}: LLC calibration (λ̂ ± spread; MALA acceptance)")
+    table.add_column("ε")
+    for label, value in zip(cal.nbeta_labels, cal.nbetas):
+        table.add_column(f"nβ = {label}" + ("" if label == f"{value}" else f" ({value:.4g})"))
+    for j, eps in enumerate(cal.epsilons):
+        cells_text = []
+        for i in range(len(cal.nbetas)):
+            mark = "★" if cal.recommended[i] == eps else ("✓" if cal.healthy[i][j] else "✗")
+            diverged = cal.divergent_chains[i][j]
+            cells_text.append(
+                f"{mark} {cal.llc_mean[i][j]:.3g} ± {cal.llc_std[i][j]:.2g}; {cal.mala_acceptance[i][j]:.2f}"
+                + (f"; {diverged} diverged" if diverged else "")
+            )
+        table.add_row(f"{eps:g}", *cells_text)
+    return table

@@ -1,0 +1,85 @@
+"""``nerve prove RUN --claim C``: a claim proved on every input of a finite task, as a certificate.
+Its exit status is the verdict (:data:`PROVE_EXIT`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from nerve.cli._common import clean_errors, rerender_report
+from nerve.errors import NerveError
+
+#: `nerve prove`'s exit status by verdict (2 is a usage error, as for every command).
+PROVE_EXIT = {"proved": 0, "refuted": 1, "undecided": 3}
+
+#: each claim, and the flag that carries its one number (None: it takes none)
+_NEEDS = {"correct": None, "accuracy": "at_least", "margin": "at_least", "robust": "radius"}
+
+
+def _statement(claim: str, at_least: float | None, radius: float | None):
+    """The library's statement for the flags, or a NerveError naming the flag that is missing or extra."""
+    from nerve.proofs import Accuracy, Correct, Margin, Robust
+
+    if claim not in _NEEDS:
+        raise NerveError(f"`--claim` (={claim!r}) must be one of {sorted(_NEEDS)}.")
+    given = {"at_least": at_least, "radius": radius}
+    for name, value in given.items():
+        flag = "--" + name.replace("_", "-")
+        if value is None and _NEEDS[claim] == name:
+            raise NerveError(f"`--claim` (={claim!r}) needs {flag}.")
+        if value is not None and _NEEDS[claim] != name:
+            raise NerveError(f"`--claim` (={claim!r}) takes no {flag}.")
+    kinds = {"correct": Correct, "accuracy": Accuracy, "margin": Margin, "robust": Robust}
+    arg = _NEEDS[claim]
+    return kinds[claim]() if arg is None else kinds[claim](**{arg: given[arg]})
+
+
+def prove_command(
+    run_dir: Path = typer.Argument(..., help="A run directory of a finite task."),
+    claim: str = typer.Option("correct", help="'correct', 'accuracy', 'margin' or 'robust'."),
+    at_least: float = typer.Option(None, help="For accuracy: the fraction; for margin: the logit gap."),
+    radius: float = typer.Option(None, help="For robust: the L∞ radius of the box of embeddings."),
+    step: int = typer.Option(None, help="The checkpoint (default: the last)."),
+    out: Path = typer.Option(None, help="Where to write the certificate (default: RUN/proofs/CLAIM.json)."),
+) -> None:
+    """Prove a claim about a checkpoint on every input of its task and write a certificate.
+    Exit status: 0 proved, 1 refuted, 3 undecided (2: the command could not run)."""
+    from nerve._io import write_text_atomic
+    from nerve.proofs import certify
+    from nerve.training import load
+
+    console = Console()
+    with clean_errors(console):
+        statement = _statement(claim, at_least, radius)
+        run = load(run_dir)
+        if not hasattr(run.task, "enumerate"):
+            raise NerveError(
+                f"`run_dir` ({run_dir}) trains on {run.task.name!r}, whose inputs are sampled, not a "
+                f"finite set: nerve proves claims on finite tasks (modular, group, parity) only."
+            )
+        if out is not None and out.is_dir():
+            raise NerveError(f"`--out` ({out}) is a directory; it must name the certificate file to write.")
+        if step is not None and step not in run.checkpoints:
+            raise NerveError(
+                f"`--step` (={step}) must be a checkpoint of {run.path}: {list(run.checkpoints)}."
+            )
+        cert = certify(run, statement, step=step)
+        path = out if out is not None else run.dir.proof(claim)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, cert.to_json())
+        r = cert.result
+        colour = {"proved": "green", "refuted": "red", "undecided": "yellow"}[r.verdict]
+        console.print(f"[bold {colour}]{r.verdict}[/bold {colour}]: {cert.statement_text} (step {cert.step})")
+        console.print(
+            f"inputs {r.n_inputs}: {r.n_hold} hold, {len(r.failing)} fail, {len(r.undecided)} undecided; "
+            f"least margin >= {r.margin_lower:.6g}; accuracy in [{r.accuracy_bounds[0]:.6g}, "
+            f"{r.accuracy_bounds[1]:.6g}]; {r.flops:.3g} FLOPs in {r.seconds:.2f} s"
+        )
+        if r.failing:
+            console.print(f"failing inputs (first 20): {list(r.failing[:20])}")
+        console.print(f"wrote {path}; verify with: nerve check {path} {run.path}")
+        if out is None:
+            rerender_report(console, run)
+    raise typer.Exit(PROVE_EXIT[r.verdict])
