@@ -57,7 +57,7 @@ def run_command(
     threads_: int = typer.Option(
         None,
         "--threads",
-        help="Torch threads of every run (default: torch's); give a restart the same number.",
+        help="Torch threads of every run (default: torch's); each run records them and a restart uses them.",
     ),
 ) -> None:
     """Train and analyse a grid of runs; a restarted sweep skips finished runs and resumes an
