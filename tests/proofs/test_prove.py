@@ -170,23 +170,14 @@ def test_an_argmax_that_float32_flips_near_a_tie_is_undecided_not_proved():
     assert result.margin_lower < 0 < result.margin_lower + 1e-12
 
 
-def test_accuracy_and_margin_statements(solved):
-    run, cert = solved
+@pytest.mark.parametrize("fixture", ["solved", pytest.param("nanda", marks=pytest.mark.slow)])
+def test_accuracy_and_margin_statements(fixture, request):
+    run, cert = request.getfixturevalue(fixture)
     model = run.model_at(run.checkpoints[-1])
     assert prove(model, run.task, Accuracy(at_least=0.99)).verdict == "proved"
     assert prove(model, run.task, Margin(at_least=cert.result.margin_lower / 2)).verdict == "proved"
     refuted = prove(model, run.task, Margin(at_least=1e6))
-    assert refuted.verdict == "refuted" and len(refuted.failing) == 11**2
-
-
-@pytest.mark.slow
-def test_accuracy_and_margin_statements_on_the_grokked_transformer(nanda):
-    run, cert = nanda
-    model = run.model_at(run.checkpoints[-1])
-    assert prove(model, run.task, Accuracy(at_least=0.99)).verdict == "proved"
-    assert prove(model, run.task, Margin(at_least=cert.result.margin_lower / 2)).verdict == "proved"
-    refuted = prove(model, run.task, Margin(at_least=1e6))
-    assert refuted.verdict == "refuted" and len(refuted.failing) == 113**2
+    assert refuted.verdict == "refuted" and len(refuted.failing) == run.task.size
 
 
 def test_robustness_on_a_box_of_embeddings_is_proved_small_undecided_large_and_sound(chughtai):
