@@ -98,3 +98,18 @@ def test_only_the_run_directory_object_spells_a_runs_file_names():
                 spelled.append(f"{name}:{line} joins {text!r}")
     # the activation store has its own layout (its index and shards), spelled in its own module
     assert [s for s in spelled if not s.startswith("nerve.sites._store")] == []
+
+
+def test_nerve_warns_with_its_own_class_and_silences_only_that():
+    wrong = []
+    for name, tree in _modules():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            call = ast.unparse(node.func)
+            args = [ast.unparse(a) for a in (*node.args, *(k.value for k in node.keywords))]
+            if call == "warnings.warn" and "NerveWarning" not in args:
+                wrong.append(f"{name}:{node.lineno} warns without NerveWarning")
+            if call in ("warnings.simplefilter", "warnings.filterwarnings") and "NerveWarning" not in args:
+                wrong.append(f"{name}:{node.lineno} filters warnings that are not nerve's")
+    assert wrong == []

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from nerve import AnalysisError
+from nerve import AnalysisError, NerveWarning
 from nerve.analysis import MemoryBudgetError
 from nerve.analysis import llc as llc_module
 from nerve.analysis.llc import LLCEstimator, LLCResult, default_nbeta, rrr_learning_coefficient
@@ -129,7 +129,7 @@ def test_draws_below_the_start_flag_a_point_that_is_not_a_minimum():
 
 def test_divergent_chains_are_reported_by_chain_and_kept():
     model, X, y = least_squares()
-    with pytest.warns(UserWarning, match=r"LLC chains \[0, 1\] diverged"):
+    with pytest.warns(NerveWarning, match=r"LLC chains \[0, 1\] diverged"):
         est = LLCEstimator(
             epsilon=1.0, gamma=1.0, nbeta=1000.0, num_chains=2, num_draws=50, batch_size=100
         ).fit(model, (X, y), loss_fn=half_mse)
@@ -268,7 +268,7 @@ def test_too_many_chains_are_refused_before_anything_is_allocated(monkeypatch):
 
 def test_json_of_diverged_chains_is_strict_and_reads_back():
     model, X, y = least_squares()
-    with pytest.warns(UserWarning, match="diverged"):
+    with pytest.warns(NerveWarning, match="diverged"):
         r = (
             LLCEstimator(epsilon=1.0, gamma=1.0, nbeta=1e6, num_chains=2, num_draws=50, batch_size=100)
             .fit(model, (X, y), loss_fn=half_mse)

@@ -41,7 +41,7 @@ from torch.utils.data import TensorDataset
 from nerve._memory import available_memory
 from nerve._results import Result
 from nerve.analysis.topology import MemoryBudgetError, _size
-from nerve.errors import AnalysisError
+from nerve.errors import AnalysisError, NerveWarning
 
 __all__ = ["LLCEstimator", "LLCResult", "default_nbeta", "rrr_learning_coefficient"]
 
@@ -274,6 +274,7 @@ class LLCEstimator:
                 f"LLC chains {list(result.divergent_chains)} diverged (a non-finite loss, or one more than "
                 f"`max_loss_increase` (={self.max_loss_increase:g}) above L(w*) = {result.init_loss:.4g}); "
                 "they are kept in llc_mean_. Lower `epsilon` or raise `gamma`.",
+                NerveWarning,
                 stacklevel=2,
             )
         self.loss_trace_ = sampled.losses

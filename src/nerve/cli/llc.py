@@ -17,7 +17,7 @@ from rich.table import Table
 from nerve.analysis.llc import LLCEstimator
 from nerve.analysis.llc_calibration import DEFAULT_EPSILONS, DEFAULT_NBETAS
 from nerve.cli._common import bar_columns, clean_errors, rerender_report
-from nerve.errors import NerveError
+from nerve.errors import NerveError, NerveWarning
 
 #: the estimator the flags describe when none is given: its attributes are the flags' defaults
 DEFAULT = LLCEstimator()
@@ -82,7 +82,7 @@ def llc_command(
         with Progress(*bar_columns(), console=console) as bar:
             handle = bar.add_task("LLC", total=len(run.checkpoints))
             with warnings.catch_warnings():  # divergent chains are in the table below
-                warnings.simplefilter("ignore", UserWarning)
+                warnings.simplefilter("ignore", NerveWarning)
                 trajectory = LLCTrajectory(estimator=estimator).fit(
                     run, progress=lambda _, done, total: bar.update(handle, completed=done, total=total)
                 )
@@ -118,7 +118,7 @@ def _calibrate(
         f"{estimator.num_burnin + estimator.num_draws} steps, in one batched run"
     )
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", NerveWarning)
         cal = calibrate_llc(
             run.model_at(at), training_data(run), epsilons=grid, nbetas=rules, estimator=estimator,
             loss_fn=cross_entropy64,
