@@ -4,10 +4,13 @@ name the version without importing the whole package."""
 
 import ast
 import importlib
+import inspect
 from pathlib import Path
 
+import pytest
+
 import nerve
-from nerve.errors import NerveError
+from nerve.errors import AnalysisError, NerveError
 
 SRC = Path(nerve.__file__).parent
 
@@ -113,3 +116,34 @@ def test_nerve_warns_with_its_own_class_and_silences_only_that():
             if call in ("warnings.simplefilter", "warnings.filterwarnings") and "NerveWarning" not in args:
                 wrong.append(f"{name}:{node.lineno} filters warnings that are not nerve's")
     assert wrong == []
+
+
+def test_every_estimator_has_get_params_set_params_and_a_repr_of_its_changes():
+    from nerve._estimator import Estimator
+
+    classes = {
+        obj
+        for name, _ in _modules()
+        if name.startswith("nerve.analysis")
+        for obj in vars(importlib.import_module(name)).values()
+        if isinstance(obj, type) and obj.__module__ == name and not obj.__name__.startswith("_")
+    }
+    estimators = sorted((c for c in classes if callable(getattr(c, "fit", None))), key=lambda c: c.__name__)
+    assert len(estimators) >= 7 and all(issubclass(c, Estimator) for c in estimators), estimators
+    for cls in estimators:
+        default = cls()
+        assert repr(default) == f"{cls.__name__}()"
+        params = default.get_params()
+        assert list(params) == list(inspect.signature(cls.__init__).parameters)[1:]
+        assert cls(**params).get_params() == params  # a clone from the parameters
+        numbers = [n for n, v in params.items() if isinstance(v, int | float) and not isinstance(v, bool)]
+        for name in numbers[:1]:  # ProgressMeasures has none
+            changed = default.set_params(**{name: params[name] + 1})
+            assert changed is default and repr(changed) == f"{cls.__name__}({name}={params[name] + 1!r})"
+
+
+def test_set_params_refuses_a_name_the_estimator_does_not_have():
+    from nerve.analysis import FourierAnalysis
+
+    with pytest.raises(AnalysisError, match=r"FourierAnalysis has no parameters \['clen'\]; it has \["):
+        FourierAnalysis().set_params(clen=0.9)

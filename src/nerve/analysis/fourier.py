@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from nerve._estimator import Estimator
 from nerve._results import Result
 from nerve.analysis._pairs import GroupTask, cross_entropy
 from nerve.analysis._views import ModelView, view
@@ -129,7 +130,7 @@ def _clean_share(
     return tuple(c / max(n_live, 1) for c in counts)
 
 
-class FourierAnalysis:
+class FourierAnalysis(Estimator):
     r"""Read a model of a group task in the irreps of its group (Nanda et al. 2023; Chughtai et al. 2023).
 
     An irrep ρ is *key* when it is the dominant irrep, with more than `clean` of the

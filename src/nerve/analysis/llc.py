@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad_and_value, vmap
 from torch.utils.data import TensorDataset
 
+from nerve._estimator import Estimator
 from nerve._memory import available_memory
 from nerve._results import Result
 from nerve.analysis.topology import MemoryBudgetError, _size
@@ -138,7 +139,7 @@ class LLCResult(Result):
     mala_acceptance: float
 
 
-class LLCEstimator:
+class LLCEstimator(Estimator):
     """λ̂(w*) = nβ · (E_w[L_n(w)] − L_n(w*)) by SGLD localised at the model's weights w*.
 
     **Arguments** (keyword-only):

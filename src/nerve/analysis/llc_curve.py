@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from nerve._estimator import Estimator
 from nerve._results import Result
 from nerve.analysis.llc import LLCEstimator
 from nerve.errors import AnalysisError
@@ -82,7 +83,7 @@ def trend_changes(values: Sequence[float], *, tolerance: float = 0.05) -> tuple[
     return tuple(turns)
 
 
-class LLCTrajectory:
+class LLCTrajectory(Estimator):
     """λ̂ at every checkpoint of a run of a finite task, on the run's training split, with its
     training loss (float64 cross-entropy), and the stage boundaries by :func:`trend_changes`.
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from nerve._estimator import Estimator
 from nerve._results import Result
 from nerve.analysis._pairs import GroupTask, cross_entropy
 from nerve.analysis._views import view
@@ -91,7 +92,7 @@ class ProgressResult(Result):
     phases: Phases
 
 
-class ProgressMeasures:
+class ProgressMeasures(Estimator):
     """Nanda et al.'s progress measures over a run's checkpoints, for a group task.
 
     **Arguments:**

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from nerve._estimator import Estimator
 from nerve._results import Result
 from nerve.analysis._views import ModelView, view
 from nerve.analysis.topology import PersistentHomology, circular_agreement, longest_loop_coordinate
@@ -80,7 +81,7 @@ class ShapeResult(Result):
     circles: tuple[Circle, ...]
 
 
-class FrequencyCircles:
+class FrequencyCircles(Estimator):
     """Persistent homology and circular coordinates of the embeddings in each key frequency's plane.
 
     **Arguments:**

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from nerve._estimator import Estimator
 from nerve._results import Result
 from nerve.analysis.shape import frequency_basis
 from nerve.analysis.topology import PersistentHomology, circular_agreement, longest_loop_coordinate
@@ -98,7 +99,7 @@ class TokenCirclesResult(Result):
         return tuple(c.frequency for c in self.circles if c.found)
 
 
-class TokenCircles:
+class TokenCircles(Estimator):
     """Circles in the activations of cyclically ordered tokens, frequency by frequency.
 
     **Arguments:**

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nerve._estimator import Estimator
 from nerve._memory import available_memory
 from nerve._results import Result
 from nerve.analysis._circular import circular_coordinate
@@ -232,7 +233,7 @@ class TopologyResult(Result):
         return np.array(self.diagrams[dim], dtype=np.float64).reshape(-1, 2)
 
 
-class PersistentHomology:
+class PersistentHomology(Estimator):
     """Vietoris–Rips persistent homology of a point cloud over Z/p, with a memory guard.
 
     **Arguments:**
