@@ -65,7 +65,7 @@ class Result:
         found = data.pop("format", cls.FORMAT)
         if found != cls.FORMAT:
             raise AnalysisError(f"{source}: format {found!r} is not {cls.FORMAT!r} (a {cls.__name__}).")
-        return _decode(cls, data, source)
+        return _decode_fields(cls, data, source)
 
     @classmethod
     def from_json(cls: type[R], text: str | bytes, *, source: str = "the JSON") -> R:
@@ -79,21 +79,10 @@ class Result:
 
 def _decode(tp: Any, value: Any, where: str) -> Any:
     """`value` (parsed JSON) as the type `tp`, or an AnalysisError naming `where`."""
+    if isinstance(tp, type) and issubclass(tp, Result):
+        return tp.from_dict(value, source=where)  # a nested result reads as it reads alone
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        if not isinstance(value, dict):
-            raise AnalysisError(f"{where}: must be an object for a {tp.__name__}, not {value!r}.")
-        hints = typing.get_type_hints(tp)
-        fields = {f.name: f for f in dataclasses.fields(tp) if f.init}
-        unknown = sorted(set(value) - set(fields))
-        if unknown:
-            raise AnalysisError(f"{where}: unknown {tp.__name__} fields {unknown}.")
-        out = {}
-        for name, f in fields.items():
-            if name in value:
-                out[name] = _decode(hints[name], value[name], f"{where}: field `{name}`")
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise AnalysisError(f"{where}: field `{name}` of {tp.__name__} is missing.")
-        return tp(**out)
+        return _decode_fields(tp, value, where)
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
@@ -132,3 +121,21 @@ def _decode(tp: Any, value: Any, where: str) -> Any:
             raise AnalysisError(f"{where}: must be {tp.__name__}, not {value!r}.")
         return value
     return value  # Any: as parsed
+
+
+def _decode_fields(tp: Any, value: Any, where: str) -> Any:
+    """The dataclass `tp` from the object `value`, each field decoded by its annotation."""
+    if not isinstance(value, dict):
+        raise AnalysisError(f"{where}: must be an object for a {tp.__name__}, not {value!r}.")
+    hints = typing.get_type_hints(tp)
+    fields = {f.name: f for f in dataclasses.fields(tp) if f.init}
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        raise AnalysisError(f"{where}: unknown {tp.__name__} fields {unknown}.")
+    out = {}
+    for name, f in fields.items():
+        if name in value:
+            out[name] = _decode(hints[name], value[name], f"{where}: field `{name}`")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise AnalysisError(f"{where}: field `{name}` of {tp.__name__} is missing.")
+    return tp(**out)

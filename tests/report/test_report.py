@@ -14,7 +14,7 @@ from nerve import NerveError
 from nerve.analysis import FourierResult
 from nerve.analysis.progress import ProgressResult
 from nerve.analysis.shape import ShapeResult
-from nerve.report import analyze
+from nerve.report import analyze, render
 from nerve.training import ModelConfig, TaskConfig, TrainConfig, train
 
 TINY = TrainConfig(
@@ -41,8 +41,8 @@ def test_analyze_writes_results_that_read_back(analysed):
     assert ProgressResult.from_json((folder / "progress.json").read_text()) == analysed.progress
     assert analysed.progress.steps == analysed.run.checkpoints
     assert analysed.progress.key_irreps == analysed.fourier.key_labels
-    assert ShapeResult.from_json((folder / "shape.json").read_text()) == analysed.circles.result_
-    assert len(analysed.circles.result_.circles) == 2 * len(analysed.fourier.key_irreps) > 0  # W_a and W_b
+    assert ShapeResult.from_json((folder / "shape.json").read_text()) == analysed.shape
+    assert len(analysed.shape.circles) == 2 * len(analysed.fourier.key_irreps) > 0  # W_a and W_b
     json.loads((folder / "fourier.json").read_text())  # strict JSON: no NaN
 
 
@@ -146,3 +146,19 @@ def test_a_stray_file_that_does_not_read_is_left_out_of_the_report_not_fatal(ana
     finally:
         (proofs / "broken.json").unlink()
         (analysed.run.path / "analysis" / "llc.json").unlink()
+
+
+def test_the_report_is_rebuilt_from_the_saved_results_alone(analysed, tmp_path):
+    # a copy whose weights are garbage: rendering must read none of them, and refit nothing
+    copy = tmp_path / "copy"
+    shutil.copytree(analysed.run.path, copy)
+    for checkpoint in (copy / "checkpoints").iterdir():
+        checkpoint.write_bytes(b"not weights")
+    (copy / "report.html").unlink()
+    assert render(copy) == copy / "report.html"
+    assert (copy / "report.html").read_text() == analysed.report.read_text().replace(
+        f"nerve report: {analysed.run.path.name}", "nerve report: copy"
+    )
+    (copy / "analysis" / "fourier.json").unlink()
+    with pytest.raises(NerveError, match=r"fourier.json is missing or unreadable: run `nerve analyze"):
+        render(copy)

@@ -19,7 +19,12 @@ from torch import Tensor, nn
 from nerve._estimator import Estimator
 from nerve._results import Result
 from nerve.analysis._views import ModelView, view
-from nerve.analysis.topology import PersistentHomology, circular_agreement, longest_loop_coordinate
+from nerve.analysis.topology import (
+    PersistentHomology,
+    TopologyResult,
+    circular_agreement,
+    longest_loop_coordinate,
+)
 from nerve.errors import AnalysisError
 from nerve.tasks import BinaryOperationTask
 
@@ -61,6 +66,10 @@ class Circle:
     - `agreement`: for the longest significant circle, the agreement of its circular
       coordinate with ``k·a mod p`` up to rotation and reflection (``circular_agreement``);
       None when there is no significant circle.
+    - `points`: ``[p, 2]``, each token's embedding in the plane (what the report draws);
+      `coordinate`: ``[p]``, the circular coordinate of the longest significant circle (None
+      without one); `topology`: the persistent homology of the points. Results written before
+      these were stored have them empty.
     """
 
     embedding: str
@@ -69,6 +78,9 @@ class Circle:
     persistence: tuple[float, ...]
     noise_scale: float
     agreement: float | None
+    points: tuple[tuple[float, float], ...] = ()
+    coordinate: tuple[float, ...] | None = None
+    topology: TopologyResult | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +149,9 @@ class FrequencyCircles(Estimator):
                     Circle(
                         name, k, (r.betti[0], r.betti[1]), tuple(sorted(lengths, reverse=True)),
                         r.noise_scale, agreement,
+                        points=tuple((float(x), float(y)) for x, y in points.tolist()),
+                        coordinate=None if theta is None else tuple(float(t) for t in theta.tolist()),
+                        topology=r,
                     )
                 )  # fmt: skip
                 self.planes_[(name, k)] = points

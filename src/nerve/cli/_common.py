@@ -103,7 +103,14 @@ def analyze_with_bar(console: Console, run_dir: Path) -> Any:
 
 
 def rerender_report(console: Console, run: Any) -> None:
-    """After a command added a result to a group-task run: the report again, with it."""
-    if getattr(run.task, "group", None) is not None:
-        analysed = analyze_with_bar(console, run.path)
-        console.print(f"report: [bold]{analysed.report}[/bold]")
+    """After a command added a result to a group-task run: the report again, with it, rendered
+    from the saved results (the analyses run first only where none were saved)."""
+    from nerve.report import render
+
+    if getattr(run.task, "group", None) is None:
+        return
+    if run.dir.analysis("fourier").is_file():
+        path = render(run.path)
+    else:
+        path = analyze_with_bar(console, run.path).report
+    console.print(f"report: [bold]{path}[/bold]")

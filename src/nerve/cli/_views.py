@@ -66,12 +66,12 @@ def irreps_view(group: FiniteGroup) -> Table:
 
 def print_summary(console: Console, analysed: Any) -> None:
     """What `nerve analyze` found, as the report's key numbers, and where the report is."""
-    from nerve.report._html import key_numbers
+    from nerve.report import key_numbers
 
     table = Table(title=f"{analysed.run.path}: what the network learned", show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    for name, value in key_numbers(analysed.run, analysed.fourier, analysed.progress, analysed.circles):
+    for name, value in key_numbers(analysed.run, analysed.fourier, analysed.progress, analysed.shape):
         table.add_row(name, value)
     console.print(table)
     console.print(f"report: [bold]{analysed.report}[/bold]  (open it in a browser; it works offline)")

@@ -18,7 +18,7 @@ from nerve.analysis.fourier import FourierResult
 from nerve.analysis.llc_calibration import LLCCalibration
 from nerve.analysis.llc_curve import LLCCurve
 from nerve.analysis.progress import ProgressResult
-from nerve.analysis.shape import FrequencyCircles
+from nerve.analysis.shape import ShapeResult
 from nerve.analysis.topology import TopologyResult
 from nerve.proofs.prove import Certificate
 from nerve.training import Run
@@ -225,31 +225,32 @@ def progress_figure(progress: ProgressResult) -> go.Figure:
     return fig
 
 
-def shape_figure(circles: FrequencyCircles) -> go.Figure:
+def shape_figure(shape: ShapeResult) -> go.Figure:
     """Each key frequency's plane of the embeddings (colour: k·a mod p), and the circular
-    coordinate of its circle against k·a mod p."""
-    keys = list(circles.planes_)
+    coordinate of its circle against k·a mod p: drawn from the points the result stores."""
+    drawn = {(c.embedding, c.frequency): c for c in shape.circles if c.points}
+    keys = list(drawn)
     fig = make_subplots(
         rows=2, cols=len(keys), vertical_spacing=0.15,
         subplot_titles=[f"{name}, k={k}" for name, k in keys] + ["" for _ in keys],
     )  # fmt: skip
     for col, (name, k) in enumerate(keys, start=1):
-        points = circles.planes_[(name, k)]
-        p = points.shape[0]
+        points = drawn[(name, k)].points
+        p = len(points)
         order = [(k * a) % p for a in range(p)]
         fig.add_trace(
             go.Scatter(
-                x=points[:, 0].tolist(), y=points[:, 1].tolist(), mode="markers",
+                x=[x for x, _ in points], y=[y for _, y in points], mode="markers",
                 marker={"color": order, "colorscale": "HSV", "size": 5}, text=[f"a={a}" for a in range(p)],
                 showlegend=False,
             ),
             row=1, col=col,
         )  # fmt: skip
         fig.update_yaxes(scaleanchor=f"x{col}", row=1, col=col)
-        theta = circles.coordinates_[(name, k)]
+        theta = drawn[(name, k)].coordinate
         if theta is not None:
             fig.add_trace(
-                go.Scatter(x=order, y=theta.tolist(), mode="markers", marker={"size": 4}, showlegend=False),
+                go.Scatter(x=order, y=list(theta), mode="markers", marker={"size": 4}, showlegend=False),
                 row=2, col=col,
             )  # fmt: skip
         fig.update_xaxes(title_text="k·a mod p", row=2, col=col)
@@ -332,7 +333,7 @@ def _number(x: float | None, fmt: str = ".3g") -> str:
 
 
 def key_numbers(
-    run: Run, result: FourierResult, progress: ProgressResult | None, circles: FrequencyCircles | None = None
+    run: Run, result: FourierResult, progress: ProgressResult | None, shape: ShapeResult | None = None
 ) -> list[tuple[str, str]]:
     """The report's plain table: (quantity, value) rows."""
     rows = [
@@ -364,7 +365,7 @@ def key_numbers(
         rows.append(("end of memorisation", _number(p.memorisation_end, "d")))
         rows.append(("clean-up", f"steps {_number(p.cleanup_start, 'd')} to {_number(p.cleanup_end, 'd')}"))
         rows.append(("rule for phases", p.rule))
-    for c in circles.result_.circles if circles is not None else ():
+    for c in shape.circles if shape is not None else ():
         agreement = (
             "no significant circle" if c.agreement is None else f"coordinate vs k·a: {c.agreement:.3f}"
         )
@@ -376,7 +377,7 @@ def render_report(
     run: Run,
     result: FourierResult,
     progress: ProgressResult | None = None,
-    circles: FrequencyCircles | None = None,
+    shape: ShapeResult | None = None,
     llc: LLCCurve | None = None,
     calibration: LLCCalibration | None = None,
     proofs: Sequence[Certificate] = (),
@@ -394,14 +395,16 @@ def render_report(
     ]
     if progress is not None:
         figures.append(("progress", progress_figure(progress)))
-    if circles is not None and circles.planes_:
-        figures.append(("shape", shape_figure(circles)))
-        figures.append(("diagrams", diagrams_figure(circles.topology_)))
-        (name, k), first = next(iter(circles.topology_.items()))
+    topology = {(c.embedding, c.frequency): c.topology for c in shape.circles} if shape is not None else {}
+    topology = {key: r for key, r in topology.items() if r is not None}
+    if topology:
+        figures.append(("shape", shape_figure(shape)))
+        figures.append(("diagrams", diagrams_figure(topology)))
+        (name, k), first = next(iter(topology.items()))
         figures.append(("barcode", barcode_figure(first, title=f"Barcode of {name} in the plane of k={k}")))
     table = "\n".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-        for k, v in key_numbers(run, result, progress, circles)
+        for k, v in key_numbers(run, result, progress, shape)
     )
     body = "\n".join(f"<section>{_figure_html(fig, name)}</section>" for name, fig in figures)
     proved = _proofs_html(proofs)
@@ -451,11 +454,11 @@ def write_report(
     run: Run,
     result: FourierResult,
     progress: ProgressResult | None = None,
-    circles: FrequencyCircles | None = None,
+    shape: ShapeResult | None = None,
     llc: LLCCurve | None = None,
     calibration: LLCCalibration | None = None,
     proofs: Sequence[Certificate] = (),
 ) -> Path:
     """Write ``report.html`` into the run directory and return its path."""
-    html_text = render_report(run, result, progress, circles, llc, calibration, proofs)
+    html_text = render_report(run, result, progress, shape, llc, calibration, proofs)
     return write_text_atomic(run.dir.report, html_text)

@@ -13,13 +13,13 @@ from nerve.analysis.fourier import FourierAnalysis, FourierResult
 from nerve.analysis.llc_calibration import LLCCalibration
 from nerve.analysis.llc_curve import LLCCurve
 from nerve.analysis.progress import ProgressMeasures, ProgressResult
-from nerve.analysis.shape import FrequencyCircles
+from nerve.analysis.shape import FrequencyCircles, ShapeResult
 from nerve.errors import AnalysisError, NerveError, NerveWarning
 from nerve.proofs.prove import Certificate
 from nerve.report._html import write_report
 from nerve.training import Run, load
 
-__all__ = ["Analysed", "analyze"]
+__all__ = ["Analysed", "analyze", "render"]
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ class Analysed:
     run: Run
     fourier: FourierResult
     progress: ProgressResult
-    circles: FrequencyCircles | None
+    shape: ShapeResult | None
     files: tuple[Path, ...]
 
     @property
@@ -45,11 +45,8 @@ class Analysed:
 def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> Analysed:
     """Analyse a run of a group task: the Fourier analysis of its last checkpoint, the progress
     measures over all its checkpoints and, for a cyclic group, the circles of its key
-    frequencies; ``analysis/fourier.json``, ``analysis/progress.json``, ``analysis/shape.json``
-    and ``report.html`` in the run directory. The report plots the LLC through training when
-    ``nerve llc`` has written ``analysis/llc.json``, and its calibration sweep when
-    ``nerve llc --calibrate`` has written ``analysis/llc_calibration.json``, and lists the
-    certificates that ``nerve prove`` has written to ``proofs/``.
+    frequencies; ``analysis/fourier.json``, ``analysis/progress.json``, ``analysis/shape.json``,
+    then ``report.html`` rendered from them (:func:`render`).
     """
     run = load(run_dir)
     if getattr(run.task, "group", None) is None:
@@ -68,19 +65,37 @@ def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> 
         run.dir.write_analysis("fourier", fourier.to_json()),
         run.dir.write_analysis("progress", measures.result_.to_json()),
     ]
-    circles = None
+    shape = None
     if (run.task.group.family or ("",))[0] == "cyclic" and fourier.key_irreps:
         report("shape", 0, 1)
         keys = [int(label.removeprefix("k=")) for label in fourier.key_labels]
-        circles = FrequencyCircles(frequencies=keys).fit(run.model, run.task)
-        files.append(run.dir.write_analysis("shape", circles.result_.to_json()))
+        shape = FrequencyCircles(frequencies=keys).fit(run.model, run.task).result_
+        files.append(run.dir.write_analysis("shape", shape.to_json()))
         report("shape", 1, 1)
+    elif run.dir.analysis("shape").exists():  # from an earlier checkpoint's key frequencies
+        run.dir.analysis("shape").unlink()
+    files.append(render(run.path))
+    return Analysed(run, fourier, measures.result_, shape, tuple(files))
+
+
+def render(run_dir: str | os.PathLike) -> Path:
+    """Write ``report.html`` from the results saved in the run (``analysis/*.json``,
+    ``proofs/*.json``), the config and the metrics: nothing is refitted and no weights are
+    read, so ``nerve prove`` and ``nerve llc`` refresh the page in a moment. A saved result that
+    does not read is left out with a warning; the Fourier result is required.
+    """
+    run = load(run_dir, weights=False)
+    fourier = _saved(run.dir.analysis("fourier"), FourierResult)
+    if fourier is None:
+        raise AnalysisError(
+            f"{run.dir.analysis('fourier')} is missing or unreadable: run `nerve analyze {run.path}` first."
+        )
+    progress = _saved(run.dir.analysis("progress"), ProgressResult)
+    shape = _saved(run.dir.analysis("shape"), ShapeResult)
     llc = _saved(run.dir.analysis("llc"), LLCCurve)
     calibration = _saved(run.dir.analysis("llc_calibration"), LLCCalibration)
-    proofs = [_saved(p, Certificate) for p in run.dir.proofs()]
-    proofs = [c for c in proofs if c is not None]
-    files.append(write_report(run, fourier, measures.result_, circles, llc, calibration, proofs))
-    return Analysed(run, fourier, measures.result_, circles, tuple(files))
+    proofs = [c for c in (_saved(p, Certificate) for p in run.dir.proofs()) if c is not None]
+    return write_report(run, fourier, progress, shape, llc, calibration, proofs)
 
 
 def _saved(path: Path, kind: type[T]) -> T | None:

@@ -291,12 +291,13 @@ def read_metrics(run_dir: Path | RunDir) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True, eq=False)
 class Run:
-    """A run directory read back: its config, checkpoint steps, metrics and the latest model."""
+    """A run directory read back: its config, checkpoint steps, metrics and the latest model
+    (None when read with ``load(..., weights=False)``)."""
 
     path: Path
     config: TrainConfig
     checkpoints: tuple[int, ...]
-    model: nn.Module
+    model: nn.Module | None
 
     @property
     def dir(self) -> RunDir:
@@ -322,8 +323,9 @@ class Run:
         return read_metrics(self.path)
 
 
-def load(run_dir: str | os.PathLike) -> Run:
-    """Read a run directory: config, the list of checkpoints, and the model at the latest one.
+def load(run_dir: str | os.PathLike | RunDir, *, weights: bool = True) -> Run:
+    """Read a run directory: config, the list of checkpoints, and the model at the latest one
+    (with ``weights=False``, no weights are read: for what renders saved results).
 
     Only JSON and safetensors are read, so nothing in the directory can run code.
     """
@@ -332,6 +334,8 @@ def load(run_dir: str | os.PathLike) -> Run:
     steps = d.checkpoint_steps()
     if not steps:
         raise CheckpointError(f"{d.path} has no checkpoints in {d.checkpoints}.")
+    if not weights:
+        return Run(d.path, config, steps, None)
     task = make_task(config.task, seed=config.seed)
     model = make_model(config.model, task, seed=config.seed)
     load_weights(model, d.checkpoint(steps[-1]))
