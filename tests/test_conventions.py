@@ -147,3 +147,21 @@ def test_set_params_refuses_a_name_the_estimator_does_not_have():
 
     with pytest.raises(AnalysisError, match=r"FourierAnalysis has no parameters \['clen'\]; it has \["):
         FourierAnalysis().set_params(clen=0.9)
+
+
+def test_no_private_name_is_imported_across_packages():
+    # nerve's own private top-level modules (nerve._io, nerve._results, ...) are shared by every
+    # layer; what a subpackage keeps private (its _modules and _names) stays inside it
+    crossing = []
+    for name, tree in _modules():
+        package = name.split(".")[1] if name.count(".") else ""
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nerve.")):
+                continue
+            parts = node.module.split(".")
+            if parts[1].startswith("_") or parts[1] == package:
+                continue
+            private = [a.name for a in node.names if a.name.startswith("_")]
+            if private or any(p.startswith("_") for p in parts[2:]):
+                crossing.append(f"{name} imports {private or ''} from {node.module}")
+    assert crossing == []
