@@ -289,3 +289,17 @@ def test_sweep_is_a_group_of_run_and_summary_and_a_spec_alone_means_run():
         assert result.exit_code == 2 and "takes one spec file and an --out directory" in result.output
     missing = runner.invoke(app, ["sweep", "summary"], env={"COLUMNS": "200"})
     assert missing.exit_code == 2 and "`nerve sweep summary` takes one sweep directory" in missing.output
+
+
+def test_prove_adds_its_certificate_to_the_report_without_refitting(tmp_path):
+    run_dir = tmp_path / "r"
+    args = ["train", "--task", "modadd", "--p", "7", "--model", "mlp", "--steps", "30", "--out", str(run_dir)]
+    assert runner.invoke(app, args).exit_code == 0
+    assert runner.invoke(app, ["analyze", str(run_dir)], env={"COLUMNS": "200"}).exit_code == 0
+    saved = {p.name: p.stat().st_mtime_ns for p in (run_dir / "analysis").iterdir()}
+    result = runner.invoke(app, ["prove", str(run_dir), "--claim", "accuracy", "--at-least", "0"])
+    assert result.exit_code == 0, result.output
+    assert {
+        p.name: p.stat().st_mtime_ns for p in (run_dir / "analysis").iterdir()
+    } == saved  # nothing refitted
+    assert 'id="proofs"' in (run_dir / "report.html").read_text()
