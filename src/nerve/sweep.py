@@ -41,6 +41,9 @@ from typing import Any
 import torch
 
 from nerve._io import exclusive, strict_json
+
+# the universality statistics of a sweep's rows live with the analyses; importable from here too
+from nerve.analysis.universality import LOGIT_KEY, key_irrep_counts, learning_orders, logit_key_counts
 from nerve.training import PRESETS, RunDir, TrainConfig
 from nerve.training.config import ConfigError
 from nerve.training.run import CheckpointError
@@ -357,71 +360,3 @@ def summary(out: str | os.PathLike) -> list[dict[str, Any]]:
         return rows(db)
     finally:
         db.close()
-
-
-def _most_first(counts: dict[str, int]) -> dict[str, int]:
-    """The counts, most frequent first, ties by label."""
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def key_irrep_counts(table: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Universality across runs (Chughtai et al. 2023): in how many runs each irrep is key, from
-    the sweep's "fourier" rows, most frequent first.
-
-    >>> key_irrep_counts([{"analysis": "fourier", "result": {"key_irreps": ["sign", "[4,1]"]}},
-    ...                   {"analysis": "fourier", "result": {"key_irreps": ["sign"]}}])
-    {'sign': 2, '[4,1]': 1}
-    """
-    counts: dict[str, int] = {}
-    for r in table:
-        if r["analysis"] == "fourier":
-            for label in r["result"].get("key_irreps", []):
-                counts[label] = counts.get(label, 0) + 1
-    return _most_first(counts)
-
-
-#: The second rule of key: an irrep that carries at least this share of the final logits' variance
-#: along its character (the first is the Fourier analysis' neuron rule).
-LOGIT_KEY = 0.05
-
-
-def logit_key_counts(table: Sequence[dict[str, Any]], threshold: float = LOGIT_KEY) -> dict[str, int]:
-    """In how many runs each irrep carries at least `threshold` of the final logit variance, from
-    the sweep's "learning_order" rows (the last checkpoint's fractions), most frequent first.
-
-    >>> row = {"analysis": "learning_order",
-    ...        "result": {"irreps": ["a", "b", "c"], "logit_fractions": [[0, 0, 0], [0.5, 0.04, 0.2]]}}
-    >>> logit_key_counts([row, row])
-    {'a': 2, 'c': 2}
-    """
-    if not 0 < threshold <= 1:
-        raise ConfigError(f"`threshold` (={threshold!r}) must be a share of variance in (0, 1].")
-    counts: dict[str, int] = {}
-    for r in table:
-        if r["analysis"] == "learning_order" and "logit_fractions" in r["result"]:
-            res = r["result"]
-            for label, share in zip(res["irreps"], res["logit_fractions"][-1]):
-                if share >= threshold:
-                    counts[label] = counts.get(label, 0) + 1
-    return _most_first(counts)
-
-
-def learning_orders(table: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """For each run with a "learning_order" row: its seed, final key irreps, the order in which it
-    learned them and the step of each (see :mod:`nerve.analysis.learning_order`), by seed.
-
-    >>> row = {"run_id": "r0", "analysis": "learning_order", "config": {"seed": 3},
-    ...        "result": {"key_irreps": [["a"], ["a", "b"]], "order": ["b", "a"],
-    ...                   "learned_at": {"a": 20, "b": 10}, "key_from": {"a": 10, "b": 20}}}
-    >>> learning_orders([row])[0]["order"]
-    ['b', 'a']
-    """
-    out = []
-    for r in table:
-        if r["analysis"] == "learning_order" and "order" in r["result"]:
-            res = r["result"]
-            out.append({
-                "run_id": r["run_id"], "seed": r["config"].get("seed"), "key_irreps": res["key_irreps"][-1],
-                "order": res["order"], "learned_at": res["learned_at"], "key_from": res["key_from"],
-            })  # fmt: skip
-    return sorted(out, key=lambda o: (o["seed"] is None, o["seed"], o["run_id"]))

@@ -119,7 +119,9 @@ def test_the_learning_order_rows_and_the_universality_page(tmp_path):
     half = max(max(f.values()) for f in finals) / 2  # 40 steps learn little: a threshold some reach
     assert logit_key_counts(table) == counted(0.05) and logit_key_counts(table, half) == counted(half) != {}
     assert logit_key_counts(table, threshold=1.0) == {}
-    with pytest.raises(ConfigError, match=r"`threshold` \(=0\) must be a share of variance in \(0, 1\]"):
+    with pytest.raises(
+        nerve.AnalysisError, match=r"`threshold` \(=0\) must be a share of variance in \(0, 1\]"
+    ):
         logit_key_counts(table, threshold=0)
     out = CliRunner().invoke(app, ["sweep", "summary", str(tmp_path)], env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output
