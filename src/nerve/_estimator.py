@@ -7,11 +7,16 @@ fitted state in attributes ending in ``_``; this base adds ``get_params``, ``set
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from nerve.errors import AnalysisError
 
-__all__ = ["Estimator"]
+__all__ = ["Estimator", "Progress"]
+
+#: The one progress callback of nerve's long computations: ``progress(stage, done, total)``,
+#: called after each unit of work (a checkpoint, a run); the CLI draws it as a bar per stage.
+Progress = Callable[[str, int, int], None]
 
 E = TypeVar("E", bound="Estimator")
 

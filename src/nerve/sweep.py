@@ -32,7 +32,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +40,7 @@ from typing import Any
 
 import torch
 
+from nerve._estimator import Progress
 from nerve._io import exclusive, strict_json
 
 # the universality statistics of a sweep's rows live with the analyses; importable from here too
@@ -178,7 +179,7 @@ def run_sweep(
     *,
     workers: int = 1,
     ray_address: str | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Run every grid point of `spec` not yet done in `out` (train, then its analyses), `workers`
     at a time in a process pool (1: in this process), or as Ray tasks on the cluster at

@@ -4,22 +4,20 @@ landscape of in-context learning": stages end at critical points of λ̂(t))."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nerve._estimator import Estimator
+from nerve._estimator import Estimator, Progress
 from nerve._results import Result
 from nerve.analysis.llc import LLCEstimator
 from nerve.errors import AnalysisError
 from nerve.tasks import SuperpositionData, split_indices
 
 __all__ = ["LLCCurve", "LLCTrajectory", "cross_entropy64", "training_data", "trend_changes"]
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ still high, clean-up while the test loss falls with the weight norm (see :func:`
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from nerve._estimator import Estimator
+from nerve._estimator import Estimator, Progress
 from nerve._results import Result
 from nerve.analysis._pairs import GroupTask, cross_entropy
 from nerve.analysis._views import view
@@ -110,8 +110,9 @@ class ProgressMeasures(Estimator):
         self.key_irreps = key_irreps
         self.steps = steps
 
-    def fit(self, run: Run, *, progress: Callable[[int, int], None] | None = None) -> ProgressMeasures:
-        """Measure every checkpoint of `run`; `progress(done, total)` is called after each."""
+    def fit(self, run: Run, *, progress: Progress | None = None) -> ProgressMeasures:
+        """Measure every checkpoint of `run`; ``progress("progress measures", done, total)`` is
+        called after each."""
         task = run.task
         gt = GroupTask(task)
         labels = [r.label for r in gt.irreps]
@@ -130,7 +131,7 @@ class ProgressMeasures(Estimator):
         for i, step in enumerate(steps):
             rows.append(_measure(run.model_at(step), gt, key, split))
             if progress is not None:
-                progress(i + 1, len(steps))
+                progress("progress measures", i + 1, len(steps))
         columns = {name: tuple(r[name] for r in rows) for name in rows[0] if name != "gini"}
         gini_columns = {name: tuple(r["gini"][name] for r in rows) for name in rows[0]["gini"]}
         metrics = [m for m in run.metrics() if "test_loss" in m]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from nerve._estimator import Progress
 from nerve.analysis.fourier import FourierAnalysis, FourierResult
 from nerve.analysis.llc_calibration import LLCCalibration
 from nerve.analysis.llc_curve import LLCCurve
@@ -22,9 +22,6 @@ from nerve.training import Run, load
 __all__ = ["Analysed", "analyze", "render"]
 
 T = TypeVar("T")
-
-#: Called with (stage, done, total) while the analyses run.
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -58,9 +55,7 @@ def analyze(run_dir: str | os.PathLike, *, progress: Progress | None = None) -> 
     report("fourier", 0, 1)
     fourier = FourierAnalysis().fit(run.model, run.task).result_
     report("fourier", 1, 1)
-    measures = ProgressMeasures(key_irreps=fourier.key_labels).fit(
-        run, progress=lambda done, total: report("progress measures", done, total)
-    )
+    measures = ProgressMeasures(key_irreps=fourier.key_labels).fit(run, progress=report)
     files = [
         run.dir.write_analysis("fourier", fourier.to_json()),
         run.dir.write_analysis("progress", measures.result_.to_json()),
