@@ -95,3 +95,20 @@ def test_the_json_is_strict_where_a_standard_error_is_unknown():
     assert data["drift_se"] == [[None]]
     back = LLCCalibration.from_json(text)
     assert math.isnan(back.drift_se[0][0]) and back.to_json() == text
+
+
+def test_the_calibrator_estimator_is_calibrate_llc():
+    from nerve.analysis.llc_calibration import LLCCalibrator
+
+    torch.manual_seed(0)
+    X = torch.randn(200, 2)
+    y = X @ torch.ones(2, 1) + torch.randn(200, 1)
+    model = torch.nn.Linear(2, 1, bias=False)
+    model.weight.data = torch.linalg.lstsq(X, y).solution.T
+    est = LLCEstimator(gamma=1.0, num_chains=2, num_draws=50, batch_size=200)
+    kwargs = {"epsilons": [1e-3, 3e-3], "nbetas": [20.0], "estimator": est}
+    by_function = calibrate_llc(model, (X, y), loss_fn=torch.nn.functional.mse_loss, **kwargs)
+    by_estimator = LLCCalibrator(**kwargs).fit(model, (X, y), loss_fn=torch.nn.functional.mse_loss).result_
+    assert (
+        by_estimator == by_function and repr(LLCCalibrator(tolerance=0.2)) == "LLCCalibrator(tolerance=0.2)"
+    )

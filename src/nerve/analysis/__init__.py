@@ -14,7 +14,7 @@
 
 from nerve.analysis._views import ModelView, view
 from nerve.analysis.fourier import ClockPizza, FourierAnalysis, FourierResult
-from nerve.analysis.learning_order import IrrepTrajectory, irrep_trajectory
+from nerve.analysis.learning_order import IrrepTrajectory, LearningOrder, irrep_trajectory
 from nerve.analysis.llc import LLCEstimator, LLCResult
 from nerve.analysis.progress import ProgressMeasures, ProgressResult
 from nerve.analysis.token_circles import TokenCircles, TokenCirclesResult, cyclic_spectrum
@@ -27,6 +27,7 @@ __all__ = [
     "IrrepTrajectory",
     "LLCEstimator",
     "LLCResult",
+    "LearningOrder",
     "MemoryBudgetError",
     "ModelView",
     "PersistentHomology",

@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nerve._estimator import Estimator, Progress
 from nerve.analysis.fourier import FourierAnalysis
 from nerve.errors import AnalysisError
 from nerve.training import Run
 
-__all__ = ["IrrepTrajectory", "irrep_trajectory"]
+__all__ = ["IrrepTrajectory", "LearningOrder", "irrep_trajectory"]
 
 
 @dataclass(frozen=True)
@@ -97,23 +98,39 @@ class IrrepTrajectory:
         )  # fmt: skip
 
 
+class LearningOrder(Estimator):
+    """The Fourier analysis of a run at each of `steps` (default: every checkpoint), reduced to
+    per-irrep logit fractions and key irreps: ``LearningOrder().fit(run).result_`` is an
+    :class:`IrrepTrajectory`, whose ``learned_at``, ``key_from`` and ``order`` read it."""
+
+    def __init__(self, *, steps: Sequence[int] | None = None) -> None:
+        self.steps = steps
+
+    def fit(self, run: Run, *, progress: Progress | None = None) -> LearningOrder:
+        if getattr(run.task, "group", None) is None:
+            raise AnalysisError(
+                f"`run` ({run.path}) is a {run.task.name} run; the learning order needs a group task."
+            )
+        steps = tuple(run.checkpoints if self.steps is None else self.steps)
+        missing = sorted(set(steps) - set(run.checkpoints))
+        if not steps or missing:
+            raise AnalysisError(
+                f"`steps` (={list(steps)!r}) must be non-empty checkpoints of {run.path}; "
+                f"{missing} are not among {list(run.checkpoints)}."
+            )
+        fractions, keys, result, task = [], [], None, run.task
+        for i, step in enumerate(steps):
+            result = FourierAnalysis().fit(run.model_at(step), task).result_
+            fractions.append(result.logit_fractions)
+            keys.append(result.key_labels)
+            if progress is not None:
+                progress("learning order", i + 1, len(steps))
+        self.result_ = IrrepTrajectory(
+            result.group, result.irreps, result.dims, steps, tuple(fractions), tuple(keys)
+        )
+        return self
+
+
 def irrep_trajectory(run: Run, *, steps: Sequence[int] | None = None) -> IrrepTrajectory:
-    """The Fourier analysis of `run` at each of `steps` (default: every checkpoint), reduced to
-    per-irrep logit fractions and key irreps."""
-    if getattr(run.task, "group", None) is None:
-        raise AnalysisError(
-            f"`run` ({run.path}) is a {run.task.name} run; the learning order needs a group task."
-        )
-    steps = tuple(run.checkpoints if steps is None else steps)
-    missing = sorted(set(steps) - set(run.checkpoints))
-    if not steps or missing:
-        raise AnalysisError(
-            f"`steps` (={list(steps)!r}) must be non-empty checkpoints of {run.path}; "
-            f"{missing} are not among {list(run.checkpoints)}."
-        )
-    fractions, keys, result, task = [], [], None, run.task
-    for step in steps:
-        result = FourierAnalysis().fit(run.model_at(step), task).result_
-        fractions.append(result.logit_fractions)
-        keys.append(result.key_labels)
-    return IrrepTrajectory(result.group, result.irreps, result.dims, steps, tuple(fractions), tuple(keys))
+    """Shorthand for ``LearningOrder(steps=steps).fit(run).result_``."""
+    return LearningOrder(steps=steps).fit(run).result_

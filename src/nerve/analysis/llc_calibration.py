@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from nerve._estimator import Estimator
 from nerve._results import Result
 from nerve.analysis.llc import (
     LLCEstimator,
@@ -31,7 +32,7 @@ from nerve.analysis.llc import (
 )
 from nerve.errors import AnalysisError
 
-__all__ = ["LLCCalibration", "calibrate_llc"]
+__all__ = ["DEFAULT_EPSILONS", "DEFAULT_NBETAS", "LLCCalibration", "LLCCalibrator", "calibrate_llc"]
 
 # at γ = 100 the localisation alone pulls a chain back in about 2/(εγ) steps: 20 at ε = 1e-3, 20,000 at
 # 1e-6; a smaller ε cannot settle within the draws of a usual run
@@ -215,3 +216,28 @@ def _drift(draws: torch.Tensor, nbeta: float) -> tuple[float, float]:
         return float("nan"), float("nan")
     se = float(d.std() / len(d) ** 0.5) if len(d) > 1 else float("nan")
     return float(d.mean()), se
+
+
+class LLCCalibrator(Estimator):
+    """:func:`calibrate_llc` as an estimator: ``LLCCalibrator(epsilons=..., nbetas=...,
+    estimator=...).fit(model, dataset, loss_fn=...).result_`` is its :class:`LLCCalibration`
+    (same arguments, same rules, same result)."""
+
+    def __init__(
+        self,
+        *,
+        epsilons: Sequence[float] = DEFAULT_EPSILONS,
+        nbetas: Sequence[float | str] = DEFAULT_NBETAS,
+        estimator: LLCEstimator | None = None,
+        min_acceptance: float = 0.9,
+        tolerance: float = 0.1,
+    ) -> None:
+        self.epsilons = epsilons
+        self.nbetas = nbetas
+        self.estimator = estimator
+        self.min_acceptance = min_acceptance
+        self.tolerance = tolerance
+
+    def fit(self, model: torch.nn.Module, dataset: Any, *, loss_fn: LossFn | None = None) -> LLCCalibrator:
+        self.result_ = calibrate_llc(model, dataset, loss_fn=loss_fn, **self.get_params())
+        return self
