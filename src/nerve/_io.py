@@ -22,7 +22,7 @@ from typing import Any
 
 from nerve.errors import LockedError
 
-__all__ = ["LOCK", "exclusive", "finite_or_none", "null_to_nan", "strict_json", "write_text_atomic"]
+__all__ = ["LOCK", "exclusive", "finite_or_none", "strict_json", "write_text_atomic"]
 
 #: The lock file inside a locked directory; it holds a line naming the holder.
 LOCK = ".nerve.lock"
@@ -49,20 +49,6 @@ def finite_or_none(value: Any) -> Any:
         return {k: finite_or_none(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [finite_or_none(v) for v in value]
-    return value
-
-
-def null_to_nan(value: Any) -> Any:
-    """The inverse of :func:`finite_or_none` inside lists: a ``null`` among numbers was a NaN.
-    (A ``null`` that is a whole field is left as None: such a field is optional.)
-
-    >>> null_to_nan({"a": [1.0, None], "b": None, "c": [[None, 2]]})
-    {'a': [1.0, nan], 'b': None, 'c': [[nan, 2]]}
-    """
-    if isinstance(value, dict):
-        return {k: null_to_nan(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [math.nan if v is None else null_to_nan(v) for v in value]
     return value
 
 

@@ -16,8 +16,7 @@ import nerve
 from nerve.errors import ProofError
 from nerve.models import MLP, MLPConfig
 from nerve.proofs import Accuracy, Certificate, Correct, Margin, Robust, certify, check, prove
-from nerve.training import PRESETS, ModelConfig, TaskConfig, TrainConfig, train
-from nerve.training.run import checkpoint_path
+from nerve.training import PRESETS, ModelConfig, RunDir, TaskConfig, TrainConfig, train
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -79,7 +78,7 @@ def test_an_edited_weight_makes_inputs_fail_and_the_prover_names_them(solved, tm
     model = run.model_at(step)  # a fresh copy: the fixture's run.model is shared
     with torch.no_grad():
         model.unembed.weight[0, :] -= 200.0  # the logit of class 0 along every neuron
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, checkpoint_path(edited, step))
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, RunDir(edited).checkpoint(step))
     broken = nerve.load(edited)
     result = certify(broken, Correct()).result
     assert result.verdict == "refuted" and result.failing

@@ -227,14 +227,6 @@ def resume_point(run_dir: Path | RunDir, model: nn.Module) -> tuple[int, dict[st
     return None
 
 
-def checkpoint_path(run_dir: Path | RunDir, step: int) -> Path:
-    return RunDir.of(run_dir).checkpoint(step)
-
-
-def checkpoint_steps(run_dir: Path | RunDir) -> tuple[int, ...]:
-    return RunDir.of(run_dir).checkpoint_steps()
-
-
 def write_config(run_dir: Path | RunDir, config: TrainConfig, *, threads: int) -> None:
     """The exact config of a run, with the torch threads it trains with (the order in which
     its sums are taken: a resume uses the same number, or its bits differ)."""
