@@ -21,8 +21,8 @@ import torch
 
 import nerve
 from nerve.analysis import FourierAnalysis, view
-from nerve.analysis.fourier import neuron_spectrum
-from nerve.analysis.progress import ProgressMeasures
+from nerve.analysis.fourier.irreps import neuron_spectrum
+from nerve.analysis.fourier.progress import ProgressMeasures
 from nerve.training import RunDir
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nerve.analysis.llc import LLCEstimator
+from nerve.analysis.llc.estimator import LLCEstimator
 
 P = 113
 
@@ -55,7 +55,7 @@ def trained_mlp(hidden: int, X: torch.Tensor, y: torch.Tensor, *, seed: int = 0)
 def nerve_llc(model, X, y, *, chains, draws, batch, eps, gamma, nbeta, device) -> tuple[float, float, float]:
     t0 = time.perf_counter()
     est = LLCEstimator(
-        epsilon=eps, gamma=gamma, nbeta=nbeta, num_chains=chains, num_draws=draws, batch_size=batch,
+        epsilon=eps, gamma=gamma, nbeta=nbeta, n_chains=chains, n_draws=draws, batch_size=batch,
         seed=0, device=device,
     ).fit(model, (X, y))  # fmt: skip
     if device.startswith("cuda"):
@@ -78,7 +78,7 @@ def token_loss(m: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
 
 
 def nanda_transformer(device: str) -> tuple[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor]:
-    from nerve.analysis.llc_curve import training_data
+    from nerve.analysis.llc.trajectory import training_data
     from nerve.training import load
 
     run = load(Path(__file__).resolve().parents[1] / "fixtures" / "nanda2023")
@@ -94,7 +94,7 @@ def devinterp_llc(model, rows, *, chains, draws, batch, eps, gamma, nbeta, devic
     dataset = Dataset.from_dict({"input_ids": rows.tolist()}).with_format("torch")
     t0 = time.perf_counter()
     out = llc(
-        model, dataset, {}, lr=eps, n_beta=nbeta, localization=gamma, num_chains=chains, num_draws=draws,
+        model, dataset, {}, lr=eps, n_beta=nbeta, localization=gamma, n_chains=chains, n_draws=draws,
         batch_size=batch, num_burnin_steps=0, num_init_loss_batches=math.ceil(len(rows) / batch),
         loss_fn=loss_fn, device=device,
     )  # fmt: skip

@@ -24,7 +24,7 @@ import warnings
 import torch
 from torch.nn import functional as F
 
-from nerve.analysis.llc import LLCEstimator
+from nerve.analysis.llc.estimator import LLCEstimator
 
 
 def lm_loss(out, ids: torch.Tensor) -> torch.Tensor:
@@ -70,7 +70,7 @@ def main() -> None:
     print(f"{'chains':>6} {'s/step':>9} {'floor s':>9} {'ratio':>6} {'peak GiB':>9} {'llc':>10}")
     for chains in args.chains:
         est = LLCEstimator(
-            epsilon=1e-5, gamma=100.0, nbeta="batch", num_chains=chains, num_draws=1, batch_size=args.batch,
+            epsilon=1e-5, gamma=100.0, nbeta="batch", n_chains=chains, n_draws=1, batch_size=args.batch,
             params=params, init_loss_samples=args.batch, device=args.device,
         )  # fmt: skip
         est.fit(model, (ids, ids), loss_fn=lm_loss)  # warm-up: kernels, vmap tracing
@@ -78,7 +78,7 @@ def main() -> None:
             torch.cuda.reset_peak_memory_stats()
         seconds = {}
         for draws in (1, 1 + args.draws):  # the difference leaves out L(w*) and the first step's MALA check
-            est.num_draws = draws
+            est.n_draws = draws
             sync(args.device)
             t0 = time.perf_counter()
             est.fit(model, (ids, ids), loss_fn=lm_loss)

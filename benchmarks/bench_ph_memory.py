@@ -1,4 +1,5 @@
-"""ripser.py's peak memory against nerve's estimate (:func:`nerve.analysis.topology.estimate_memory`).
+"""ripser.py's peak memory against nerve's estimate
+(:func:`nerve.analysis.topology.estimate_memory`).
 
 Clouds: a noisy circle in R² (noise 0.05), a torus in R³ (radii 2 and 1, noise 0.02) and standard
 Gaussian points in R⁴ and R^16, 1k–5k points, seed 0. Each run is a fresh subprocess that builds

@@ -50,7 +50,7 @@ else:
     X = torch.randn(n, 16, generator=g, dtype=torch.float64)
 if tool.startswith("nerve"):
     import ripser  # noqa: F401  (nerve imports it on first use; load it before timing, as for ripser.py)
-    from nerve.analysis.topology import PersistentHomology, estimate_memory
+    from nerve.analysis.topology.homology import PersistentHomology, estimate_memory
 elif tool == "ripser":
     from ripser import ripser
 else:
@@ -148,7 +148,7 @@ def large_circle() -> None:
 
     import torch
 
-    from nerve.analysis.topology import MemoryBudgetError, PersistentHomology, circular_agreement
+    from nerve.analysis.topology.homology import MemoryBudgetError, PersistentHomology, circular_agreement
 
     g = torch.Generator().manual_seed(0)
     t = torch.rand(100_000, generator=g)

@@ -8,8 +8,8 @@ import typer
 from typer.testing import CliRunner
 
 import nerve
-from nerve.analysis.llc import LLCEstimator
-from nerve.analysis.llc_calibration import calibrate_llc
+from nerve.analysis.llc.calibration import calibrate_llc
+from nerve.analysis.llc.estimator import LLCEstimator
 from nerve.cli import app
 from nerve.sweep import run_sweep
 
@@ -158,7 +158,7 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
     assert curve["steps"] == list(nerve.load(run_dir).checkpoints) and len(curve["llc_mean"]) == len(
         curve["steps"]
     )
-    assert curve["estimator"]["nbeta"] == 5.0 and curve["estimator"]["num_chains"] == 2
+    assert curve["estimator"]["nbeta"] == 5.0 and curve["estimator"]["n_chains"] == 2
     assert "stage boundaries" in result.output
     assert 'id="figure-llc"' in (run_dir / "report.html").read_text()
     cal = ["llc", str(run_dir), "--calibrate", "--chains", "2", "--draws", "20", "--batch-size", "8",
@@ -266,7 +266,7 @@ def _default(function, name: str):
 def test_the_llc_flags_default_to_the_librarys_values():
     # one source of truth: a default typed into the CLI would drift from the estimator's again
     flags = {p.name: p.default for p in _command("llc").params}
-    names = {"chains": "num_chains", "draws": "num_draws", "burnin": "num_burnin", "epsilon": "epsilon",
+    names = {"chains": "n_chains", "draws": "n_draws", "burnin": "n_burnin", "epsilon": "epsilon",
              "gamma": "gamma", "nbeta": "nbeta", "batch_size": "batch_size", "seed": "seed"}  # fmt: skip
     assert {flag: flags[flag] for flag in names} == {
         flag: _default(LLCEstimator, f) for flag, f in names.items()

@@ -9,7 +9,7 @@ import pytest
 
 import nerve.analysis
 from nerve._results import Result
-from nerve.analysis.progress import Phases, ProgressResult
+from nerve.analysis.fourier.progress import Phases, ProgressResult
 from nerve.errors import AnalysisError
 
 
@@ -82,11 +82,14 @@ def test_not_json_is_refused_by_name():
 def test_the_committed_llc_fixture_written_before_the_format_key_reads():
     from pathlib import Path
 
-    from nerve.analysis.llc_calibration import LLCCalibration
-    from nerve.analysis.llc_curve import LLCCurve
+    from nerve.analysis.llc.calibration import LLCCalibrationResult
+    from nerve.analysis.llc.trajectory import LLCTrajectoryResult
 
     folder = Path(__file__).resolve().parents[1] / "fixtures" / "nanda2023" / "analysis"
-    curve = LLCCurve.from_json((folder / "llc.json").read_text(), source="llc.json")
-    calibration = LLCCalibration.from_json((folder / "llc_calibration.json").read_text())
+    curve = LLCTrajectoryResult.from_json((folder / "llc.json").read_text(), source="llc.json")
+    calibration = LLCCalibrationResult.from_json((folder / "llc_calibration.json").read_text())
     assert len(curve.steps) == len(curve.llc_mean) > 1 and calibration.epsilons
-    assert json.loads(curve.to_json())["format"] == "nerve-llc-curve/1"
+    assert json.loads(curve.to_json())["format"] == "nerve-llc-trajectory/1"
+    # written under its name before the LLC subpackage (LLCCurve), it still reads
+    former = {**json.loads(curve.to_json()), "format": "nerve-llc-curve/1"}
+    assert LLCTrajectoryResult.from_dict(former) == curve

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from nerve.analysis import FourierAnalysis, PersistentHomology, ProgressMeasures
-from nerve.analysis.fourier import FourierResult
-from nerve.analysis.progress import ProgressResult
-from nerve.analysis.topology import TopologyResult
+from nerve.analysis.fourier.irreps import FourierResult
+from nerve.analysis.fourier.progress import ProgressResult
+from nerve.analysis.topology.homology import TopologyResult
 from nerve.training import ModelConfig, TaskConfig, TrainConfig, train
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["available_memory"]
+__all__ = ["available_memory", "format_bytes"]
 
 
 def available_memory() -> int:
@@ -38,3 +38,13 @@ def available_memory() -> int:
                 used = 0
             avail = min(avail, max(int(limit) - used, 0))
     return avail
+
+
+def format_bytes(n_bytes: int) -> str:
+    """A memory size for an error message, in GiB (TiB from 1024 GiB).
+
+    >>> format_bytes(3 << 30), format_bytes(5 << 40)
+    ('3.0 GiB', '5 TiB')
+    """
+    gib = n_bytes / 2**30
+    return f"{gib / 1024:,.0f} TiB" if gib >= 1024 else f"{gib:.1f} GiB"

@@ -28,8 +28,8 @@ R = TypeVar("R", bound="Result")
 class Result:
     """Base of a frozen dataclass result: ``to_json``, ``from_json``, ``to_dict``, ``from_dict``.
 
-    A subclass sets ``FORMAT`` (``"nerve-<kind>/1"``); nested dataclasses in its fields need no
-    base of their own.
+    A subclass sets ``FORMAT`` (``"nerve-<kind>/1"``) and, after a rename, ``FORMERLY``; nested
+    dataclasses in its fields need no base of their own.
 
     >>> @dataclasses.dataclass(frozen=True)
     ... class Toy(Result):
@@ -45,6 +45,8 @@ class Result:
     """
 
     FORMAT: ClassVar[str] = ""
+    #: Formats this result was written under before a rename, read as ``FORMAT``.
+    FORMERLY: ClassVar[tuple[str, ...]] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as plain Python values, with ``"format"`` first."""
@@ -63,7 +65,7 @@ class Result:
             )
         data = dict(data)
         found = data.pop("format", cls.FORMAT)
-        if found != cls.FORMAT:
+        if found != cls.FORMAT and found not in cls.FORMERLY:
             raise AnalysisError(f"{source}: format {found!r} is not {cls.FORMAT!r} (a {cls.__name__}).")
         return _decode_fields(cls, data, source)
 

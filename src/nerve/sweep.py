@@ -44,7 +44,7 @@ from nerve._estimator import Progress
 from nerve._io import exclusive, strict_json
 
 # the universality statistics of a sweep's rows live with the analyses; importable from here too
-from nerve.analysis.universality import LOGIT_KEY, key_irrep_counts, learning_orders, logit_key_counts
+from nerve.analysis.fourier.universality import LOGIT_KEY, key_irrep_counts, learning_orders, logit_key_counts
 from nerve.training import PRESETS, RunDir, TrainConfig
 from nerve.training.config import ConfigError
 from nerve.training.run import CheckpointError

@@ -10,8 +10,8 @@ from torch import nn
 import nerve
 from nerve import AnalysisError
 from nerve.analysis import FourierAnalysis, FourierResult, ModelView, view
-from nerve.analysis._pairs import GroupTask
-from nerve.analysis.fourier import (
+from nerve.analysis.fourier._pairs import GroupTask
+from nerve.analysis.fourier.irreps import (
     _cyclic_neuron_power,
     _group_neuron_power,
     distance_irrelevance,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import nerve
-from nerve.analysis import FourierAnalysis, IrrepTrajectory, irrep_trajectory
+from nerve.analysis import FourierAnalysis, LearningOrderResult, irrep_trajectory
 from nerve.errors import AnalysisError
 from nerve.training import PRESETS, train
 
@@ -45,7 +45,7 @@ def test_a_subset_of_checkpoints(s5):
 
 
 def test_learned_at_key_from_and_order_follow_their_rules():
-    t = IrrepTrajectory(
+    t = LearningOrderResult(
         group="G", irreps=("a", "b", "c", "d"), dims=(1, 2, 3, 4), steps=(0, 10, 20, 30, 40),
         logit_fractions=(
             (0.0, 0.00, 0.0, 0.00),
@@ -60,7 +60,7 @@ def test_learned_at_key_from_and_order_follow_their_rules():
     assert t.learned_at(min_peak=0.01) == {"a": 40, "b": 10, "c": 20, "d": 10}
     assert t.key_from() == {"a": 40, "b": 40, "d": 40}  # b dropped out at 30: key only from 40 again
     assert t.order() == ("b", "a", "d")  # d never learned: last
-    assert IrrepTrajectory.from_dict(t.to_dict()) == t
+    assert LearningOrderResult.from_dict(t.to_dict()) == t
     with pytest.raises(AnalysisError, match=r"`min_peak` \(=0\) must be in \(0, 1\]"):
         t.learned_at(min_peak=0)
 

@@ -10,8 +10,8 @@ from torch import nn
 
 from nerve import AnalysisError, NerveWarning
 from nerve.analysis import MemoryBudgetError
-from nerve.analysis import llc as llc_module
 from nerve.analysis.llc import LLCEstimator, LLCResult, default_nbeta, rrr_learning_coefficient
+from nerve.analysis.llc import estimator as llc_module
 
 
 def half_mse(output, target):
@@ -56,7 +56,7 @@ def test_a_gaussian_posterior_gives_its_exact_expectation():
     var = eps / (1 - (1 - eps * a / 2) ** 2)
     expected = float(nbeta * (0.5 * h * var).sum())
     assert abs(expected - 3.0) < 0.3  # close to d/2 at these settings
-    est = LLCEstimator(epsilon=eps, gamma=gamma, nbeta=nbeta, num_chains=32, num_draws=1500, num_burnin=300,
+    est = LLCEstimator(epsilon=eps, gamma=gamma, nbeta=nbeta, n_chains=32, n_draws=1500, n_burnin=300,
                        batch_size=len(X), seed=0).fit(model, (X, y), loss_fn=half_mse)  # fmt: skip
     standard_error = est.llc_std_ / math.sqrt(32)
     assert abs(est.llc_mean_ - expected) < max(3 * standard_error, 0.05 * expected)
@@ -68,7 +68,7 @@ def test_reduced_rank_regression_within_ten_percent_of_aoyagi_watanabe():
     M, N, H, r = 4, 4, 3, 1
     assert rrr_learning_coefficient(M, N, H, r) == 6.0
     model, X, y = rrr(M, N, H, r, n=10_000)
-    est = LLCEstimator(epsilon=3e-5, gamma=1.0, nbeta="dataset", num_chains=8, num_draws=2000, num_burnin=500,
+    est = LLCEstimator(epsilon=3e-5, gamma=1.0, nbeta="dataset", n_chains=8, n_draws=2000, n_burnin=500,
                        batch_size=500, seed=0).fit(model, (X, y), loss_fn=half_mse)  # fmt: skip
     assert est.llc_mean_ == pytest.approx(6.0, rel=0.10)
 
@@ -87,7 +87,7 @@ def test_nbeta_rules():
     assert default_nbeta("batch", n=1000, batch_size=64) == pytest.approx(64 / math.log(64))
     assert default_nbeta("dataset", n=1000, batch_size=64) == pytest.approx(1000 / math.log(1000))
     model, X, y = least_squares()
-    r = LLCEstimator(nbeta="batch", num_draws=5, batch_size=100).fit(model, (X, y), loss_fn=half_mse).result_
+    r = LLCEstimator(nbeta="batch", n_draws=5, batch_size=100).fit(model, (X, y), loss_fn=half_mse).result_
     assert r.nbeta == pytest.approx(100 / math.log(100))
     with pytest.raises(
         AnalysisError, match=r"`nbeta` \(='data'\) must be a positive number, 'batch' or 'dataset'"
@@ -97,7 +97,7 @@ def test_nbeta_rules():
 
 def test_seeded_chains_reproduce_and_differ_by_seed():
     model, X, y = least_squares()
-    fit = lambda seed: LLCEstimator(num_chains=3, num_draws=20, batch_size=50, nbeta=10.0, seed=seed).fit(  # noqa: E731
+    fit = lambda seed: LLCEstimator(n_chains=3, n_draws=20, batch_size=50, nbeta=10.0, seed=seed).fit(  # noqa: E731
         model, (X, y), loss_fn=half_mse
     )
     a, b, c = fit(0), fit(0), fit(1)
@@ -110,7 +110,7 @@ def test_init_loss_is_on_the_whole_dataset_and_the_model_is_left_as_it_was():
     model, X, y = least_squares(n=5000)
     model.train()
     before = model.weight.detach().clone()
-    est = LLCEstimator(num_draws=10, batch_size=32, nbeta=10.0).fit(model, (X, y), loss_fn=half_mse)
+    est = LLCEstimator(n_draws=10, batch_size=32, nbeta=10.0).fit(model, (X, y), loss_fn=half_mse)
     with torch.no_grad():
         assert est.result_.init_loss == pytest.approx(float(half_mse(model(X), y)), rel=1e-12)
     assert est.result_.init_loss_samples == 5000
@@ -121,7 +121,7 @@ def test_init_loss_is_on_the_whole_dataset_and_the_model_is_left_as_it_was():
 def test_draws_below_the_start_flag_a_point_that_is_not_a_minimum():
     model, X, y = least_squares()
     model.weight.data += 0.5  # off the minimum: sampling walks downhill
-    est = LLCEstimator(epsilon=1e-3, nbeta=50.0, gamma=1.0, num_draws=200, batch_size=len(X)).fit(
+    est = LLCEstimator(epsilon=1e-3, nbeta=50.0, gamma=1.0, n_draws=200, batch_size=len(X)).fit(
         model, (X, y), loss_fn=half_mse
     )
     assert est.result_.fraction_below_init > 0.9 and est.llc_mean_ < 0
@@ -130,9 +130,9 @@ def test_draws_below_the_start_flag_a_point_that_is_not_a_minimum():
 def test_divergent_chains_are_reported_by_chain_and_kept():
     model, X, y = least_squares()
     with pytest.warns(NerveWarning, match=r"LLC chains \[0, 1\] diverged"):
-        est = LLCEstimator(
-            epsilon=1.0, gamma=1.0, nbeta=1000.0, num_chains=2, num_draws=50, batch_size=100
-        ).fit(model, (X, y), loss_fn=half_mse)
+        est = LLCEstimator(epsilon=1.0, gamma=1.0, nbeta=1000.0, n_chains=2, n_draws=50, batch_size=100).fit(
+            model, (X, y), loss_fn=half_mse
+        )
     assert est.result_.divergent_chains == (0, 1)
     assert len(est.result_.llc_per_chain) == 2
 
@@ -140,7 +140,7 @@ def test_divergent_chains_are_reported_by_chain_and_kept():
 def test_mala_acceptance_falls_as_the_step_grows():
     model, X, y = least_squares()
     rates = [
-        LLCEstimator(epsilon=eps, nbeta=50.0, num_draws=200, batch_size=len(X), mala_every=1)
+        LLCEstimator(epsilon=eps, nbeta=50.0, n_draws=200, batch_size=len(X), mala_every=1)
         .fit(model, (X, y), loss_fn=half_mse)
         .result_.mala_acceptance
         for eps in (1e-4, 3e-3, 2e-2)
@@ -150,7 +150,7 @@ def test_mala_acceptance_falls_as_the_step_grows():
 
 def test_result_round_trips_through_json():
     model, X, y = least_squares()
-    r = LLCEstimator(num_draws=5, batch_size=50, nbeta=10.0).fit(model, (X, y), loss_fn=half_mse).result_
+    r = LLCEstimator(n_draws=5, batch_size=50, nbeta=10.0).fit(model, (X, y), loss_fn=half_mse).result_
     assert LLCResult.from_json(r.to_json()) == r
 
 
@@ -158,8 +158,8 @@ def test_errors_name_the_argument():
     model, X, y = least_squares()
     with pytest.raises(AnalysisError, match=r"`epsilon` \(=-1\) must be a positive number"):
         LLCEstimator(epsilon=-1).fit(model, (X, y))
-    with pytest.raises(AnalysisError, match=r"`num_chains` \(=0\) must be an integer >= 1"):
-        LLCEstimator(num_chains=0).fit(model, (X, y))
+    with pytest.raises(AnalysisError, match=r"`n_chains` \(=0\) must be an integer >= 1"):
+        LLCEstimator(n_chains=0).fit(model, (X, y))
     with pytest.raises(
         AnalysisError, match=r"`batch_size` \(=1000\) must be at most the dataset's size \(500\)"
     ):
@@ -190,8 +190,8 @@ def test_the_llc_of_a_subset_of_parameters_counts_only_those():
     model = nn.Linear(3, 2).double()
     solution = torch.linalg.lstsq(torch.cat([X, torch.ones(2000, 1, dtype=torch.float64)], 1), y).solution
     model.weight.data, model.bias.data = solution[:3].T.contiguous(), solution[3].contiguous()
-    fit = lambda params: LLCEstimator(epsilon=1e-3, gamma=1.0, nbeta=100.0, num_chains=16, num_draws=1000,  # noqa: E731
-                                      num_burnin=200, batch_size=2000, params=params, seed=0).fit(
+    fit = lambda params: LLCEstimator(epsilon=1e-3, gamma=1.0, nbeta=100.0, n_chains=16, n_draws=1000,  # noqa: E731
+                                      n_burnin=200, batch_size=2000, params=params, seed=0).fit(
         model, (X, y), loss_fn=half_mse
     )  # fmt: skip
     assert fit(None).llc_mean_ == pytest.approx(4.0, rel=0.10)
@@ -222,7 +222,7 @@ def strict(text: str):
         ({"gamma": math.nan}, r"`gamma` \(=nan\) must be a number >= 0"),
         ({"nbeta": math.inf}, r"`nbeta` \(=inf\) must be a positive number, 'batch' or 'dataset'"),
         ({"max_loss_increase": math.inf}, r"`max_loss_increase` \(=inf\) must be a positive number"),
-        ({"num_draws": 10.0}, r"`num_draws` \(=10.0\) must be an integer >= 1"),
+        ({"n_draws": 10.0}, r"`n_draws` \(=10.0\) must be an integer >= 1"),
         ({"mala_every": 0}, r"`mala_every` \(=0\) must be an integer >= 1"),
         ({"seed": -1}, r"`seed` \(=-1\) must be an integer from 0 to 2\*\*64 - 1"),
         ({"params": "weight"}, r"`params` \(='weight'\) must be a non-empty list"),
@@ -232,7 +232,7 @@ def strict(text: str):
 def test_every_hyperparameter_is_checked_when_fit_starts(kwargs, says):
     model, X, y = least_squares()
     with pytest.raises(AnalysisError, match=says):
-        LLCEstimator(**{"num_draws": 5, **kwargs}).fit(model, (X, y), loss_fn=half_mse)
+        LLCEstimator(**{"n_draws": 5, **kwargs}).fit(model, (X, y), loss_fn=half_mse)
 
 
 def test_a_step_that_must_diverge_or_overflow_is_refused():
@@ -261,16 +261,16 @@ def test_too_many_chains_are_refused_before_anything_is_allocated(monkeypatch):
     monkeypatch.setattr(llc_module, "_run_chains", never)
     with pytest.raises(
         MemoryBudgetError,
-        match=r"`num_chains` \(=10000000\): 10000000 SGLD chains of 10100 parameters need about",
+        match=r"`n_chains` \(=10000000\): 10000000 SGLD chains of 10100 parameters need about",
     ):
-        LLCEstimator(num_chains=10_000_000, nbeta=2.0, batch_size=64).fit(model, (X, X), loss_fn=half_mse)
+        LLCEstimator(n_chains=10_000_000, nbeta=2.0, batch_size=64).fit(model, (X, X), loss_fn=half_mse)
 
 
 def test_json_of_diverged_chains_is_strict_and_reads_back():
     model, X, y = least_squares()
     with pytest.warns(NerveWarning, match="diverged"):
         r = (
-            LLCEstimator(epsilon=1.0, gamma=1.0, nbeta=1e6, num_chains=2, num_draws=50, batch_size=100)
+            LLCEstimator(epsilon=1.0, gamma=1.0, nbeta=1e6, n_chains=2, n_draws=50, batch_size=100)
             .fit(model, (X, y), loss_fn=half_mse)
             .result_
         )

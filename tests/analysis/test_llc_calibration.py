@@ -11,8 +11,8 @@ from torch import nn
 
 from nerve import AnalysisError
 from nerve.analysis import MemoryBudgetError
-from nerve.analysis.llc import LLCEstimator
-from nerve.analysis.llc_calibration import LLCCalibration, calibrate_llc
+from nerve.analysis.llc.calibration import LLCCalibrationResult, calibrate_llc
+from nerve.analysis.llc.estimator import LLCEstimator
 
 
 def test_the_sweep_rejects_unsettled_and_divergent_cells_and_recommends_the_plateau():
@@ -21,7 +21,7 @@ def test_the_sweep_rejects_unsettled_and_divergent_cells_and_recommends_the_plat
     nbeta, gamma = 50.0, 5.0
     h = torch.linalg.eigvalsh(X.T @ X / len(X)).repeat(2)
     exact = float((nbeta * h / (2 * (nbeta * h + gamma))).sum())
-    est = LLCEstimator(gamma=gamma, num_chains=8, num_draws=600, batch_size=len(X), seed=0)
+    est = LLCEstimator(gamma=gamma, n_chains=8, n_draws=600, batch_size=len(X), seed=0)
     epsilons = [1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.5]  # 0.5: ε(nβh + γ) >> 4, but εγ < 4 is allowed
     cal = calibrate_llc(model, (X, y), epsilons=epsilons, nbetas=[nbeta], estimator=est, loss_fn=half_mse)
     # ε = 1e-5: the relaxation time 2/(ε(nβh + γ)) is thousands of steps; the trace still rises
@@ -35,7 +35,7 @@ def test_the_sweep_rejects_unsettled_and_divergent_cells_and_recommends_the_plat
 
 def test_cells_share_one_run_and_each_keeps_its_own_hyperparameters():
     model, X, y = least_squares()
-    est = LLCEstimator(gamma=1.0, num_chains=2, num_draws=30, batch_size=100, seed=3)
+    est = LLCEstimator(gamma=1.0, n_chains=2, n_draws=30, batch_size=100, seed=3)
     cal = calibrate_llc(model, (X, y), epsilons=[1e-4, 1e-3], nbetas=["batch", 20.0], estimator=est,
                         loss_fn=half_mse)  # fmt: skip
     assert cal.nbetas == (pytest.approx(100 / math.log(100)), 20.0)
@@ -44,13 +44,13 @@ def test_cells_share_one_run_and_each_keeps_its_own_hyperparameters():
     # a larger step moves the chains further from w* in the same number of draws
     for row in cal.llc_mean:
         assert row[1] > row[0]
-    assert cal.estimator["num_chains"] == 2 and cal.estimator["seed"] == 3
-    assert LLCCalibration.from_json(cal.to_json()) == cal
+    assert cal.estimator["n_chains"] == 2 and cal.estimator["seed"] == 3
+    assert LLCCalibrationResult.from_json(cal.to_json()) == cal
 
 
 def test_no_stable_region_is_said_plainly():
     model, X, y = least_squares()
-    est = LLCEstimator(gamma=0.5, num_chains=2, num_draws=20, batch_size=len(X))
+    est = LLCEstimator(gamma=0.5, n_chains=2, n_draws=20, batch_size=len(X))
     cal = calibrate_llc(model, (X, y), epsilons=[5.0], nbetas=[50.0], estimator=est, loss_fn=half_mse)
     assert cal.recommended == (None,) and cal.recommendation() is None
 
@@ -78,34 +78,32 @@ def test_grid_steps_that_must_diverge_and_grids_too_big_for_memory_are_refused()
     with pytest.raises(AnalysisError, match=r"`tolerance` \(=nan\) must be between 0 and 1"):
         calibrate_llc(model, (X, y), tolerance=math.nan)
     big, Xb = nn.Linear(100, 100), torch.randn(64, 100)
-    est = LLCEstimator(num_chains=1_000_000, batch_size=64)
-    with pytest.raises(
-        MemoryBudgetError, match=r"`num_chains` \(=1000000\) × 14 cells: 14000000 SGLD chains"
-    ):
+    est = LLCEstimator(n_chains=1_000_000, batch_size=64)
+    with pytest.raises(MemoryBudgetError, match=r"`n_chains` \(=1000000\) × 14 cells: 14000000 SGLD chains"):
         calibrate_llc(big, (Xb, Xb), nbetas=["batch", 2.0], estimator=est, loss_fn=half_mse)
 
 
 def test_the_json_is_strict_where_a_standard_error_is_unknown():
     model, X, y = least_squares()
-    est = LLCEstimator(gamma=1.0, num_chains=1, num_draws=10, batch_size=100)
+    est = LLCEstimator(gamma=1.0, n_chains=1, n_draws=10, batch_size=100)
     cal = calibrate_llc(model, (X, y), epsilons=[1e-4], nbetas=[20.0], estimator=est, loss_fn=half_mse)
     assert math.isnan(cal.drift_se[0][0])  # one chain: no standard error
     text = cal.to_json()
     data = json.loads(text, parse_constant=lambda token: pytest.fail(f"bare {token} in JSON"))
     assert data["drift_se"] == [[None]]
-    back = LLCCalibration.from_json(text)
+    back = LLCCalibrationResult.from_json(text)
     assert math.isnan(back.drift_se[0][0]) and back.to_json() == text
 
 
 def test_the_calibrator_estimator_is_calibrate_llc():
-    from nerve.analysis.llc_calibration import LLCCalibrator
+    from nerve.analysis.llc.calibration import LLCCalibrator
 
     torch.manual_seed(0)
     X = torch.randn(200, 2)
     y = X @ torch.ones(2, 1) + torch.randn(200, 1)
     model = torch.nn.Linear(2, 1, bias=False)
     model.weight.data = torch.linalg.lstsq(X, y).solution.T
-    est = LLCEstimator(gamma=1.0, num_chains=2, num_draws=50, batch_size=200)
+    est = LLCEstimator(gamma=1.0, n_chains=2, n_draws=50, batch_size=200)
     kwargs = {"epsilons": [1e-3, 3e-3], "nbetas": [20.0], "estimator": est}
     by_function = calibrate_llc(model, (X, y), loss_fn=torch.nn.functional.mse_loss, **kwargs)
     by_estimator = LLCCalibrator(**kwargs).fit(model, (X, y), loss_fn=torch.nn.functional.mse_loss).result_

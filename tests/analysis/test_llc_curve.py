@@ -8,8 +8,8 @@ import torch.nn.functional as F
 
 import nerve
 from nerve import AnalysisError
-from nerve.analysis.llc import LLCEstimator
-from nerve.analysis.llc_curve import LLCCurve, LLCTrajectory, trend_changes
+from nerve.analysis.llc.estimator import LLCEstimator
+from nerve.analysis.llc.trajectory import LLCTrajectory, LLCTrajectoryResult, trend_changes
 from nerve.tasks import split_indices
 from nerve.training import PRESETS, train
 
@@ -30,18 +30,18 @@ def small_run(tmp_path_factory):
 
 
 def test_the_trajectory_estimates_every_checkpoint_on_the_training_split(small_run):
-    est = LLCEstimator(num_chains=2, num_draws=10, batch_size=8, nbeta=5.0)
+    est = LLCEstimator(n_chains=2, n_draws=10, batch_size=8, nbeta=5.0)
     curve = LLCTrajectory(estimator=est).fit(small_run).result_
     assert curve.steps == small_run.checkpoints
     assert len(curve.llc_mean) == len(curve.llc_std) == len(curve.mala_acceptance) == len(curve.steps)
     assert all(b in curve.steps for b in curve.boundaries)
-    assert curve.estimator["num_chains"] == 2 and curve.estimator["nbeta"] == 5.0
-    assert LLCCurve.from_json(curve.to_json()) == curve
+    assert curve.estimator["n_chains"] == 2 and curve.estimator["nbeta"] == 5.0
+    assert LLCTrajectoryResult.from_json(curve.to_json()) == curve
     # the last point is a fresh estimator's answer at the final checkpoint, on the training split
     # and the trainer's float64 cross-entropy, with the same hyperparameters and seed
     inputs, targets = small_run.task.enumerate()
     split = split_indices(len(targets), small_run.config.train_fraction, seed=small_run.config.seed)
-    again = LLCEstimator(num_chains=2, num_draws=10, batch_size=8, nbeta=5.0).fit(
+    again = LLCEstimator(n_chains=2, n_draws=10, batch_size=8, nbeta=5.0).fit(
         small_run.model_at(small_run.checkpoints[-1]),
         (inputs[split.train], targets[split.train]),
         loss_fn=lambda output, target: F.cross_entropy(output.double(), target),
@@ -63,11 +63,11 @@ def test_sampled_data_has_no_dataset_to_estimate_on(tmp_path):
 
 
 def test_the_curve_json_is_strict_and_reads_back():
-    curve = LLCCurve(steps=(0, 10), llc_mean=(1.5, math.nan), llc_std=(0.1, math.inf), divergent_chains=((), (0, 1)),
+    curve = LLCTrajectoryResult(steps=(0, 10), llc_mean=(1.5, math.nan), llc_std=(0.1, math.inf), divergent_chains=((), (0, 1)),
                      mala_acceptance=(0.9, 0.0), boundaries=(), rule="r", estimator={"epsilon": 1e-4})  # fmt: skip
     text = curve.to_json()
     data = json.loads(text, parse_constant=lambda token: pytest.fail(f"bare {token} in JSON"))
     assert data["llc_mean"] == [1.5, None] and data["llc_std"] == [0.1, None]
-    back = LLCCurve.from_json(text)
+    back = LLCTrajectoryResult.from_json(text)
     assert back.llc_mean[0] == 1.5 and math.isnan(back.llc_mean[1]) and math.isnan(back.llc_std[1])
     assert back.to_json() == text

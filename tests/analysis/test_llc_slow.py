@@ -52,6 +52,6 @@ def not_reproduced(shape, measured):
 )
 def test_reduced_rank_regression_shapes_within_ten_percent(M, N, H, r):
     model, X, y = rrr_at_truth(M, N, H, r, n=10_000)
-    est = LLCEstimator(epsilon=3e-5, gamma=1.0, nbeta="dataset", num_chains=8, num_draws=2000, num_burnin=500,
+    est = LLCEstimator(epsilon=3e-5, gamma=1.0, nbeta="dataset", n_chains=8, n_draws=2000, n_burnin=500,
                        batch_size=500, seed=0).fit(model, (X, y), loss_fn=half_mse)  # fmt: skip
     assert est.llc_mean_ == pytest.approx(rrr_learning_coefficient(M, N, H, r), rel=0.10)

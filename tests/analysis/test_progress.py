@@ -7,7 +7,7 @@ import torch
 
 import nerve
 from nerve import AnalysisError
-from nerve.analysis.progress import ProgressMeasures, ProgressResult, gini, phases
+from nerve.analysis.fourier.progress import ProgressMeasures, ProgressResult, gini, phases
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 

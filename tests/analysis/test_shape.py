@@ -6,7 +6,7 @@ import pytest
 
 import nerve
 from nerve import AnalysisError
-from nerve.analysis.shape import FrequencyCircles, ShapeResult
+from nerve.analysis.fourier.circles import CirclesResult, FrequencyCircles
 from nerve.models import MLP, MLPConfig
 from nerve.tasks import group_composition
 
@@ -26,7 +26,7 @@ def test_one_significant_circle_per_key_frequency_read_as_k_a_mod_p(nanda):
         assert c.betti[1] == 1, c
         assert c.agreement >= 0.99, c  # the coordinate is k·a mod p up to rotation and reflection
         assert c.persistence[0] > 5 * max(c.persistence[1:], default=0)  # nothing else comes close
-    assert ShapeResult.from_json(nanda.result_.to_json()) == nanda.result_
+    assert CirclesResult.from_json(nanda.result_.to_json()) == nanda.result_
 
 
 def test_a_frequency_that_is_not_key_has_no_circle(nanda):

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from nerve import AnalysisError
-from nerve.analysis._landmarks import maxmin_landmarks
-from nerve.analysis._sparse import sparse_rips_graph
-from nerve.analysis.topology import (
+from nerve.analysis.topology._landmarks import maxmin_landmarks
+from nerve.analysis.topology._sparse import sparse_rips_graph
+from nerve.analysis.topology.homology import (
     MemoryBudgetError,
     PersistentHomology,
     TopologyResult,
@@ -252,7 +252,7 @@ def test_a_field_above_127_is_refused_at_once():
 def test_the_distance_matrix_has_a_zero_diagonal():
     # torch.cdist leaves ~1e-7 on the diagonal, which ripser.py reads as vertex births: it then
     # copies the whole matrix into a sparse one and drops its enclosing-radius threshold
-    from nerve.analysis.topology import _distances
+    from nerve.analysis.topology.homology import _distances
 
     dist = _distances(torch.randn(500, 16, generator=rng(16), dtype=torch.float64))
     assert bool((dist.diagonal() == 0).all())

@@ -12,8 +12,8 @@ import torch
 
 from nerve import NerveError
 from nerve.analysis import FourierResult
-from nerve.analysis.progress import ProgressResult
-from nerve.analysis.shape import ShapeResult
+from nerve.analysis.fourier.circles import CirclesResult
+from nerve.analysis.fourier.progress import ProgressResult
 from nerve.report import analyze, render
 from nerve.training import ModelConfig, TaskConfig, TrainConfig, train
 
@@ -41,7 +41,7 @@ def test_analyze_writes_results_that_read_back(analysed):
     assert ProgressResult.from_json((folder / "progress.json").read_text()) == analysed.progress
     assert analysed.progress.steps == analysed.run.checkpoints
     assert analysed.progress.key_irreps == analysed.fourier.key_labels
-    assert ShapeResult.from_json((folder / "shape.json").read_text()) == analysed.shape
+    assert CirclesResult.from_json((folder / "shape.json").read_text()) == analysed.shape
     assert len(analysed.shape.circles) == 2 * len(analysed.fourier.key_irreps) > 0  # W_a and W_b
     json.loads((folder / "fourier.json").read_text())  # strict JSON: no NaN
 
@@ -110,7 +110,7 @@ def test_report_figures_render_in_headless_chromium_offline(analysed, tmp_path):
 
 
 def test_barcode_draws_every_bar_and_colours_the_features():
-    from nerve.analysis.topology import PersistentHomology
+    from nerve.analysis.topology.homology import PersistentHomology
     from nerve.report import barcode_figure
 
     t = torch.linspace(0, 2 * math.pi, 61)[:-1]

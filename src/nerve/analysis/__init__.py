@@ -1,33 +1,60 @@
-"""Analyses of trained networks, each an estimator with a typed result.
+"""Analyses of trained networks, one subpackage per field, each analysis an estimator with a
+typed result:
 
-- :mod:`nerve.analysis.fourier`: the irreps a model of a group task uses (Nanda et al. 2023;
-  Chughtai et al. 2023).
-- :mod:`nerve.analysis.learning_order`: the Fourier analysis at every checkpoint, and the
-  order in which a run learns its irreps.
-- :mod:`nerve.analysis.progress`: Nanda et al.'s progress measures and the phases of grokking.
-- :mod:`nerve.analysis.topology`: persistent homology with landmarks and a memory guard, and
-  circular coordinates.
-- :mod:`nerve.analysis.token_circles`: circular features of cyclically ordered tokens (days,
-  months) in a language model's activations (Engels et al. 2024).
-- :mod:`nerve.analysis.llc`: the local learning coefficient by SGLD, all chains in one batch.
+- :mod:`nerve.analysis.fourier`: the irreps a model of a group task uses, progress measures,
+  learning orders, frequency circles and universality (Nanda et al. 2023; Chughtai et al. 2023).
+- :mod:`nerve.analysis.topology`: persistent homology with landmarks and a memory guard,
+  circular coordinates, and the circles of cyclically ordered tokens (Engels et al. 2024).
+- :mod:`nerve.analysis.llc`: the local learning coefficient by SGLD, all chains in one batch,
+  its calibration and its trajectory through training.
 """
 
-from nerve.analysis._views import ModelView, view
-from nerve.analysis.fourier import ClockPizza, FourierAnalysis, FourierResult
-from nerve.analysis.learning_order import IrrepTrajectory, LearningOrder, irrep_trajectory
-from nerve.analysis.llc import LLCEstimator, LLCResult
-from nerve.analysis.progress import ProgressMeasures, ProgressResult
-from nerve.analysis.token_circles import TokenCircles, TokenCirclesResult, cyclic_spectrum
-from nerve.analysis.topology import MemoryBudgetError, PersistentHomology, TopologyResult
+from nerve.analysis.fourier import (
+    CirclesResult,
+    ClockPizza,
+    FourierAnalysis,
+    FourierResult,
+    FrequencyCircles,
+    LearningOrder,
+    LearningOrderResult,
+    ModelView,
+    ProgressMeasures,
+    ProgressResult,
+    irrep_trajectory,
+    view,
+)
+from nerve.analysis.llc import (
+    LLCCalibrationResult,
+    LLCCalibrator,
+    LLCEstimator,
+    LLCResult,
+    LLCTrajectory,
+    LLCTrajectoryResult,
+    calibrate_llc,
+)
+from nerve.analysis.topology import (
+    PersistentHomology,
+    TokenCircles,
+    TokenCirclesResult,
+    TopologyResult,
+    cyclic_spectrum,
+)
+from nerve.errors import MemoryBudgetError
 
 __all__ = [
+    "CirclesResult",
     "ClockPizza",
     "FourierAnalysis",
     "FourierResult",
-    "IrrepTrajectory",
+    "FrequencyCircles",
+    "LLCCalibrationResult",
+    "LLCCalibrator",
     "LLCEstimator",
     "LLCResult",
+    "LLCTrajectory",
+    "LLCTrajectoryResult",
     "LearningOrder",
+    "LearningOrderResult",
     "MemoryBudgetError",
     "ModelView",
     "PersistentHomology",
@@ -36,6 +63,7 @@ __all__ = [
     "TokenCircles",
     "TokenCirclesResult",
     "TopologyResult",
+    "calibrate_llc",
     "cyclic_spectrum",
     "irrep_trajectory",
     "view",

@@ -1,7 +1,7 @@
 """``nerve llc RUN``: the local learning coefficient at every checkpoint, or, with ``--calibrate``,
 the ε × nβ sweep that says which ε to use. Every default is the library's: the flags default to
 the attributes of a default :class:`~nerve.analysis.LLCEstimator` and to the grid of
-:func:`~nerve.analysis.llc_calibration.calibrate_llc`."""
+:func:`~nerve.analysis.llc.calibration.calibrate_llc`."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from nerve.analysis.llc import LLCEstimator
-from nerve.analysis.llc_calibration import DEFAULT_EPSILONS, DEFAULT_NBETAS
+from nerve.analysis.llc.calibration import DEFAULT_EPSILONS, DEFAULT_NBETAS
+from nerve.analysis.llc.estimator import LLCEstimator
 from nerve.cli._common import bar_columns, clean_errors, rerender_report
 from nerve.errors import NerveError, NerveWarning
 
@@ -40,10 +40,10 @@ def _numbers(name: str, text: str) -> list[float]:
 def llc_command(
     run_dir: Path = typer.Argument(..., help="A run directory of a finite task (made by `nerve train`)."),
     chains: int = typer.Option(
-        DEFAULT.num_chains, help="SGLD chains, advanced together (per cell with --calibrate)."
+        DEFAULT.n_chains, help="SGLD chains, advanced together (per cell with --calibrate)."
     ),
-    draws: int = typer.Option(DEFAULT.num_draws, help="Draws per chain."),
-    burnin: int = typer.Option(DEFAULT.num_burnin, help="Steps discarded before the draws."),
+    draws: int = typer.Option(DEFAULT.n_draws, help="Draws per chain."),
+    burnin: int = typer.Option(DEFAULT.n_burnin, help="Steps discarded before the draws."),
     epsilon: float = typer.Option(DEFAULT.epsilon, help="SGLD step size ε."),
     gamma: float = typer.Option(DEFAULT.gamma, help="Localisation strength γ."),
     nbeta: str = typer.Option(
@@ -66,15 +66,15 @@ def llc_command(
     boundaries where its trend changes, and (for a group task) the report with its curve. With
     --calibrate: a sweep over ε and nβ at one checkpoint, analysis/llc_calibration.json, and
     the ε to use."""
-    from nerve.analysis.llc_curve import LLCTrajectory
+    from nerve.analysis.llc.trajectory import LLCTrajectory
     from nerve.training import load
 
     console = Console()
     with clean_errors(console):
         run = load(run_dir)
         estimator = LLCEstimator(
-            epsilon=epsilon, gamma=gamma, nbeta=_nbeta(nbeta), num_chains=chains, num_draws=draws,
-            num_burnin=burnin, batch_size=batch_size, seed=seed,
+            epsilon=epsilon, gamma=gamma, nbeta=_nbeta(nbeta), n_chains=chains, n_draws=draws,
+            n_burnin=burnin, batch_size=batch_size, seed=seed,
         )  # fmt: skip
         if calibrate:
             _calibrate(console, run, estimator, step, epsilons, nbetas)
@@ -105,8 +105,8 @@ def _calibrate(
     console: Console, run: Any, estimator: LLCEstimator, step: int | None, epsilons: str, nbetas: str
 ) -> None:
     """``nerve llc --calibrate``: the sweep, its table, the JSON, and the report when there is one."""
-    from nerve.analysis.llc_calibration import calibrate_llc
-    from nerve.analysis.llc_curve import cross_entropy64, training_data
+    from nerve.analysis.llc.calibration import calibrate_llc
+    from nerve.analysis.llc.trajectory import cross_entropy64, training_data
 
     at = run.checkpoints[-1] if step is None else step
     if at not in run.checkpoints:
@@ -114,8 +114,8 @@ def _calibrate(
     grid, rules = _numbers("epsilons", epsilons), [_nbeta(x) for x in nbetas.split(",") if x.strip()]
     cells = len(grid) * len(rules)
     console.print(
-        f"calibrating at step {at}: {cells} cells x {estimator.num_chains} chains x "
-        f"{estimator.num_burnin + estimator.num_draws} steps, in one batched run"
+        f"calibrating at step {at}: {cells} cells x {estimator.n_chains} chains x "
+        f"{estimator.n_burnin + estimator.n_draws} steps, in one batched run"
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NerveWarning)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from nerve.analysis.universality import LOGIT_KEY, key_irrep_counts, learning_orders, logit_key_counts
+from nerve.analysis.fourier.universality import LOGIT_KEY, key_irrep_counts, learning_orders, logit_key_counts
 from nerve.cli._common import clean_errors, threads
 from nerve.errors import NerveError
 from nerve.sweep import load_spec, run_sweep, summary

@@ -14,12 +14,12 @@ from plotly.subplots import make_subplots
 
 from nerve._io import write_text_atomic
 from nerve._version import __version__
-from nerve.analysis.fourier import FourierResult
-from nerve.analysis.llc_calibration import LLCCalibration
-from nerve.analysis.llc_curve import LLCCurve
-from nerve.analysis.progress import ProgressResult
-from nerve.analysis.shape import ShapeResult
-from nerve.analysis.topology import TopologyResult
+from nerve.analysis.fourier.circles import CirclesResult
+from nerve.analysis.fourier.irreps import FourierResult
+from nerve.analysis.fourier.progress import ProgressResult
+from nerve.analysis.llc.calibration import LLCCalibrationResult
+from nerve.analysis.llc.trajectory import LLCTrajectoryResult
+from nerve.analysis.topology.homology import TopologyResult
 from nerve.proofs.prove import Certificate
 from nerve.training import Run
 
@@ -74,7 +74,9 @@ def curves_figure(metrics: Sequence[dict], progress: ProgressResult | None) -> g
     return fig
 
 
-def llc_figure(curve: LLCCurve, metrics: Sequence[dict], progress: ProgressResult | None) -> go.Figure:
+def llc_figure(
+    curve: LLCTrajectoryResult, metrics: Sequence[dict], progress: ProgressResult | None
+) -> go.Figure:
     """λ̂ at each checkpoint (± its spread over chains) beside the training loss, with the stage
     boundaries of λ̂ (dotted) and the loss-based phases (dashed)."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
@@ -101,7 +103,7 @@ def llc_figure(curve: LLCCurve, metrics: Sequence[dict], progress: ProgressResul
     return fig
 
 
-def llc_calibration_figure(cal: LLCCalibration) -> go.Figure:
+def llc_calibration_figure(cal: LLCCalibrationResult) -> go.Figure:
     """λ̂ against the SGLD step ε, a line per nβ (± spread over chains), beside the MALA
     acceptance; filled markers: healthy cells, crosses: the rest, a star: the recommended ε."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("λ̂ against ε", "MALA acceptance"))
@@ -225,7 +227,7 @@ def progress_figure(progress: ProgressResult) -> go.Figure:
     return fig
 
 
-def shape_figure(shape: ShapeResult) -> go.Figure:
+def shape_figure(shape: CirclesResult) -> go.Figure:
     """Each key frequency's plane of the embeddings (colour: k·a mod p), and the circular
     coordinate of its circle against k·a mod p: drawn from the points the result stores."""
     drawn = {(c.embedding, c.frequency): c for c in shape.circles if c.points}
@@ -333,7 +335,7 @@ def _number(x: float | None, fmt: str = ".3g") -> str:
 
 
 def key_numbers(
-    run: Run, result: FourierResult, progress: ProgressResult | None, shape: ShapeResult | None = None
+    run: Run, result: FourierResult, progress: ProgressResult | None, shape: CirclesResult | None = None
 ) -> list[tuple[str, str]]:
     """The report's plain table: (quantity, value) rows."""
     rows = [
@@ -377,9 +379,9 @@ def render_report(
     run: Run,
     result: FourierResult,
     progress: ProgressResult | None = None,
-    shape: ShapeResult | None = None,
-    llc: LLCCurve | None = None,
-    calibration: LLCCalibration | None = None,
+    shape: CirclesResult | None = None,
+    llc: LLCTrajectoryResult | None = None,
+    calibration: LLCCalibrationResult | None = None,
     proofs: Sequence[Certificate] = (),
 ) -> str:
     """The whole page as a string: works offline, plotly.js is inside it."""
@@ -454,9 +456,9 @@ def write_report(
     run: Run,
     result: FourierResult,
     progress: ProgressResult | None = None,
-    shape: ShapeResult | None = None,
-    llc: LLCCurve | None = None,
-    calibration: LLCCalibration | None = None,
+    shape: CirclesResult | None = None,
+    llc: LLCTrajectoryResult | None = None,
+    calibration: LLCCalibrationResult | None = None,
     proofs: Sequence[Certificate] = (),
 ) -> Path:
     """Write ``report.html`` into the run directory and return its path."""

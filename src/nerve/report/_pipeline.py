@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from nerve._estimator import Progress
-from nerve.analysis.fourier import FourierAnalysis, FourierResult
-from nerve.analysis.llc_calibration import LLCCalibration
-from nerve.analysis.llc_curve import LLCCurve
-from nerve.analysis.progress import ProgressMeasures, ProgressResult
-from nerve.analysis.shape import FrequencyCircles, ShapeResult
+from nerve.analysis.fourier.circles import CirclesResult, FrequencyCircles
+from nerve.analysis.fourier.irreps import FourierAnalysis, FourierResult
+from nerve.analysis.fourier.progress import ProgressMeasures, ProgressResult
+from nerve.analysis.llc.calibration import LLCCalibrationResult
+from nerve.analysis.llc.trajectory import LLCTrajectoryResult
 from nerve.errors import AnalysisError, NerveError, NerveWarning
 from nerve.proofs.prove import Certificate
 from nerve.report._html import write_report
@@ -31,7 +31,7 @@ class Analysed:
     run: Run
     fourier: FourierResult
     progress: ProgressResult
-    shape: ShapeResult | None
+    shape: CirclesResult | None
     files: tuple[Path, ...]
 
     @property
@@ -86,9 +86,9 @@ def render(run_dir: str | os.PathLike) -> Path:
             f"{run.dir.analysis('fourier')} is missing or unreadable: run `nerve analyze {run.path}` first."
         )
     progress = _saved(run.dir.analysis("progress"), ProgressResult)
-    shape = _saved(run.dir.analysis("shape"), ShapeResult)
-    llc = _saved(run.dir.analysis("llc"), LLCCurve)
-    calibration = _saved(run.dir.analysis("llc_calibration"), LLCCalibration)
+    shape = _saved(run.dir.analysis("shape"), CirclesResult)
+    llc = _saved(run.dir.analysis("llc"), LLCTrajectoryResult)
+    calibration = _saved(run.dir.analysis("llc_calibration"), LLCCalibrationResult)
     proofs = [c for c in (_saved(p, Certificate) for p in run.dir.proofs()) if c is not None]
     return write_report(run, fourier, progress, shape, llc, calibration, proofs)
 

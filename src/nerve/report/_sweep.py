@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 from nerve._io import write_text_atomic
 from nerve._version import __version__
 from nerve.analysis import FourierAnalysis
-from nerve.analysis.universality import LOGIT_KEY, logit_key_counts
+from nerve.analysis.fourier.universality import LOGIT_KEY, logit_key_counts
 from nerve.report._html import _STYLE, _figure_html
 from nerve.sweep import PAGE
 

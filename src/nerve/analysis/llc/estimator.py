@@ -39,12 +39,11 @@ from torch.func import functional_call, grad_and_value, vmap
 from torch.utils.data import TensorDataset
 
 from nerve._estimator import Estimator
-from nerve._memory import available_memory
+from nerve._memory import available_memory, format_bytes
 from nerve._results import Result
-from nerve.analysis.topology import MemoryBudgetError, _size
-from nerve.errors import AnalysisError, NerveWarning
+from nerve.errors import AnalysisError, MemoryBudgetError, NerveWarning
 
-__all__ = ["LLCEstimator", "LLCResult", "default_nbeta", "rrr_learning_coefficient"]
+__all__ = ["LLCEstimator", "LLCResult", "default_nbeta"]
 
 LossFn = Callable[..., Tensor]
 
@@ -72,33 +71,6 @@ def default_nbeta(rule: str, *, n: int, batch_size: int) -> float:
     return size / math.log(size)
 
 
-def rrr_learning_coefficient(M: int, N: int, H: int, r: int) -> float:
-    """The learning coefficient of reduced-rank regression ``y = B A x`` (A: ``[H, M]``, B:
-    ``[N, H]``) at a truth of rank r, by Aoyagi & Watanabe 2005 (Neural Networks 18, Main
-    Theorem): with s = 2(H+r)(M+N) − (M−N)² − (H+r)²,
-
-    - if M + H < N + r: (HM − Hr + Nr) / 2; if N + H < M + r: (HN − Hr + Mr) / 2;
-    - if M + N < H + r: MN / 2 (the regular full linear map);
-    - otherwise s / 8 when M + H + N + r is even, (s + 1) / 8 when it is odd.
-
-    >>> rrr_learning_coefficient(4, 4, 3, 1), rrr_learning_coefficient(5, 3, 2, 2)
-    (6.0, 6.0)
-    """
-    for name, value in (("M", M), ("N", N), ("H", H)):
-        if not _is_int(value) or value < 1:
-            raise AnalysisError(f"`{name}` (={value!r}) must be a positive integer.")
-    if not _is_int(r) or not 0 <= r <= H:
-        raise AnalysisError(f"`r` (={r!r}) must be an integer from 0 to H (={H}): the true rank.")
-    if M + H < N + r:
-        return (H * M - H * r + N * r) / 2
-    if N + H < M + r:
-        return (H * N - H * r + M * r) / 2
-    if M + N < H + r:
-        return M * N / 2
-    s = 2 * (H + r) * (M + N) - (M - N) ** 2 - (H + r) ** 2
-    return (s + (M + H + N + r) % 2) / 8
-
-
 @dataclass(frozen=True)
 class LLCResult(Result):
     """What an LLC estimate found, with its diagnostics.
@@ -108,7 +80,7 @@ class LLCResult(Result):
     - `llc_mean`, `llc_std`: over chains (the standard deviation with ddof 1; 0 for one chain).
     - `llc_per_chain`: λ̂ of each chain: nβ (mean of its draws' losses − `init_loss`).
     - `init_loss`: L_n(w*) on `init_loss_samples` samples (the whole dataset by default).
-    - `nbeta`, `epsilon`, `gamma`, `num_chains`, `num_draws`, `num_burnin`, `batch_size`,
+    - `nbeta`, `epsilon`, `gamma`, `n_chains`, `n_draws`, `n_burnin`, `batch_size`,
       `n_samples`: what made it.
     - `divergent_chains`: chains whose loss became non-finite or rose above `init_loss` by more
       than `max_loss_increase`; they are kept in the mean, never dropped.
@@ -129,9 +101,9 @@ class LLCResult(Result):
     nbeta: float
     epsilon: float
     gamma: float
-    num_chains: int
-    num_draws: int
-    num_burnin: int
+    n_chains: int
+    n_draws: int
+    n_burnin: int
     batch_size: int
     n_samples: int
     divergent_chains: tuple[int, ...]
@@ -149,7 +121,7 @@ class LLCEstimator(Estimator):
     - `gamma`: the localisation strength γ >= 0, pulling each chain back towards w*.
     - `nbeta`: nβ, a number, or ``"batch"`` (m / log m, devinterp's default, the default here)
       or ``"dataset"`` (n / log n: β* = 1 / log n of Lau et al. and Watanabe's WBIC).
-    - `num_chains`, `num_draws`, `num_burnin`: chains, draws kept per chain, steps discarded
+    - `n_chains`, `n_draws`, `n_burnin`: chains, draws kept per chain, steps discarded
       before them (one step per draw).
     - `batch_size`: m, the minibatch of each chain at each step (each chain its own shuffle).
     - `init_loss_samples`: on how many samples, the first ones, L_n(w*) is computed (from 1 to n;
@@ -163,7 +135,7 @@ class LLCEstimator(Estimator):
       (default: the model's device).
 
     Every hyperparameter is checked when ``fit`` starts: integers must be ints in range, numbers
-    finite (NaN and ±inf are refused). Before any chain is allocated, their memory (``num_chains``
+    finite (NaN and ±inf are refused). Before any chain is allocated, their memory (``n_chains``
     × sampled parameters × :data:`CHAIN_VECTORS` tensors, the loss traces, the minibatches) is
     estimated against the memory available on the device; more is a
     :class:`~nerve.analysis.MemoryBudgetError`.
@@ -181,8 +153,8 @@ class LLCEstimator(Estimator):
     >>> X = torch.randn(2000, 3); y = X @ torch.tensor([[1.0], [-2.0], [0.5]]) + torch.randn(2000, 1)
     >>> model = nn.Linear(3, 1, bias=False)
     >>> model.weight.data = torch.linalg.lstsq(X, y).solution.T   # the minimum w*
-    >>> est = LLCEstimator(epsilon=5e-3, gamma=1.0, nbeta=20.0, num_chains=16, num_draws=500,
-    ...                    num_burnin=100, batch_size=2000, seed=0)
+    >>> est = LLCEstimator(epsilon=5e-3, gamma=1.0, nbeta=20.0, n_chains=16, n_draws=500,
+    ...                    n_burnin=100, batch_size=2000, seed=0)
     >>> 1.2 < est.fit(model, (X, y), loss_fn=nn.functional.mse_loss).llc_mean_ < 1.8   # d/2 = 1.5
     True
     """
@@ -195,9 +167,9 @@ class LLCEstimator(Estimator):
         epsilon: float = 1e-4,
         gamma: float = 100.0,
         nbeta: float | str = "batch",
-        num_chains: int = 4,
-        num_draws: int = 200,
-        num_burnin: int = 0,
+        n_chains: int = 4,
+        n_draws: int = 200,
+        n_burnin: int = 0,
         batch_size: int = 64,
         init_loss_samples: int | None = None,
         max_loss_increase: float = 10.0,
@@ -209,9 +181,9 @@ class LLCEstimator(Estimator):
         self.epsilon = epsilon
         self.gamma = gamma
         self.nbeta = nbeta
-        self.num_chains = num_chains
-        self.num_draws = num_draws
-        self.num_burnin = num_burnin
+        self.n_chains = n_chains
+        self.n_draws = n_draws
+        self.n_burnin = n_burnin
         self.batch_size = batch_size
         self.init_loss_samples = init_loss_samples
         self.max_loss_increase = max_loss_increase
@@ -232,7 +204,7 @@ class LLCEstimator(Estimator):
         named = isinstance(self.nbeta, str) and self.nbeta in ("batch", "dataset")
         if not (named or (_is_finite_number(self.nbeta) and self.nbeta > 0)):
             raise AnalysisError(f"`nbeta` (={self.nbeta!r}) must be a positive number, 'batch' or 'dataset'.")
-        for name, least in (("num_chains", 1), ("num_draws", 1), ("num_burnin", 0), ("batch_size", 1),
+        for name, least in (("n_chains", 1), ("n_draws", 1), ("n_burnin", 0), ("batch_size", 1),
                             ("mala_every", 1)):  # fmt: skip
             value = getattr(self, name)
             if not _is_int(value) or value < least:
@@ -264,8 +236,8 @@ class LLCEstimator(Estimator):
         """Sample around the weights of `model` and estimate its LLC; returns ``self``."""
         self._check_params()
         setup = _Setup(self, model, dataset, loss_fn)
-        C = self.num_chains
-        _check_memory(setup, self, C, what=f"`num_chains` (={C})")
+        C = self.n_chains
+        _check_memory(setup, self, C, what=f"`n_chains` (={C})")
         nbeta = setup.nbeta(self.nbeta)
         eps = torch.full((C,), float(self.epsilon), dtype=torch.float64)
         sampled = _run_chains(self, setup, eps, torch.full((C,), nbeta, dtype=torch.float64))
@@ -279,7 +251,7 @@ class LLCEstimator(Estimator):
                 stacklevel=2,
             )
         self.loss_trace_ = sampled.losses
-        self.llc_trace_ = nbeta * (sampled.losses[:, self.num_burnin :] - sampled.init_loss)
+        self.llc_trace_ = nbeta * (sampled.losses[:, self.n_burnin :] - sampled.init_loss)
         self.llc_per_chain_ = torch.tensor(result.llc_per_chain, dtype=torch.float64)
         self.llc_mean_ = result.llc_mean
         self.llc_std_ = result.llc_std
@@ -368,7 +340,7 @@ def _run_chains(est: LLCEstimator, setup: _Setup, eps: Tensor, nbeta: Tensor) ->
     g = torch.Generator(device=device).manual_seed(est.seed)
     w = star.expand(C, -1).clone()
     batches = _Minibatches(n, C, m, generator=g, device=device)
-    total = est.num_burnin + est.num_draws
+    total = est.n_burnin + est.n_draws
     losses = torch.empty(C, total, dtype=torch.float64, device=device)
     accept: list[Tensor] = []
     # w' = w − (ε/2)(nβ ∇L_m(w) + γ (w − w*)) + √ε ξ  =  √ε ξ + (1 − εγ/2) w + (εγ/2) w* − (εnβ/2) ∇L_m(w)
@@ -415,7 +387,7 @@ def _chain_memory(setup: _Setup, est: LLCEstimator, chains: int) -> int:
     star = setup.flat.star
     P = star.numel()
     per_chain = P * (CHAIN_VECTORS * star.element_size() + CHAIN_VECTORS_FLOAT64 * 8)
-    per_chain += 8 * (est.num_burnin + est.num_draws)
+    per_chain += 8 * (est.n_burnin + est.n_draws)
     if setup.batch_size < setup.n:
         per_chain += 20 * setup.n
         per_chain += setup.batch_size * sum(t[:1].numel() * t.element_size() for t in setup.tensors)
@@ -431,15 +403,16 @@ def _check_memory(setup: _Setup, est: LLCEstimator, chains: int, *, what: str) -
     if need > budget:
         per_chain = _chain_memory(setup, est, 1)
         if per_chain > budget:  # not the chains: one chain's loss trace of burn-in + draws
-            steps = est.num_burnin + est.num_draws
+            steps = est.n_burnin + est.n_draws
             raise MemoryBudgetError(
-                f"`num_burnin` + `num_draws` (={steps}): one chain's trace and state need about "
-                f"{_size(per_chain)}, over the budget of {_size(budget)} (the memory available now on "
-                f"{device}). Sample fewer steps."
+                f"`n_burnin` + `n_draws` (={steps}): one chain's trace and state need about "
+                f"{format_bytes(per_chain)}, over the budget of {format_bytes(budget)} (the memory available "
+                f"now on {device}). Sample fewer steps."
             )
         raise MemoryBudgetError(
-            f"{what}: {chains} SGLD chains of {setup.flat.star.numel()} parameters need about {_size(need)}, "
-            f"over the budget of {_size(budget)} (the memory available now on {device}). Use at most "
+            f"{what}: {chains} SGLD chains of {setup.flat.star.numel()} parameters need about "
+            f"{format_bytes(need)}, over the budget of {format_bytes(budget)} (the memory available now "
+            f"on {device}). Use at most "
             f"{budget // per_chain} chains, or sample fewer parameters (`params`)."
         )
 
@@ -466,7 +439,7 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
     """The :class:`LLCResult` of the chains `chains` (all run with `nbeta` and `epsilon`)."""
     rows = list(chains)
     losses, init_loss = sampled.losses[rows], sampled.init_loss
-    draws = losses[:, est.num_burnin :]
+    draws = losses[:, est.n_burnin :]
     per_chain = nbeta * (draws.mean(1) - init_loss)
     excess = losses - init_loss
     divergent = tuple(
@@ -482,9 +455,9 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
         nbeta=nbeta,
         epsilon=epsilon,
         gamma=float(est.gamma),
-        num_chains=len(rows),
-        num_draws=est.num_draws,
-        num_burnin=est.num_burnin,
+        n_chains=len(rows),
+        n_draws=est.n_draws,
+        n_burnin=est.n_burnin,
         batch_size=est.batch_size,
         n_samples=sampled.n,
         divergent_chains=divergent,

@@ -13,15 +13,15 @@ from torch import Tensor
 
 from nerve._estimator import Estimator, Progress
 from nerve._results import Result
-from nerve.analysis.llc import LLCEstimator
+from nerve.analysis.llc.estimator import LLCEstimator
 from nerve.errors import AnalysisError
 from nerve.tasks import SuperpositionData, split_indices
 
-__all__ = ["LLCCurve", "LLCTrajectory", "cross_entropy64", "training_data", "trend_changes"]
+__all__ = ["LLCTrajectory", "LLCTrajectoryResult", "cross_entropy64", "training_data", "trend_changes"]
 
 
 @dataclass(frozen=True)
-class LLCCurve(Result):
+class LLCTrajectoryResult(Result):
     """λ̂ at each checkpoint, its spread over chains, and the stage boundaries.
 
     **Attributes:**
@@ -33,7 +33,8 @@ class LLCCurve(Result):
     - `estimator`: the hyperparameters of the :class:`~nerve.analysis.LLCEstimator` used.
     """
 
-    FORMAT = "nerve-llc-curve/1"
+    FORMAT = "nerve-llc-trajectory/1"
+    FORMERLY = ("nerve-llc-curve/1",)
 
     steps: tuple[int, ...]
     llc_mean: tuple[float, ...]
@@ -92,7 +93,7 @@ class LLCTrajectory(Estimator):
     - `steps`: which checkpoints (default: all).
     - `tolerance`: for :func:`trend_changes`.
 
-    ``fit(run, progress=None)`` returns ``self`` with ``result_`` (an :class:`LLCCurve`);
+    ``fit(run, progress=None)`` returns ``self`` with ``result_`` (an :class:`LLCTrajectoryResult`);
     `progress` is called as ``progress("LLC", done, total)``.
     """
 
@@ -125,7 +126,7 @@ class LLCTrajectory(Estimator):
                 progress("LLC", done + 1, len(steps))
         params = {k: v for k, v in vars(est).items() if not k.endswith("_") and not isinstance(v, Tensor)}
         params["device"] = None if params.get("device") is None else str(params["device"])
-        self.result_ = LLCCurve(
+        self.result_ = LLCTrajectoryResult(
             steps=steps,
             llc_mean=tuple(means),
             llc_std=tuple(stds),

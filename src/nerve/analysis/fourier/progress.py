@@ -25,9 +25,9 @@ from torch import Tensor, nn
 
 from nerve._estimator import Estimator, Progress
 from nerve._results import Result
-from nerve.analysis._pairs import GroupTask, cross_entropy
-from nerve.analysis._views import view
-from nerve.analysis.fourier import FourierAnalysis
+from nerve.analysis.fourier._pairs import GroupTask, cross_entropy
+from nerve.analysis.fourier._views import view
+from nerve.analysis.fourier.irreps import FourierAnalysis
 from nerve.errors import AnalysisError
 from nerve.tasks import split_indices
 from nerve.training import Run

@@ -19,7 +19,7 @@ import torch
 
 from nerve._estimator import Estimator
 from nerve._results import Result
-from nerve.analysis.llc import (
+from nerve.analysis.llc.estimator import (
     LLCEstimator,
     LLCResult,
     LossFn,
@@ -32,7 +32,7 @@ from nerve.analysis.llc import (
 )
 from nerve.errors import AnalysisError
 
-__all__ = ["DEFAULT_EPSILONS", "DEFAULT_NBETAS", "LLCCalibration", "LLCCalibrator", "calibrate_llc"]
+__all__ = ["DEFAULT_EPSILONS", "DEFAULT_NBETAS", "LLCCalibrationResult", "LLCCalibrator", "calibrate_llc"]
 
 # at γ = 100 the localisation alone pulls a chain back in about 2/(εγ) steps: 20 at ε = 1e-3, 20,000 at
 # 1e-6; a smaller ε cannot settle within the draws of a usual run
@@ -41,7 +41,7 @@ DEFAULT_NBETAS = ("batch", "dataset")
 
 
 @dataclass(frozen=True)
-class LLCCalibration(Result):
+class LLCCalibrationResult(Result):
     """λ̂ over a grid of ε × nβ, each cell's diagnostics, and the recommended ε for each nβ.
 
     Grids are indexed ``[nbeta][epsilon]``.
@@ -93,10 +93,10 @@ def calibrate_llc(
     loss_fn: LossFn | None = None,
     min_acceptance: float = 0.9,
     tolerance: float = 0.1,
-) -> LLCCalibration:
+) -> LLCCalibrationResult:
     """Sample every (ε, nβ) of the grid with `estimator`'s other hyperparameters (its
-    `num_chains` chains per cell; all cells' chains advance together in one batched run, so the
-    sweep costs one run of ``len(epsilons) · len(nbetas) · num_chains`` chains, whose memory is
+    `n_chains` chains per cell; all cells' chains advance together in one batched run, so the
+    sweep costs one run of ``len(epsilons) · len(nbetas) · n_chains`` chains, whose memory is
     estimated first: more than is available is a :class:`~nerve.analysis.MemoryBudgetError`) and
     judge each cell. Each ε must be finite and > 0 with εγ < 4 (see :class:`LLCEstimator`).
 
@@ -111,7 +111,7 @@ def calibrate_llc(
     >>> X = torch.randn(1000, 4); y = X @ torch.ones(4, 1) + torch.randn(1000, 1)
     >>> model = torch.nn.Linear(4, 1, bias=False)
     >>> model.weight.data = torch.linalg.lstsq(X, y).solution.T
-    >>> est = LLCEstimator(gamma=1.0, num_chains=8, num_draws=1000, num_burnin=100, batch_size=1000)
+    >>> est = LLCEstimator(gamma=1.0, n_chains=8, n_draws=1000, n_burnin=100, batch_size=1000)
     >>> cal = calibrate_llc(model, (X, y), epsilons=[1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 1.0], nbetas=[50.0],
     ...                     estimator=est, loss_fn=torch.nn.functional.mse_loss)
     >>> cal.divergent_chains[0][-1], cal.healthy[0][-2:]   # ε = 1: all 8 diverge; 1e-2: MALA 0.83
@@ -142,9 +142,9 @@ def calibrate_llc(
     for rule in nbetas:
         LLCEstimator(nbeta=rule)._check_params()
         values.append(setup.nbeta(rule))
-    C = est.num_chains
+    C = est.n_chains
     cells = [(i, j) for i in range(len(values)) for j in range(len(epsilons))]
-    _check_memory(setup, est, C * len(cells), what=f"`num_chains` (={C}) × {len(cells)} cells")
+    _check_memory(setup, est, C * len(cells), what=f"`n_chains` (={C}) × {len(cells)} cells")
     eps = torch.tensor([epsilons[j] for _, j in cells for _ in range(C)], dtype=torch.float64)
     nbeta = torch.tensor([values[i] for i, _ in cells for _ in range(C)], dtype=torch.float64)
     sampled = _run_chains(est, setup, eps, nbeta)
@@ -152,7 +152,7 @@ def calibrate_llc(
     for k, (i, j) in enumerate(cells):
         chains = range(k * C, (k + 1) * C)
         result = _summarise(est, sampled, chains, nbeta=values[i], epsilon=epsilons[j])
-        grid[i, j] = (result, *_drift(sampled.losses[list(chains), est.num_burnin :], values[i]))
+        grid[i, j] = (result, *_drift(sampled.losses[list(chains), est.n_burnin :], values[i]))
 
     def healthy(i: int, j: int) -> bool:
         r, drift, se = grid[i, j]
@@ -177,7 +177,7 @@ def calibrate_llc(
     recommended = tuple(
         max((e for e, s in zip(epsilons, steady[i]) if s), default=None) for i in range(len(values))
     )
-    return LLCCalibration(
+    return LLCCalibrationResult(
         epsilons=tuple(epsilons),
         nbetas=tuple(values),
         nbeta_labels=tuple(str(rule) for rule in nbetas),
@@ -198,7 +198,7 @@ def calibrate_llc(
             "largest stable ε"
         ),
         estimator={
-            "num_chains": C, "num_draws": est.num_draws, "num_burnin": est.num_burnin,
+            "n_chains": C, "n_draws": est.n_draws, "n_burnin": est.n_burnin,
             "gamma": float(est.gamma), "batch_size": est.batch_size, "seed": est.seed,
             "n_samples": setup.n, "init_loss": setup.init_loss,
         },
@@ -220,7 +220,7 @@ def _drift(draws: torch.Tensor, nbeta: float) -> tuple[float, float]:
 
 class LLCCalibrator(Estimator):
     """:func:`calibrate_llc` as an estimator: ``LLCCalibrator(epsilons=..., nbetas=...,
-    estimator=...).fit(model, dataset, loss_fn=...).result_`` is its :class:`LLCCalibration`
+    estimator=...).fit(model, dataset, loss_fn=...).result_`` is its :class:`LLCCalibrationResult`
     (same arguments, same rules, same result)."""
 
     def __init__(

@@ -63,7 +63,7 @@ def logit_key_counts(table: Sequence[dict[str, Any]], threshold: float = LOGIT_K
 
 def learning_orders(table: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """For each run with a "learning_order" row: its seed, final key irreps, the order in which it
-    learned them and the step of each (see :mod:`nerve.analysis.learning_order`), by seed.
+    learned them and the step of each (see :mod:`nerve.analysis.fourier.learning_order`), by seed.
 
     >>> row = {"run_id": "r0", "analysis": "learning_order", "config": {"seed": 3},
     ...        "result": {"key_irreps": [["a"], ["a", "b"]], "order": ["b", "a"],

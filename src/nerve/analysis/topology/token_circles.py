@@ -7,9 +7,9 @@ and context), :class:`TokenCircles` asks, for each frequency k of Z/n:
 - how much of the variance of the token means lies at frequency k (the discrete Fourier
   transform along the token axis; by Parseval the fractions over k = 1..n//2 sum to 1);
 - whether, projected onto the plane of frequency k of the means
-  (:func:`~nerve.analysis.shape.frequency_basis`), the tokens go round in the order k·a mod n:
+  (:func:`~nerve.analysis.topology.planes.frequency_basis`), the tokens go round in the order k·a mod n:
   the agreement of their angles with ``k·a/n`` up to rotation and reflection
-  (:func:`~nerve.analysis.topology.circular_agreement`, 1 for a perfect circle in order);
+  (:func:`~nerve.analysis.topology.homology.circular_agreement`, 1 for a perfect circle in order);
 - and, without assuming a circle, the persistent homology of every point in that plane: its
   significant loops, and the agreement of the longest one's circular coordinate with k·a/n.
 
@@ -35,8 +35,8 @@ from torch import Tensor
 
 from nerve._estimator import Estimator
 from nerve._results import Result
-from nerve.analysis.shape import frequency_basis
-from nerve.analysis.topology import PersistentHomology, circular_agreement, longest_loop_coordinate
+from nerve.analysis.topology.homology import circular_agreement
+from nerve.analysis.topology.planes import frequency_basis, plane_loop
 from nerve.errors import AnalysisError
 
 __all__ = ["TokenCircle", "TokenCircles", "TokenCirclesResult", "cyclic_spectrum"]
@@ -185,18 +185,15 @@ class TokenCircles(Estimator):
             points = ((X - centre) @ q).reshape(n * m, 2)
             angle = torch.atan2(plane_means[:, 1], plane_means[:, 0]) / (2 * math.pi) % 1
             target = (k * phase / n) % 1
-            ph = PersistentHomology(field=self.field, significance=self.significance, circular=True).fit(
-                points
+            loop = plane_loop(
+                points, target.repeat_interleave(m), field=self.field, significance=self.significance
             )
-            r = ph.result_
-            lengths = [d - b for b, d in r.diagrams[1]]
-            theta = longest_loop_coordinate(ph)
-            loop = None if theta is None else circular_agreement(theta, target.repeat_interleave(m))
+            r = loop.topology
             p_value = (1 + int((null[:, k] >= spectrum[k] - 1e-12).sum())) / (1 + self.n_permutations)
             circles.append(TokenCircle(
                 k, float(spectrum[k]), p_value, circular_agreement(angle, target), (r.betti[0], r.betti[1]),
-                tuple(sorted(lengths, reverse=True)), r.noise_scale, loop,
-                loop is not None and loop >= self.min_agreement,
+                loop.persistence, r.noise_scale, loop.agreement,
+                loop.agreement is not None and loop.agreement >= self.min_agreement,
             ))  # fmt: skip
             self.planes_[k] = points
         labels = tuple(tokens) if tokens is not None else tuple(str(a) for a in range(n))

@@ -9,50 +9,21 @@ circular coordinate of each, compared with k·a mod p.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from nerve._estimator import Estimator
 from nerve._results import Result
-from nerve.analysis._views import ModelView, view
-from nerve.analysis.topology import (
-    PersistentHomology,
-    TopologyResult,
-    circular_agreement,
-    longest_loop_coordinate,
-)
+from nerve.analysis.fourier._views import ModelView, view
+from nerve.analysis.topology.homology import TopologyResult
+from nerve.analysis.topology.planes import frequency_plane, plane_loop
 from nerve.errors import AnalysisError
 from nerve.tasks import BinaryOperationTask
 
-__all__ = ["Circle", "FrequencyCircles", "ShapeResult", "frequency_basis", "frequency_plane"]
-
-
-def frequency_plane(W: Tensor, k: int) -> Tensor:
-    """``[p, 2]``: the rows of ``W [p, d]`` projected onto the plane of frequency k, the span of
-    ``Σ_a cos(2πka/p) W[a]`` and ``Σ_a sin(2πka/p) W[a]`` (orthonormalised), in its coordinates.
-
-    >>> p, k = 7, 2
-    >>> a = torch.arange(p).double()
-    >>> circle = torch.stack([torch.cos(2 * torch.pi * k * a / p), torch.sin(2 * torch.pi * k * a / p)], 1)
-    >>> isometry = torch.linalg.qr(torch.randn(5, 2, generator=torch.Generator().manual_seed(0)))[0]
-    >>> frequency_plane(circle @ isometry.T.double(), k).norm(dim=1)  # the unit circle, recovered
-    tensor([1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000], dtype=torch.float64)
-    """
-    return W.double() @ frequency_basis(W, k)
-
-
-def frequency_basis(W: Tensor, k: int) -> Tensor:
-    """``[d, 2]``: an orthonormal basis of the plane of frequency k of the rows of ``W [p, d]``
-    (for 0 < k < p/2; the mean of the rows does not enter it)."""
-    p = W.shape[0]
-    a = torch.arange(p, dtype=torch.float64)
-    W = W.double()
-    basis = torch.stack([torch.cos(2 * math.pi * k * a / p) @ W, torch.sin(2 * math.pi * k * a / p) @ W], 1)
-    return torch.linalg.qr(basis)[0]
+__all__ = ["Circle", "CirclesResult", "FrequencyCircles"]
 
 
 @dataclass(frozen=True)
@@ -84,10 +55,11 @@ class Circle:
 
 
 @dataclass(frozen=True)
-class ShapeResult(Result):
+class CirclesResult(Result):
     """One :class:`Circle` per embedding and key frequency."""
 
-    FORMAT = "nerve-shape/1"
+    FORMAT = "nerve-circles/1"
+    FORMERLY = ("nerve-shape/1",)
 
     task: str
     circles: tuple[Circle, ...]
@@ -102,7 +74,7 @@ class FrequencyCircles(Estimator):
     - `field`: the prime field of the cohomology (odd, for circular coordinates).
     - `significance`: as in :class:`~nerve.analysis.PersistentHomology`.
 
-    ``fit(model, task)`` returns ``self`` with ``result_`` (a :class:`ShapeResult`), and the
+    ``fit(model, task)`` returns ``self`` with ``result_`` (a :class:`CirclesResult`), and the
     projected points ``planes_``, their persistence ``topology_`` (each a
     :class:`~nerve.analysis.TopologyResult`) and circular coordinates ``coordinates_`` (``[p]``
     in turns, None without a significant circle), keyed like the circles by ``(embedding, k)``.
@@ -123,7 +95,7 @@ class FrequencyCircles(Estimator):
             )
         p = G.order
         if self.frequencies is None:
-            from nerve.analysis.fourier import FourierAnalysis
+            from nerve.analysis.fourier.irreps import FourierAnalysis
 
             result = FourierAnalysis().fit(model, task).result_
             frequencies = [int(label.removeprefix("k=")) for label in result.key_labels]
@@ -138,17 +110,14 @@ class FrequencyCircles(Estimator):
         for name, W in v.embeddings.items():
             for k in frequencies:
                 points = frequency_plane(W, k)
-                ph = PersistentHomology(field=self.field, significance=self.significance, circular=True).fit(
-                    points
+                loop = plane_loop(
+                    points, (k * phase / p) % 1, field=self.field, significance=self.significance
                 )
-                r = ph.result_
-                lengths = [d - b for b, d in r.diagrams[1]]
-                theta = longest_loop_coordinate(ph)
-                agreement = None if theta is None else circular_agreement(theta, (k * phase / p) % 1)
+                r = loop.topology
+                theta = loop.coordinate
                 circles.append(
                     Circle(
-                        name, k, (r.betti[0], r.betti[1]), tuple(sorted(lengths, reverse=True)),
-                        r.noise_scale, agreement,
+                        name, k, (r.betti[0], r.betti[1]), loop.persistence, r.noise_scale, loop.agreement,
                         points=tuple((float(x), float(y)) for x, y in points.tolist()),
                         coordinate=None if theta is None else tuple(float(t) for t in theta.tolist()),
                         topology=r,
@@ -157,5 +126,5 @@ class FrequencyCircles(Estimator):
                 self.planes_[(name, k)] = points
                 self.topology_[(name, k)] = r
                 self.coordinates_[(name, k)] = theta
-        self.result_ = ShapeResult(task.name, tuple(circles))
+        self.result_ = CirclesResult(task.name, tuple(circles))
         return self

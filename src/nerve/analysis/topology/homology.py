@@ -4,8 +4,8 @@ significant features, distances between diagrams, and circular coordinates.
 ripser.py (Bauer 2021; Tralie, Saul & Bar-On 2018) computes the diagrams. What nerve adds is
 what makes it safe on activation sets: a memory estimate before anything is allocated and a
 refusal that names the options, landmarks whose covering radius bounds the error (see
-:mod:`nerve.analysis._landmarks`), a stated rule for which bars are features, and circular
-coordinates for the circles found (:mod:`nerve.analysis._circular`).
+:mod:`nerve.analysis.topology._landmarks`), a stated rule for which bars are features, and circular
+coordinates for the circles found (:mod:`nerve.analysis.topology._circular`).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import torch
 from torch import Tensor
 
 from nerve._estimator import Estimator
-from nerve._memory import available_memory
+from nerve._memory import available_memory, format_bytes
 from nerve._results import Result
-from nerve.analysis._circular import circular_coordinate
-from nerve.analysis._landmarks import maxmin_landmarks
-from nerve.analysis._sparse import BLOCK, sparse_rips_graph
+from nerve.analysis.topology._circular import circular_coordinate
+from nerve.analysis.topology._landmarks import maxmin_landmarks
+from nerve.analysis.topology._sparse import BLOCK, sparse_rips_graph
 from nerve.errors import AnalysisError, MemoryBudgetError
 
 __all__ = [
@@ -425,10 +425,14 @@ class PersistentHomology(Estimator):
         """`need`, or MemoryBudgetError above `budget`; `floor`: `need` is the distance matrices
         alone, checked before they are allocated and the full estimate is measured on them."""
         if need > budget:
-            amount = f"at least {_size(need)} for its distance matrices" if floor else f"about {_size(need)}"
+            amount = (
+                f"at least {format_bytes(need)} for its distance matrices"
+                if floor
+                else f"about {format_bytes(need)}"
+            )
             raise MemoryBudgetError(
                 f"persistent homology of {m} points up to dimension {self.max_dim} needs {amount}"
-                f", over the budget of {_size(budget)}. Options: "
+                f", over the budget of {format_bytes(budget)}. Options: "
                 f"n_landmarks=... (e.g. {_affordable(budget, self.max_dim)}; the covering radius bounds the "
                 "error), sparse=... (a factor 1 + ε on every bar), a lower max_dim, or a threshold (which "
                 "hides features larger than it)."
@@ -463,11 +467,6 @@ class PersistentHomology(Estimator):
         eps = self.result_.covering_radius
         scale = max(birth + 0.5 * (death - birth), min(2.05 * eps, birth + 0.95 * (death - birth)))
         return circular_coordinate(X.double(), index, dist, cocycle, prime=self.field, scale=scale)
-
-
-def _size(n_bytes: int) -> str:
-    gib = n_bytes / 2**30
-    return f"{gib / 1024:,.0f} TiB" if gib >= 1024 else f"{gib:.1f} GiB"
 
 
 def _affordable(budget: int, max_dim: int) -> int:

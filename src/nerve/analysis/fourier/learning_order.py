@@ -7,31 +7,34 @@ each irrep's character (:attr:`FourierResult.logit_fractions`) and the irreps th
 the neuron rule (:attr:`FourierResult.key_irreps`). An irrep counts as learned at the first
 checkpoint where its logit fraction reaches half of its largest value over the run, provided
 that largest value is at least `min_peak` (an irrep that never carries that much is never
-learned); :meth:`IrrepTrajectory.order` sorts the final key irreps by that step.
+learned); :meth:`LearningOrderResult.order` sorts the final key irreps by that step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from nerve._estimator import Estimator, Progress
-from nerve.analysis.fourier import FourierAnalysis
+from nerve._results import Result
+from nerve.analysis.fourier.irreps import FourierAnalysis
 from nerve.errors import AnalysisError
 from nerve.training import Run
 
-__all__ = ["IrrepTrajectory", "LearningOrder", "irrep_trajectory"]
+__all__ = ["LearningOrder", "LearningOrderResult", "irrep_trajectory"]
 
 
 @dataclass(frozen=True)
-class IrrepTrajectory:
+class LearningOrderResult(Result):
     """Per-irrep logit fractions and key irreps of one run, checkpoint by checkpoint.
 
     `logit_fractions[t][i]` is irrep ``irreps[i]``'s fraction at ``steps[t]``; `key_irreps[t]`
-    the labels that are key there.
+    the labels that are key there; `generalised_at` the first logged step at which the run's
+    test accuracy reached 0.99 (None if it never did, or for a result built by hand), to set the
+    learning order beside.
 
-    >>> t = IrrepTrajectory("C3", ("k=0", "k=1"), (1, 2), (0, 10, 20),
+    >>> t = LearningOrderResult("C3", ("k=0", "k=1"), (1, 2), (0, 10, 20),
     ...                     ((0.0, 0.01), (0.0, 0.5), (0.0, 0.9)), ((), ("k=1",), ("k=1",)))
     >>> t.learned_at()
     {'k=1': 10}
@@ -45,6 +48,11 @@ class IrrepTrajectory:
     steps: tuple[int, ...]
     logit_fractions: tuple[tuple[float, ...], ...]
     key_irreps: tuple[tuple[str, ...], ...]
+    generalised_at: int | None = None
+
+    FORMAT: ClassVar[str] = "nerve-learning-order/1"
+    #: What :meth:`to_dict` adds from the fields' own rules, for a reader without nerve.
+    DERIVED: ClassVar[tuple[str, ...]] = ("learned_at", "key_from", "order")
 
     @property
     def final_key(self) -> tuple[str, ...]:
@@ -82,26 +90,22 @@ class IrrepTrajectory:
         return tuple(sorted(self.final_key, key=lambda label: (at.get(label, never), label)))
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (what a sweep row stores), with `learned_at`, `key_from` and `order`."""
-        return {
-            "group": self.group, "irreps": list(self.irreps), "dims": list(self.dims),
-            "steps": list(self.steps), "logit_fractions": [list(r) for r in self.logit_fractions],
-            "key_irreps": [list(k) for k in self.key_irreps], "learned_at": self.learned_at(),
-            "key_from": self.key_from(), "order": list(self.order()),
-        }  # fmt: skip
+        """The fields (what a sweep row stores), with `learned_at`, `key_from` and `order`."""
+        return {**super().to_dict(), "learned_at": self.learned_at(), "key_from": self.key_from(),
+                "order": list(self.order())}  # fmt: skip
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> IrrepTrajectory:
-        return cls(
-            data["group"], tuple(data["irreps"]), tuple(data["dims"]), tuple(data["steps"]),
-            tuple(tuple(r) for r in data["logit_fractions"]), tuple(tuple(k) for k in data["key_irreps"]),
-        )  # fmt: skip
+    def from_dict(cls, data: Any, *, source: str = "the data") -> LearningOrderResult:
+        """The result from :meth:`to_dict`'s output; the derived keys are recomputed, not read."""
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in cls.DERIVED}
+        return super().from_dict(data, source=source)
 
 
 class LearningOrder(Estimator):
     """The Fourier analysis of a run at each of `steps` (default: every checkpoint), reduced to
     per-irrep logit fractions and key irreps: ``LearningOrder().fit(run).result_`` is an
-    :class:`IrrepTrajectory`, whose ``learned_at``, ``key_from`` and ``order`` read it."""
+    :class:`LearningOrderResult`, whose ``learned_at``, ``key_from`` and ``order`` read it."""
 
     def __init__(self, *, steps: Sequence[int] | None = None) -> None:
         self.steps = steps
@@ -119,18 +123,20 @@ class LearningOrder(Estimator):
                 f"{missing} are not among {list(run.checkpoints)}."
             )
         fractions, keys, result, task = [], [], None, run.task
+        # the first logged step with test accuracy >= 0.99: when the run generalised, for comparison
+        generalised = next((m["step"] for m in run.metrics() if (m.get("test_acc") or 0.0) >= 0.99), None)
         for i, step in enumerate(steps):
             result = FourierAnalysis().fit(run.model_at(step), task).result_
             fractions.append(result.logit_fractions)
             keys.append(result.key_labels)
             if progress is not None:
                 progress("learning order", i + 1, len(steps))
-        self.result_ = IrrepTrajectory(
-            result.group, result.irreps, result.dims, steps, tuple(fractions), tuple(keys)
+        self.result_ = LearningOrderResult(
+            result.group, result.irreps, result.dims, steps, tuple(fractions), tuple(keys), generalised
         )
         return self
 
 
-def irrep_trajectory(run: Run, *, steps: Sequence[int] | None = None) -> IrrepTrajectory:
+def irrep_trajectory(run: Run, *, steps: Sequence[int] | None = None) -> LearningOrderResult:
     """Shorthand for ``LearningOrder(steps=steps).fit(run).result_``."""
     return LearningOrder(steps=steps).fit(run).result_

@@ -20,8 +20,8 @@ from torch import Tensor, nn
 
 from nerve._estimator import Estimator
 from nerve._results import Result
-from nerve.analysis._pairs import GroupTask, cross_entropy
-from nerve.analysis._views import ModelView, view
+from nerve.analysis.fourier._pairs import GroupTask, cross_entropy
+from nerve.analysis.fourier._views import ModelView, view
 from nerve.errors import AnalysisError
 from nerve.groups import FourierTransform
 from nerve.tasks import BinaryOperationTask
