@@ -7,10 +7,11 @@ A spec is a JSON file::
      "grid": {"seed": [0, 1, 2], "task.p": [31, 59]}, # dotted config fields and their values
      "analyses": ["train", "fourier"]}                # optional; "train" is always recorded
 
-Analyses: ``train`` (the last logged metrics), ``fourier`` (the key irreps of the last checkpoint,
-and each irrep's share of the neurons clean in it, which the key rule reads),
-``learning_order`` (the Fourier analysis at every checkpoint: when each irrep is learned; and
-``generalised_at``, the first logged step with test accuracy >= 0.99).
+Analyses: ``train`` (the last logged metrics) and any registered analysis
+(:mod:`nerve.analysis.registry`; ``nerve analyses`` lists them), e.g. ``fourier`` (the irreps of
+the last checkpoint) or ``learning_order`` (the Fourier analysis at every checkpoint: when each
+irrep is learned). Each row holds the analysis' result as its JSON (``Result.to_dict``), or
+``{"skipped": why}`` where the analysis does not apply to the run.
 
 ``run_sweep(..., ray_address=...)`` (``nerve sweep SPEC --ray ADDRESS``; ``local`` starts a Ray
 cluster on this machine) runs the grid points as Ray tasks instead of a local pool.
@@ -25,6 +26,7 @@ Only the main process writes the table.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import itertools
 import json
 import multiprocessing
@@ -45,14 +47,15 @@ from nerve._io import exclusive, strict_json
 
 # the universality statistics of a sweep's rows live with the analyses; importable from here too
 from nerve.analysis.fourier.universality import LOGIT_KEY, key_irrep_counts, learning_orders, logit_key_counts
+from nerve.analysis.registry import Result, fit_all, get, registered
 from nerve.training import PRESETS, RunDir, TrainConfig
 from nerve.training.config import ConfigError
 from nerve.training.run import CheckpointError
 
 __all__ = [
-    "ANALYSES",
     "LOGIT_KEY",
     "SweepSpec",
+    "analysis_names",
     "key_irrep_counts",
     "learning_orders",
     "load_spec",
@@ -61,10 +64,14 @@ __all__ = [
     "summary",
 ]
 
-ANALYSES = ("train", "fourier", "learning_order")
 DB = "sweep.sqlite"
 #: The universality page `nerve sweep summary` writes beside the table.
 PAGE = "universality.html"
+
+
+def analysis_names() -> tuple[str, ...]:
+    """What a spec's ``analyses`` may name: ``train`` and every registered analysis."""
+    return ("train", *(a.name for a in registered()))
 
 
 @dataclass(frozen=True)
@@ -115,11 +122,13 @@ def load_spec(source: str | os.PathLike | dict[str, Any]) -> SweepSpec:
         raise ConfigError(f"`grid` (={grid!r}) must map config fields to non-empty lists of values.")
     analyses = spec.get("analyses", ["train"])
     if not isinstance(analyses, list) or not all(isinstance(a, str) for a in analyses):
-        raise ConfigError(f"`analyses` (={analyses!r}) must be a list of names from {list(ANALYSES)}.")
+        raise ConfigError(
+            f"`analyses` (={analyses!r}) must be a list of names from {list(analysis_names())}."
+        )
     analyses = tuple(dict.fromkeys(analyses))
-    bad = [a for a in analyses if a not in ANALYSES]
+    bad = [a for a in analyses if a not in analysis_names()]
     if bad:
-        raise ConfigError(f"`analyses` names {bad}; the sweep knows {list(ANALYSES)}.")
+        raise ConfigError(f"`analyses` names {bad}; the sweep knows {list(analysis_names())}.")
     if "train" not in analyses:
         analyses = ("train", *analyses)
     configs = []
@@ -236,9 +245,9 @@ def _run_grid(spec, out: Path, db, workers: int, ray_address: str | None, progre
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn")
         ) as pool:
-            threads = torch.get_num_threads()
+            threads, modules = torch.get_num_threads(), _modules(spec.analyses)
             jobs = [
-                pool.submit(_run_one, c.to_dict(), str(out / "runs" / rid), spec.analyses, threads)
+                pool.submit(_run_one, c.to_dict(), str(out / "runs" / rid), spec.analyses, threads, modules)
                 for c, rid in todo
             ]
             for job in as_completed(jobs):
@@ -262,7 +271,8 @@ def _ray_map(address: str, todo, out: Path, analyses):
         task = ray.remote(num_cpus=1)(_run_one)
         threads = torch.get_num_threads()
         pending = [
-            task.remote(c.to_dict(), str(out.resolve() / "runs" / rid), analyses, threads) for c, rid in todo
+            task.remote(c.to_dict(), str(out.resolve() / "runs" / rid), analyses, threads, _modules(analyses))
+            for c, rid in todo
         ]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
@@ -289,17 +299,35 @@ def _record(db, run_rows: list[dict[str, Any]], progress, finished: int, total: 
         progress("sweep", finished, total)
 
 
+def _modules(analyses: Sequence[str]) -> tuple[str, ...]:
+    """The modules that register `analyses` (and what they need): a worker process imports them,
+    so that an analysis registered outside nerve runs there too."""
+    found, todo = set(), [a for a in analyses if a != "train"]
+    while todo:
+        analysis = get(todo.pop())
+        found.add(analysis.fit.__module__)
+        todo += [n for n in analysis.needs if get(n).fit.__module__ not in found]
+    return tuple(sorted(m for m in found if m != "__main__"))
+
+
 def _run_one(
-    config_dict: dict[str, Any], run_dir: str, analyses: Sequence[str], threads: int | None = None
+    config_dict: dict[str, Any],
+    run_dir: str,
+    analyses: Sequence[str],
+    threads: int | None = None,
+    modules: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Train one grid point (resuming an interrupted run) and analyse it: its rows. `threads`:
-    torch's intra-op threads, the driver's by default, so that every executor sums in the same
-    order (Ray sets one thread per CPU it grants, which changes the last bits of the results)."""
+    """Train one grid point (resuming an interrupted run) and analyse it: its rows, each
+    analysis' result as its JSON. `threads`: torch's intra-op threads, the driver's by default, so
+    that every executor sums in the same order (Ray sets one thread per CPU it grants, which
+    changes the last bits of the results); `modules`: imported first, for their registrations."""
 
     from nerve.training import load, train
 
     if threads is not None:
         torch.set_num_threads(threads)
+    for module in modules:
+        importlib.import_module(module)
 
     config = TrainConfig.from_dict(config_dict)
     path = Path(run_dir)
@@ -316,27 +344,10 @@ def _run_one(
         run = train(config, path)
     last = run.metrics()[-1]
     out = [{"analysis": "train", "result": {k: last[k] for k in sorted(last) if k != "seconds"}}]
-    if "fourier" in analyses and getattr(run.task, "group", None) is not None:
-        from nerve.analysis import FourierAnalysis
-
-        r = FourierAnalysis().fit(run.model, run.task).result_
-        out.append({"analysis": "fourier", "result": {
-            "key_irreps": list(r.key_labels), "key_logit_fraction": r.key_logit_fraction,
-            "clean_neuron_fraction": r.clean_neuron_fraction(),
-            # what the neuron rule read: each irrep's share of the live neurons clean in it
-            "irreps": list(r.irreps), "clean_share": list(r.clean_share()),
-        }})  # fmt: skip
-    elif "fourier" in analyses:
-        out.append({"analysis": "fourier", "result": {"skipped": f"{run.task.name} has no group"}})
-    if "learning_order" in analyses and getattr(run.task, "group", None) is not None:
-        from nerve.analysis import irrep_trajectory
-
-        # first logged step with test accuracy >= 0.99: when the run generalised, for comparison
-        generalised = next((m["step"] for m in run.metrics() if m.get("test_acc", 0.0) >= 0.99), None)
-        result = {**irrep_trajectory(run).to_dict(), "generalised_at": generalised}
-        out.append({"analysis": "learning_order", "result": result})
-    elif "learning_order" in analyses:
-        out.append({"analysis": "learning_order", "result": {"skipped": f"{run.task.name} has no group"}})
+    fitted = fit_all(run, [a for a in analyses if a != "train"])
+    for name, result in fitted.items():
+        row = result.to_dict() if isinstance(result, Result) else {"skipped": result}
+        out.append({"analysis": name, "result": row})
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     return [{**r, "run_id": path.name, "config": config_dict, "finished": stamp} for r in out]
 

@@ -37,12 +37,14 @@ def analysed(tmp_path_factory):
 
 def test_analyze_writes_results_that_read_back(analysed):
     folder = analysed.run.path / "analysis"
-    assert FourierResult.from_json((folder / "fourier.json").read_text()) == analysed.fourier
-    assert ProgressResult.from_json((folder / "progress.json").read_text()) == analysed.progress
-    assert analysed.progress.steps == analysed.run.checkpoints
-    assert analysed.progress.key_irreps == analysed.fourier.key_labels
-    assert CirclesResult.from_json((folder / "shape.json").read_text()) == analysed.shape
-    assert len(analysed.shape.circles) == 2 * len(analysed.fourier.key_irreps) > 0  # W_a and W_b
+    fourier, progress, circles = (analysed.results[n] for n in ("fourier", "progress", "circles"))
+    assert list(analysed.results) == ["fourier", "progress", "circles"] and analysed.skipped == {}
+    assert FourierResult.from_json((folder / "fourier.json").read_text()) == fourier
+    assert ProgressResult.from_json((folder / "progress.json").read_text()) == progress
+    assert progress.steps == analysed.run.checkpoints
+    assert progress.key_irreps == fourier.key_labels
+    assert CirclesResult.from_json((folder / "circles.json").read_text()) == circles
+    assert len(circles.circles) == 2 * len(fourier.key_irreps) > 0  # W_a and W_b
     json.loads((folder / "fourier.json").read_text())  # strict JSON: no NaN
 
 
@@ -82,7 +84,7 @@ def test_report_is_self_contained(analysed):
         "figure-neurons",
         "figure-logits",
         "figure-progress",
-        "figure-shape",
+        "figure-circles",
         "figure-diagrams",
         "figure-barcode",
     ]
@@ -110,8 +112,8 @@ def test_report_figures_render_in_headless_chromium_offline(analysed, tmp_path):
 
 
 def test_barcode_draws_every_bar_and_colours_the_features():
+    from nerve.analysis.topology.figures import barcode_figure
     from nerve.analysis.topology.homology import PersistentHomology
-    from nerve.report import barcode_figure
 
     t = torch.linspace(0, 2 * math.pi, 61)[:-1]
     r = PersistentHomology().fit(torch.stack([t.cos(), t.sin()], 1)).result_
@@ -125,8 +127,11 @@ def test_analyze_refuses_a_task_without_a_group(tmp_path):
     run_dir = tmp_path / "mul"
     config = TINY.replace(task__op="mul", steps=10, checkpoint_every=10)
     train(config, run_dir)
-    with pytest.raises(NerveError, match=r"trains 'modular' \(a\*b mod 11\), which has no group"):
+    with pytest.raises(
+        NerveError, match=r"none of the analyses .* trains 'modular' \(a\*b mod 11\), which has no group"
+    ):
         analyze(run_dir)
+    assert not (run_dir / "analysis").exists() and not (run_dir / "report.html").exists()
 
 
 def test_a_stray_file_that_does_not_read_is_left_out_of_the_report_not_fatal(analysed):
@@ -142,7 +147,7 @@ def test_a_stray_file_that_does_not_read_is_left_out_of_the_report_not_fatal(ana
             again = analyze(analysed.run.path)
         said = sorted(str(w.message).split(" is left out")[0].rsplit("/", 1)[-1] for w in caught)
         assert said == ["broken.json", "llc.json"]
-        assert again.report.is_file() and "Fourier" in again.report.read_text()
+        assert again.report.is_file() and "Irreps of the weights" in again.report.read_text()
     finally:
         (proofs / "broken.json").unlink()
         (analysed.run.path / "analysis" / "llc.json").unlink()
@@ -159,6 +164,6 @@ def test_the_report_is_rebuilt_from_the_saved_results_alone(analysed, tmp_path):
     assert (copy / "report.html").read_text() == analysed.report.read_text().replace(
         f"nerve report: {analysed.run.path.name}", "nerve report: copy"
     )
-    (copy / "analysis" / "fourier.json").unlink()
-    with pytest.raises(NerveError, match=r"fourier.json is missing or unreadable: run `nerve analyze"):
+    shutil.rmtree(copy / "analysis")
+    with pytest.raises(NerveError, match=r"holds no analysis result that reads: run `nerve analyze"):
         render(copy)

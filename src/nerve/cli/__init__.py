@@ -3,7 +3,7 @@ mathematics, and every default, is the library's.
 
 - :mod:`nerve.cli.groups`: ``nerve groups show NAME``
 - :mod:`nerve.cli.train`, :mod:`nerve.cli.demo`: runs trained into run directories
-- :mod:`nerve.cli.analyze`: every analysis of a run and its report
+- :mod:`nerve.cli.analyze`: the registered analyses of a run and its report; ``nerve analyses``
 - :mod:`nerve.cli.prove`, :mod:`nerve.cli.check`: certificates, written and checked
 - :mod:`nerve.cli.sweep`: ``nerve sweep [run] SPEC --out DIR`` and ``nerve sweep summary DIR``
 - :mod:`nerve.cli.llc`: the local learning coefficient and its calibration
@@ -41,6 +41,7 @@ def main(
 
 
 app.command("analyze")(analyze.analyze_command)
+app.command("analyses")(analyze.analyses_command)
 app.command("demo")(demo.demo_command)
 app.command("train")(train.train_command)
 app.command("prove")(prove.prove_command)

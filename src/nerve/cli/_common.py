@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,23 +94,25 @@ def train_with_bar(console: Console, fit: Callable[[Callable[..., None]], Any]) 
         return fit(update)
 
 
-def analyze_with_bar(console: Console, run_dir: Path) -> Any:
-    """Every analysis of a run, its results and its report (:func:`nerve.report.analyze`), with bars."""
+def analyze_with_bar(console: Console, run_dir: Path, analyses: Sequence[str] | None = None) -> Any:
+    """The analyses of a run, their results and its report (:func:`nerve.report.analyze`), with bars."""
     from nerve.report import analyze
 
     with stage_bars(console) as update:
-        return analyze(run_dir, progress=update)
+        return analyze(run_dir, analyses=analyses, progress=update)
 
 
 def rerender_report(console: Console, run: Any) -> None:
-    """After a command added a result to a group-task run: the report again, with it, rendered
-    from the saved results (the analyses run first only where none were saved)."""
+    """After a command added a result to a run: the report again, with it, rendered from the
+    saved results (the default analyses that apply run first only where none of them was saved)."""
+    from nerve.analysis.registry import registered
     from nerve.report import render
 
-    if getattr(run.task, "group", None) is None:
-        return
-    if run.dir.analysis("fourier").is_file():
-        path = render(run.path)
-    else:
+    defaults = [a for a in registered() if a.default]
+    if not any(run.dir.analysis(a.name).is_file() for a in defaults) and any(
+        a.applies(run) is None for a in defaults
+    ):
         path = analyze_with_bar(console, run.path).report
+    else:
+        path = render(run.path)
     console.print(f"report: [bold]{path}[/bold]")

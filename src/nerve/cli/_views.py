@@ -71,7 +71,9 @@ def print_summary(console: Console, analysed: Any) -> None:
     table = Table(title=f"{analysed.run.path}: what the network learned", show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    for name, value in key_numbers(analysed.run, analysed.fourier, analysed.progress, analysed.shape):
+    for name, value in key_numbers(analysed.run, analysed.results):
         table.add_row(name, value)
     console.print(table)
+    for name, why in analysed.skipped.items():
+        console.print(f"[dim]{name}: not run, {why}.[/dim]")
     console.print(f"report: [bold]{analysed.report}[/bold]  (open it in a browser; it works offline)")

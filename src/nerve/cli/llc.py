@@ -16,6 +16,7 @@ from rich.table import Table
 
 from nerve.analysis.llc.calibration import DEFAULT_EPSILONS, DEFAULT_NBETAS
 from nerve.analysis.llc.estimator import LLCEstimator
+from nerve.analysis.registry import save
 from nerve.cli._common import bar_columns, clean_errors, rerender_report
 from nerve.errors import NerveError, NerveWarning
 
@@ -87,7 +88,7 @@ def llc_command(
                     run, progress=lambda _, done, total: bar.update(handle, completed=done, total=total)
                 )
         curve = trajectory.result_
-        path = run.dir.write_analysis("llc", curve.to_json())
+        path = save(run, "llc", curve)
         table = Table(title=f"{run.path}: local learning coefficient", show_header=True)
         for name in ("step", "λ̂", "± (over chains)", "diverged chains", "MALA acceptance"):
             table.add_column(name)
@@ -123,7 +124,7 @@ def _calibrate(
             run.model_at(at), training_data(run), epsilons=grid, nbetas=rules, estimator=estimator,
             loss_fn=cross_entropy64,
         )  # fmt: skip
-    path = run.dir.write_analysis("llc_calibration", cal.to_json())
+    path = save(run, "llc_calibration", cal)
     console.print(_calibration_view(run, at, cal))
     console.print(f"✓ healthy, ★ recommended. {cal.rule}.")
     best = cal.recommendation()

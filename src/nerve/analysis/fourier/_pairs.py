@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -13,7 +14,7 @@ from nerve.errors import AnalysisError
 from nerve.groups import FourierTransform
 from nerve.tasks import BinaryOperationTask
 
-__all__ = ["GroupTask", "cross_entropy"]
+__all__ = ["GroupTask", "cross_entropy", "not_a_group_task"]
 
 
 class GroupTask:
@@ -96,3 +97,13 @@ class GroupTask:
 def cross_entropy(logits: Tensor, targets: Tensor) -> float:
     """Mean cross-entropy ``−log softmax(logits)[target]`` in float64."""
     return float(torch.nn.functional.cross_entropy(logits.double(), targets))
+
+
+def not_a_group_task(run: Any) -> str | None:
+    """Why the Fourier analyses do not read `run` (a :class:`~nerve.training.Run`), or None."""
+    if getattr(run.task, "group", None) is None:
+        return (
+            f"it trains {run.config.task.kind!r} ({run.task.name}), which has no group: the Fourier "
+            "analyses read group tasks (group composition, a+b or a-b mod p)"
+        )
+    return None

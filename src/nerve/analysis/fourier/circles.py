@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -18,6 +19,8 @@ from torch import nn
 from nerve._estimator import Estimator
 from nerve._results import Result
 from nerve.analysis.fourier._views import ModelView, view
+from nerve.analysis.fourier.irreps import FourierAnalysis
+from nerve.analysis.registry import Analysis, Drawing, register
 from nerve.analysis.topology.homology import TopologyResult
 from nerve.analysis.topology.planes import frequency_plane, plane_loop
 from nerve.errors import AnalysisError
@@ -95,8 +98,6 @@ class FrequencyCircles(Estimator):
             )
         p = G.order
         if self.frequencies is None:
-            from nerve.analysis.fourier.irreps import FourierAnalysis
-
             result = FourierAnalysis().fit(model, task).result_
             frequencies = [int(label.removeprefix("k=")) for label in result.key_labels]
         else:
@@ -128,3 +129,53 @@ class FrequencyCircles(Estimator):
                 self.coordinates_[(name, k)] = theta
         self.result_ = CirclesResult(task.name, tuple(circles))
         return self
+
+
+def _not_cyclic(run: Any) -> str | None:
+    G = getattr(run.task, "group", None)
+    if G is None or (G.family or ("",))[0] != "cyclic":
+        return f"it trains {run.task.name}, not a cyclic group task: frequency planes are those of C_p"
+    return None
+
+
+def _fit(run: Any, fitted: Any, progress: Any) -> CirclesResult:
+    keys = [int(label.removeprefix("k=")) for label in fitted["fourier"].key_labels]
+    return FrequencyCircles(frequencies=keys).fit(run.model, run.task).result_
+
+
+def _rows(result: CirclesResult, drawing: Drawing) -> list[tuple[str, str]]:
+    rows = []
+    for c in result.circles:
+        agreement = (
+            "no significant circle" if c.agreement is None else f"coordinate vs k·a: {c.agreement:.3f}"
+        )
+        rows.append((f"{c.embedding} in the plane of k={c.frequency}", f"Betti {c.betti}, {agreement}"))
+    return rows
+
+
+def _figures(result: CirclesResult, drawing: Drawing) -> list[tuple[str, Any]]:
+    from nerve.analysis.fourier.figures import circles_figure
+    from nerve.analysis.topology.figures import barcode_figure, diagrams_figure
+
+    topology = {(c.embedding, c.frequency): c.topology for c in result.circles if c.topology is not None}
+    if not topology:
+        return []
+    (name, k), first = next(iter(topology.items()))
+    return [
+        ("circles", circles_figure(result)),
+        ("diagrams", diagrams_figure(topology)),
+        ("barcode", barcode_figure(first, title=f"Barcode of {name} in the plane of k={k}")),
+    ]
+
+
+CIRCLES = register(Analysis(
+    name="circles",
+    title="The circle of each key frequency: persistent homology and circular coordinates",
+    result=CirclesResult,
+    fit=_fit,
+    applies=_not_cyclic,
+    needs=("fourier",),
+    figures=_figures,
+    rows=_rows,
+    order=30,
+))  # fmt: skip

@@ -14,14 +14,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from nerve._estimator import Estimator
 from nerve._results import Result
-from nerve.analysis.fourier._pairs import GroupTask, cross_entropy
+from nerve.analysis.fourier._pairs import GroupTask, cross_entropy, not_a_group_task
 from nerve.analysis.fourier._views import ModelView, view
+from nerve.analysis.registry import Analysis, Drawing, register
 from nerve.errors import AnalysisError
 from nerve.groups import FourierTransform
 from nerve.tasks import BinaryOperationTask
@@ -394,3 +396,49 @@ def _floats(x: Tensor) -> tuple[float, ...]:
 def _is_modular_addition(task: BinaryOperationTask) -> bool:
     G = task.group
     return G is not None and (G.family or ("",))[0] == "cyclic" and bool(torch.equal(task.table, G.table))
+
+
+def _number(x: float | None, fmt: str = ".3g") -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
+
+
+def _rows(result: FourierResult, drawing: Drawing) -> list[tuple[str, str]]:
+    rows = [
+        ("group", f"{result.group} ({len(result.irreps)} real irreps)"),
+        ("checkpoint analysed", f"step {drawing.run.checkpoints[-1]}"),
+        ("accuracy on every pair", _number(result.accuracy, ".2%")),
+        ("loss on every pair", _number(result.loss)),
+        ("key irreps", ", ".join(result.key_labels) or "none"),
+        ("rule for key irreps", result.key_rule),
+        ("logit variance along the key characters χ(t(a,b)·c⁻¹)", _number(result.key_logit_fraction, ".1%")),
+        ("logit variance that is a function of t(a,b)·c⁻¹", _number(result.logit_law_fraction, ".1%")),
+        ("neurons with > 85% of their variance in one irrep", _number(result.clean_neuron_fraction(), ".1%")),
+    ]
+    for name, fractions in [*result.embeddings.items(), ("W_U", result.unembedding)]:
+        share = sum(fractions[i] for i in result.key_irreps)
+        rows.append((f"{name} variance in the key irreps", _number(share, ".1%")))
+    rows.append(("neuron variance in the key irreps", _number(result.key_neuron_fraction, ".1%")))
+    if result.clock_pizza is not None:
+        cp = result.clock_pizza
+        rows.append(("gradient symmetricity (Zhong et al.)", _number(cp.gradient_symmetricity)))
+        rows.append(("distance irrelevance (Zhong et al.)", _number(cp.distance_irrelevance)))
+    return rows
+
+
+def _figures(result: FourierResult, drawing: Drawing) -> list[tuple[str, Any]]:
+    from nerve.analysis.fourier.figures import logits_figure, neurons_figure, spectrum_figure
+
+    return [("spectrum", spectrum_figure(result)), ("neurons", neurons_figure(result)),
+            ("logits", logits_figure(result))]  # fmt: skip
+
+
+FOURIER = register(Analysis(
+    name="fourier",
+    title="Irreps of the weights, neurons and logits (Nanda et al. 2023; Chughtai, Chan & Nanda 2023)",
+    result=FourierResult,
+    fit=lambda run, fitted, progress: FourierAnalysis().fit(run.model, run.task).result_,
+    applies=not_a_group_task,
+    figures=_figures,
+    rows=_rows,
+    order=10,
+))  # fmt: skip

@@ -18,7 +18,9 @@ from typing import Any, ClassVar
 
 from nerve._estimator import Estimator, Progress
 from nerve._results import Result
+from nerve.analysis.fourier._pairs import not_a_group_task
 from nerve.analysis.fourier.irreps import FourierAnalysis
+from nerve.analysis.registry import Analysis, Drawing, register
 from nerve.errors import AnalysisError
 from nerve.training import Run
 
@@ -140,3 +142,36 @@ class LearningOrder(Estimator):
 def irrep_trajectory(run: Run, *, steps: Sequence[int] | None = None) -> LearningOrderResult:
     """Shorthand for ``LearningOrder(steps=steps).fit(run).result_``."""
     return LearningOrder(steps=steps).fit(run).result_
+
+
+def _rows(result: LearningOrderResult, drawing: Drawing) -> list[tuple[str, str]]:
+    at = result.learned_at()
+    order = ", ".join(f"{label} (step {at[label]})" if label in at else label for label in result.order())
+    generalised = "never" if result.generalised_at is None else f"step {result.generalised_at}"
+    return [
+        ("final key irreps in the order learned", order or "none"),
+        ("test accuracy reached 0.99", generalised),
+        (
+            "rule for learned",
+            "the first checkpoint where the irrep's logit share reaches half its peak (peak ≥ 5%)",
+        ),
+    ]
+
+
+def _figures(result: LearningOrderResult, drawing: Drawing) -> list[tuple[str, Any]]:
+    from nerve.analysis.fourier.figures import learning_order_figure
+
+    return [("learning-order", learning_order_figure(result, drawing))]
+
+
+LEARNING_ORDER = register(Analysis(
+    name="learning_order",
+    title="When each irrep is learned (Chughtai, Chan & Nanda 2023)",
+    result=LearningOrderResult,
+    fit=lambda run, fitted, progress: LearningOrder().fit(run, progress=progress).result_,
+    applies=not_a_group_task,
+    figures=_figures,
+    rows=_rows,
+    default=False,  # the Fourier analysis at every checkpoint: `nerve analyze --analysis learning_order`
+    order=40,
+))  # fmt: skip

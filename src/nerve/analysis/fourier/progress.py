@@ -19,15 +19,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from nerve._estimator import Estimator, Progress
 from nerve._results import Result
-from nerve.analysis.fourier._pairs import GroupTask, cross_entropy
+from nerve.analysis.fourier._pairs import GroupTask, cross_entropy, not_a_group_task
 from nerve.analysis.fourier._views import view
 from nerve.analysis.fourier.irreps import FourierAnalysis
+from nerve.analysis.registry import Analysis, Drawing, Marker, register
 from nerve.errors import AnalysisError
 from nerve.tasks import split_indices
 from nerve.training import Run
@@ -201,3 +203,49 @@ def _as_metrics(steps: Sequence[int], columns: dict[str, Sequence[float]]) -> li
         {"step": s, "train_acc": a, "test_loss": t}
         for s, a, t in zip(steps, columns["train_accuracy"], columns["test_loss"])
     ]
+
+
+#: The colours of the phase boundaries on every figure against steps.
+PHASE_COLOURS = {"memorisation_end": "#888", "cleanup_start": "#d62728", "cleanup_end": "#2ca02c"}
+
+
+def _markers(result: ProgressResult) -> list[Marker]:
+    steps = {name: getattr(result.phases, name) for name in PHASE_COLOURS}
+    return [
+        Marker(s, name.replace("_", " "), PHASE_COLOURS[name]) for name, s in steps.items() if s is not None
+    ]
+
+
+def _rows(result: ProgressResult, drawing: Drawing) -> list[tuple[str, str]]:
+    def step(s: int | None) -> str:
+        return "–" if s is None else f"{s:d}"
+
+    p = result.phases
+    return [
+        ("restricted loss (final)", f"{result.restricted_loss[-1]:.3g}"),
+        ("excluded loss (final)", f"{result.excluded_loss[-1]:.3g}"),
+        ("end of memorisation", step(p.memorisation_end)),
+        ("clean-up", f"steps {step(p.cleanup_start)} to {step(p.cleanup_end)}"),
+        ("rule for phases", p.rule),
+    ]
+
+
+def _figures(result: ProgressResult, drawing: Drawing) -> list[tuple[str, Any]]:
+    from nerve.analysis.fourier.figures import progress_figure
+
+    return [("progress", progress_figure(result, drawing))]
+
+
+PROGRESS = register(Analysis(
+    name="progress",
+    title="Progress measures and the phases of grokking (Nanda et al. 2023)",
+    result=ProgressResult,
+    fit=lambda run, fitted, progress: ProgressMeasures(key_irreps=fitted["fourier"].key_labels)
+    .fit(run, progress=progress).result_,
+    applies=not_a_group_task,
+    needs=("fourier",),
+    figures=_figures,
+    rows=_rows,
+    markers=_markers,
+    order=20,
+))  # fmt: skip

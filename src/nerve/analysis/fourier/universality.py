@@ -1,7 +1,9 @@
 """Universality across runs (Chughtai, Chan & Nanda 2023): how often each irrep is key over a
 sweep's runs, by the Fourier analysis' neuron rule and by its share of the final logits, and the
 order in which each run learned its irreps. Read from a sweep's rows (``nerve.sweep.summary``):
-``{"analysis": "fourier" | "learning_order", "result": {...}, ...}``.
+``{"analysis": "fourier" | "learning_order", "result": {...}, ...}``, each result the JSON of a
+:class:`~nerve.analysis.FourierResult` or :class:`~nerve.analysis.LearningOrderResult` (rows of
+sweeps before rows were results hold the key irreps' labels instead; both read).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from nerve.errors import AnalysisError
 
-__all__ = ["LOGIT_KEY", "key_irrep_counts", "learning_orders", "logit_key_counts"]
+__all__ = ["LOGIT_KEY", "key_irrep_counts", "key_labels", "learning_orders", "logit_key_counts"]
 
 
 def _most_first(counts: dict[str, int]) -> dict[str, int]:
@@ -19,18 +21,33 @@ def _most_first(counts: dict[str, int]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def key_labels(result: dict[str, Any]) -> list[str]:
+    """The key irreps' labels in a sweep's "fourier" row: a :class:`FourierResult`'s JSON (key
+    irreps by index), or a row of a sweep before rows were results (labels, no ``"format"``).
+
+    >>> key_labels({"format": "nerve-fourier/1", "irreps": ["k=0", "k=1", "k=2"], "key_irreps": [2]})
+    ['k=2']
+    >>> key_labels({"key_irreps": ["[4,1]"]}), key_labels({"skipped": "no group"})
+    (['[4,1]'], [])
+    """
+    if "format" in result:
+        return [result["irreps"][i] for i in result["key_irreps"]]
+    return list(result.get("key_irreps", []))
+
+
 def key_irrep_counts(table: Sequence[dict[str, Any]]) -> dict[str, int]:
     """Universality across runs (Chughtai et al. 2023): in how many runs each irrep is key, from
     the sweep's "fourier" rows, most frequent first.
 
-    >>> key_irrep_counts([{"analysis": "fourier", "result": {"key_irreps": ["sign", "[4,1]"]}},
-    ...                   {"analysis": "fourier", "result": {"key_irreps": ["sign"]}}])
+    >>> row = {"analysis": "fourier", "result": {"format": "nerve-fourier/1", "irreps": ["[4,1]", "sign"]}}
+    >>> key_irrep_counts([{**row, "result": {**row["result"], "key_irreps": [1, 0]}},
+    ...                   {**row, "result": {**row["result"], "key_irreps": [1]}}])
     {'sign': 2, '[4,1]': 1}
     """
     counts: dict[str, int] = {}
     for r in table:
         if r["analysis"] == "fourier":
-            for label in r["result"].get("key_irreps", []):
+            for label in key_labels(r["result"]):
                 counts[label] = counts.get(label, 0) + 1
     return _most_first(counts)
 

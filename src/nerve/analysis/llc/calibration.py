@@ -30,6 +30,7 @@ from nerve.analysis.llc.estimator import (
     _Setup,
     _summarise,
 )
+from nerve.analysis.registry import Analysis, Drawing, register
 from nerve.errors import AnalysisError
 
 __all__ = ["DEFAULT_EPSILONS", "DEFAULT_NBETAS", "LLCCalibrationResult", "LLCCalibrator", "calibrate_llc"]
@@ -241,3 +242,40 @@ class LLCCalibrator(Estimator):
     def fit(self, model: torch.nn.Module, dataset: Any, *, loss_fn: LossFn | None = None) -> LLCCalibrator:
         self.result_ = calibrate_llc(model, dataset, loss_fn=loss_fn, **self.get_params())
         return self
+
+
+def _fit(run: Any, fitted: Any, progress: Any) -> LLCCalibrationResult:
+    from nerve.analysis.llc.trajectory import cross_entropy64, training_data
+
+    return calibrate_llc(run.model, training_data(run), loss_fn=cross_entropy64)
+
+
+def _rows(result: LLCCalibrationResult, drawing: Drawing) -> list[tuple[str, str]]:
+    best = result.recommendation()
+    verdict = "no stable region: no ε to trust" if best is None else f"ε = {best[0]:g} at nβ = {best[1]:.4g}"
+    return [("LLC calibration: recommended", verdict), ("rule for LLC calibration", result.rule)]
+
+
+def _figures(result: LLCCalibrationResult, drawing: Drawing) -> list[tuple[str, Any]]:
+    from nerve.analysis.llc.figures import llc_calibration_figure
+
+    return [("llc-calibration", llc_calibration_figure(result))]
+
+
+def _no_fixed_dataset(run: Any) -> str | None:
+    from nerve.analysis.llc.trajectory import no_fixed_dataset
+
+    return no_fixed_dataset(run)
+
+
+LLC_CALIBRATION = register(Analysis(
+    name="llc_calibration",
+    title="LLC calibration: λ̂ over the SGLD step ε and the inverse temperature nβ",
+    result=LLCCalibrationResult,
+    fit=_fit,
+    applies=_no_fixed_dataset,
+    figures=_figures,
+    rows=_rows,
+    default=False,  # a grid of chains: `nerve llc --calibrate`, whose flags set the grid
+    order=60,
+))  # fmt: skip

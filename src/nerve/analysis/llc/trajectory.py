@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -14,10 +15,18 @@ from torch import Tensor
 from nerve._estimator import Estimator, Progress
 from nerve._results import Result
 from nerve.analysis.llc.estimator import LLCEstimator
+from nerve.analysis.registry import Analysis, Drawing, register
 from nerve.errors import AnalysisError
 from nerve.tasks import SuperpositionData, split_indices
 
-__all__ = ["LLCTrajectory", "LLCTrajectoryResult", "cross_entropy64", "training_data", "trend_changes"]
+__all__ = [
+    "LLCTrajectory",
+    "LLCTrajectoryResult",
+    "cross_entropy64",
+    "no_fixed_dataset",
+    "training_data",
+    "trend_changes",
+]
 
 
 @dataclass(frozen=True)
@@ -159,3 +168,39 @@ def training_data(run) -> tuple[Tensor, Tensor]:
 def cross_entropy64(output: Tensor, target: Tensor) -> Tensor:
     """The trainer's loss: float64 cross-entropy (float32 rounds a loss of 1e-7 to 0)."""
     return F.cross_entropy(output.double(), target)
+
+
+def no_fixed_dataset(run: Any) -> str | None:
+    """Why the LLC of `run` has no dataset to be estimated on, or None."""
+    if isinstance(run.task, SuperpositionData):
+        return "it trains on sampled superposition data, which has no fixed dataset to estimate the LLC on"
+    return None
+
+
+def _rows(result: LLCTrajectoryResult, drawing: Drawing) -> list[tuple[str, str]]:
+    return [
+        (
+            "LLC λ̂ at the last checkpoint",
+            f"{result.llc_mean[-1]:.3g} ± {result.llc_std[-1]:.2g} (over chains)",
+        ),
+        ("stage boundaries of λ̂", ", ".join(map(str, result.boundaries)) or "none"),
+    ]
+
+
+def _figures(result: LLCTrajectoryResult, drawing: Drawing) -> list[tuple[str, Any]]:
+    from nerve.analysis.llc.figures import llc_figure
+
+    return [("llc", llc_figure(result, drawing))]
+
+
+LLC = register(Analysis(
+    name="llc",
+    title="Local learning coefficient through training (Lau et al. 2024)",
+    result=LLCTrajectoryResult,
+    fit=lambda run, fitted, progress: LLCTrajectory().fit(run, progress=progress).result_,
+    applies=no_fixed_dataset,
+    figures=_figures,
+    rows=_rows,
+    default=False,  # SGLD chains at every checkpoint: `nerve llc`, whose flags set the estimator
+    order=50,
+))  # fmt: skip
