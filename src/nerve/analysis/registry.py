@@ -123,7 +123,7 @@ class Analysis:
     name: str
     title: str
     result: type[Result]
-    fit: Callable[[Run, Mapping[str, Result], Progress], Result]
+    fit: Callable[[Run, Mapping[str, Any], Progress], Result]
     applies: Callable[[Run], str | None] = _always
     needs: tuple[str, ...] = ()
     figures: Callable[[Any, Drawing], Sequence[Figure]] = _nothing

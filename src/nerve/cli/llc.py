@@ -57,7 +57,8 @@ def llc_command(
     ),
     step: int = typer.Option(None, help="With --calibrate: the checkpoint (default: the last)."),
     epsilons: str = typer.Option(
-        ",".join(f"{e:g}" for e in DEFAULT_EPSILONS), help="With --calibrate: the ε values, comma-separated."
+        ",".join(map("{:g}".format, DEFAULT_EPSILONS)),
+        help="With --calibrate: the ε values, comma-separated.",
     ),
     nbetas: str = typer.Option(
         ",".join(map(str, DEFAULT_NBETAS)), help="With --calibrate: the nβ values, comma-separated."

@@ -224,7 +224,8 @@ def numerical_irreps(group: FiniteGroup, *, seed: int = 0) -> tuple[Irrep, ...]:
         chi = torch.diagonal(piece[0], dim1=1, dim2=2).sum(-1)
         return (piece[0].shape[1], *(-round(float(x), 6) for x in chi))
 
-    out, letters = [], {}
+    out: list[Irrep] = []
+    letters: dict[int, int] = {}
     for mats, kind in sorted(pieces, key=key):
         d = mats.shape[1]
         letters[d] = letters.get(d, -1) + 1

@@ -7,6 +7,7 @@ are concatenated, go through one ReLU layer, and are unembedded. No biases anywh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -50,6 +51,11 @@ class MLP(nn.Module):
         # one-hot inputs through a linear map: fan-in is the vocabulary
         init_normal(self, seed=seed, std={f"embed.{i}.weight": c.n_vocab**-0.5 for i in range(c.n_inputs)})
 
+    @property
+    def embeddings(self) -> list[Tensor]:
+        """Each input's embedding matrix ``[n_vocab, d_embed]``, in input order."""
+        return [cast(nn.Embedding, emb).weight for emb in self.embed]
+
     def forward(self, x: Tensor) -> Tensor:
         """``x [B, n_inputs]`` long tokens -> logits ``[B, n_classes]``."""
         e = torch.cat([emb(x[:, i]) for i, emb in enumerate(self.embed)], dim=-1)  # (B, n_inputs·d_embed)
@@ -77,7 +83,7 @@ class MLP(nn.Module):
         # across threads on the CPU (index_put_(accumulate=True)), so its gradients change in the
         # last bits from one call to the next; index_select's backward (index_add_) sums in order.
         h = sum(
-            (emb.weight @ W[:, i * d : (i + 1) * d].T).index_select(0, x[:, i])  # (V, d_hid) -> (B, d_hid)
-            for i, emb in enumerate(self.embed)
+            (E @ W[:, i * d : (i + 1) * d].T).index_select(0, x[:, i])  # (V, d_hid) -> (B, d_hid)
+            for i, E in enumerate(self.embeddings)
         )
         return self.unembed(self.act(h))

@@ -21,22 +21,23 @@ __all__ = ["embed", "logit_bounds", "logits_from_embeddings"]
 INF = math.inf
 
 
-def _check(model: nn.Module) -> None:
+def _checked(model: nn.Module) -> MLP | Transformer:
     if not isinstance(model, (MLP, Transformer)):
         raise AnalysisError(
             f"`model` (a {type(model).__name__}) must be a nerve MLP or Transformer: the provers have "
             "interval forward passes for those two."
         )
+    return model
 
 
 def embed(model: nn.Module, tokens: Tensor) -> Interval:
     """The exact embeddings of `tokens` ``[B, n_inputs]``: the MLP's concatenated
     ``[B, n_inputs·d_embed]``, the transformer's residual stream before attention ``[B, T, d_model]``
     (token plus position embeddings, an interval because the sum rounds)."""
-    _check(model)
+    model = _checked(model)
     with torch.no_grad():
         if isinstance(model, MLP):
-            return Interval.point(torch.cat([e.weight[tokens[:, i]] for i, e in enumerate(model.embed)], -1))
+            return Interval.point(torch.cat([E[tokens[:, i]] for i, E in enumerate(model.embeddings)], -1))
         equals = torch.full_like(tokens[:, :1], model.config.n_vocab)
         full = torch.cat([tokens, equals], 1)
         return Interval.point(model.embed.weight[full]) + Interval.point(model.pos_embed.weight[None])
@@ -45,7 +46,7 @@ def embed(model: nn.Module, tokens: Tensor) -> Interval:
 def logits_from_embeddings(model: nn.Module, x: Interval) -> Interval:
     """Logit intervals ``[B, n_classes]`` for every embedding in the box `x` (shaped as
     :func:`embed` returns)."""
-    _check(model)
+    model = _checked(model)
     with torch.no_grad():
         if isinstance(model, MLP):
             return x.linear(model.hidden.weight).relu().linear(model.unembed.weight)

@@ -104,8 +104,8 @@ def prove_compact(model: MLP, task: Any, statement: Statement | None = None, *, 
     d = model.config.d_embed
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         W_h = model.hidden.weight
-        u = Interval.point(model.embed[0].weight).linear(W_h[:, :d])  # [n_vocab, d_hidden]
-        v = Interval.point(model.embed[1].weight).linear(W_h[:, d:])
+        u = Interval.point(model.embeddings[0]).linear(W_h[:, :d])  # [n_vocab, d_hidden]
+        v = Interval.point(model.embeddings[1]).linear(W_h[:, d:])
         act = (u.map(lambda t: t[inputs[:, 0]]) + v.map(lambda t: t[inputs[:, 1]])).relu()  # [N, d_hidden]
         if method == "factored":
             logits = act.linear(model.unembed.weight)

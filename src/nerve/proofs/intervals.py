@@ -174,7 +174,7 @@ class Interval:
     def __add__(self, other: Interval) -> Interval:
         return Interval(*_unbounded_where_nan(_down(self.lo + other.lo), _up1(self.hi + other.hi)))
 
-    def scale(self, s: float) -> Interval:
+    def scale(self, s: float | tuple[float, float]) -> Interval:
         """Multiply by the real number `s` given as the pair of floats ``(s_lo, s_hi)`` that
         enclose it; a float is taken as exact."""
         lo_s, hi_s = (s, s) if isinstance(s, float) else s

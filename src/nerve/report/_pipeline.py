@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from nerve._estimator import Progress
 from nerve.analysis.registry import Result, fit_all, registered, save
@@ -14,6 +15,8 @@ from nerve.errors import AnalysisError, NerveError, NerveWarning
 from nerve.proofs.prove import Certificate
 from nerve.report._html import write_report
 from nerve.training import Run, load
+
+R = TypeVar("R", Result, Certificate)
 
 __all__ = ["Analysed", "analyze", "render"]
 
@@ -78,7 +81,7 @@ def render(run_dir: str | os.PathLike) -> Path:
     return write_report(run, results, proofs)
 
 
-def _saved(path: Path, kind: type) -> object | None:
+def _saved(path: Path, kind: type[R]) -> R | None:
     """A result another command saved in the run, or None (with a warning naming the file) when
     it is not there or does not read: a stray file must not cost the user the whole report."""
     if not path.is_file():

@@ -109,7 +109,7 @@ def _summary_rows(trajectories: list[tuple[str, dict[str, Any]]]) -> list[tuple[
     )
     n = len(trajectories)
     res0 = trajectories[0][1]
-    out = []
+    out: list[tuple[str, ...]] = []
     for label, dim in zip(res0["irreps"], res0["dims"]):
         key = sum(label in res["key_irreps"][-1] for _, res in trajectories)
         by_logits = logit_counts.get(label, 0)

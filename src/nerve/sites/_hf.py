@@ -140,9 +140,12 @@ def token_activations(
         mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in chunk], device=device)
         last = torch.tensor([len(x) - 1 for x in chunk], device=device)
         rows_of = torch.arange(len(chunk), device=device)
-        acts = read_sites(
-            model, input_ids, [site], select=lambda t, r=rows_of, c=last: t[r.to(t.device), c.to(t.device)],
-            dtype=torch.float32, attention_mask=mask,
-        )[site]  # fmt: skip
+
+        def at_last(t: Tensor, rows: Tensor = rows_of, cols: Tensor = last) -> Tensor:
+            return t[rows.to(t.device), cols.to(t.device)]
+
+        acts = read_sites(model, input_ids, [site], select=at_last, dtype=torch.float32, attention_mask=mask)[
+            site
+        ]
         rows.append(acts)
     return torch.cat(rows).reshape(len(words), len(templates), -1)

@@ -22,7 +22,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -205,7 +205,8 @@ def _read_index(path: Path) -> tuple[dict[str, dict[str, Any]], list[dict[str, A
         field = f"{index} shard {k}"
         if not isinstance(entry, dict):
             raise SiteError(f"{field} (={entry!r:.80}) must be an object with `file` and `rows`.")
-        file, rows = entry.get("file"), entry.get("rows")
+        file, rows = entry.get("file"), entry.get("rows")  # any JSON: checked below
+        rows = cast(int, rows)
         if not (isinstance(file, str) and SHARD.fullmatch(file)):
             raise SiteError(
                 f"{field} (`{file}`) must be a file name inside the store directory, "

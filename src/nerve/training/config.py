@@ -244,12 +244,13 @@ def make_model(config: ModelConfig, task: Task, *, seed: int = 0) -> nn.Module:
             f"model `kind` (={config.kind!r}) does not fit task {task.name!r}: the superposition "
             f"model goes with the superposition task only."
         )
-    if config.kind == "superposition":
+    if isinstance(task, SuperpositionData):  # and so the superposition model, checked above
         return SuperpositionModel(SuperpositionConfig(task.n_features, config.n_hidden), seed=seed)
     n_inputs = task.n_bits if isinstance(task, SparseParity) else 2
     if config.kind == "mlp":
-        sizes = MLPConfig(task.n_vocab, task.n_classes, n_inputs, config.d_embed, config.d_hidden)
-        return MLP(sizes, seed=seed)
+        return MLP(
+            MLPConfig(task.n_vocab, task.n_classes, n_inputs, config.d_embed, config.d_hidden), seed=seed
+        )
     if config.kind == "transformer":
         sizes = TransformerConfig(
             task.n_vocab,

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -300,6 +301,13 @@ class Run:
     def task(self):
         return make_task(self.config.task, seed=self.config.seed)
 
+    @property
+    def last_model(self) -> nn.Module:
+        """The model at the last checkpoint (`model`), which a run read with ``weights=False`` lacks."""
+        if self.model is None:
+            raise CheckpointError(f"{self.path} was read with weights=False: its model was not loaded.")
+        return self.model
+
     def model_at(self, step: int) -> nn.Module:
         """The model after `step` optimiser steps, from its checkpoint."""
         if step not in self.checkpoints:
@@ -360,7 +368,7 @@ def thin(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, n_checkpoint
         for i in range(1, k + 1):
             level = max(logs) - (max(logs) - min(logs)) * i / (k + 1)
             targets.append(next(step for (step, _), lg in zip(losses, logs) if lg <= level))
-    keep = sorted({min(steps, key=lambda s, t=t: abs(s - t)) for t in targets} | {steps[0], last})
+    keep = sorted({_nearest(steps, t) for t in targets} | {steps[0], last})
     dst.checkpoints.mkdir(parents=True, exist_ok=True)
     for source, target in ((src.config, dst.config), (src.metrics, dst.metrics)):
         if source.exists():
@@ -368,3 +376,7 @@ def thin(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, n_checkpoint
     for step in keep:
         shutil.copyfile(src.checkpoint(step), dst.checkpoint(step))
     return load(dst)
+
+
+def _nearest(steps: Sequence[int], target: float) -> int:
+    return min(steps, key=lambda s: abs(s - target))

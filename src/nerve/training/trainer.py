@@ -177,7 +177,7 @@ def train(
         raise ConfigError(f"`threads` (={threads!r}) must be a positive integer or None.")
     extends = False
     if resume:
-        saved = read_config(run_dir)
+        saved = read_config(d)
         # the one change a resume may make: more steps (the schedule is constant after warm-up)
         extends = config.steps > saved.steps and saved.replace(steps=config.steps) == config
         if saved != config and not extends:
@@ -185,7 +185,7 @@ def train(
                 f"`config` differs from the one saved in {run_dir}; resume with the saved config "
                 f"(or the same config with more `steps`, to extend the run)."
             )
-        recorded = read_threads(run_dir)
+        recorded = read_threads(d)
         if threads is not None and recorded is not None and threads != recorded:
             raise ConfigError(
                 f"`threads` (={threads}) differs from the {recorded} the run in {run_dir} was trained "

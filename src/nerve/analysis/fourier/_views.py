@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -145,7 +146,7 @@ def _mlp_view(model: MLP) -> ModelView:
         raise AnalysisError(
             f"the MLP has `n_inputs` (={c.n_inputs}); the analyses read pair tasks, n_inputs=2."
         )
-    W = {f"W_{'ab'[i]}": model.embed[i].weight.detach() for i in range(2)}
+    W = {f"W_{'ab'[i]}": model.embeddings[i].detach() for i in range(2)}
     return ModelView(
         model=model,
         embeddings=W,
@@ -176,7 +177,7 @@ def _transformer_view(model: Transformer) -> ModelView:
     )
 
 
-def _hooked_transformer_view(model: nn.Module, n_vocab: int | None) -> ModelView:
+def _hooked_transformer_view(model: Any, n_vocab: int | None) -> ModelView:  # transformer_lens: untyped
     if n_vocab is None:
         raise AnalysisError(
             "`n_vocab` (=None) must be given for a HookedTransformer: the task's input tokens."

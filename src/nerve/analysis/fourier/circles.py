@@ -140,7 +140,7 @@ def _not_cyclic(run: Any) -> str | None:
 
 def _fit(run: Any, fitted: Any, progress: Any) -> CirclesResult:
     keys = [int(label.removeprefix("k=")) for label in fitted["fourier"].key_labels]
-    return FrequencyCircles(frequencies=keys).fit(run.model, run.task).result_
+    return FrequencyCircles(frequencies=keys).fit(run.last_model, run.task).result_
 
 
 def _rows(result: CirclesResult, drawing: Drawing) -> list[tuple[str, str]]:

@@ -124,18 +124,18 @@ class LearningOrder(Estimator):
                 f"`steps` (={list(steps)!r}) must be non-empty checkpoints of {run.path}; "
                 f"{missing} are not among {list(run.checkpoints)}."
             )
-        fractions, keys, result, task = [], [], None, run.task
+        results = []
         # the first logged step with test accuracy >= 0.99: when the run generalised, for comparison
         generalised = next((m["step"] for m in run.metrics() if (m.get("test_acc") or 0.0) >= 0.99), None)
         for i, step in enumerate(steps):
-            result = FourierAnalysis().fit(run.model_at(step), task).result_
-            fractions.append(result.logit_fractions)
-            keys.append(result.key_labels)
+            results.append(FourierAnalysis().fit(run.model_at(step), run.task).result_)
             if progress is not None:
                 progress("learning order", i + 1, len(steps))
+        last = results[-1]
         self.result_ = LearningOrderResult(
-            result.group, result.irreps, result.dims, steps, tuple(fractions), tuple(keys), generalised
-        )
+            last.group, last.irreps, last.dims, steps, tuple(r.logit_fractions for r in results),
+            tuple(r.key_labels for r in results), generalised,
+        )  # fmt: skip
         return self
 
 

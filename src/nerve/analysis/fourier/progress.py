@@ -17,7 +17,7 @@ still high, clean-up while the test loss falls with the weight norm (see :func:`
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,7 +197,7 @@ def phases(metrics: Sequence[dict]) -> Phases:
     return Phases(rows[peak]["step"], rows[start]["step"], rows[end]["step"])
 
 
-def _as_metrics(steps: Sequence[int], columns: dict[str, Sequence[float]]) -> list[dict]:
+def _as_metrics(steps: Sequence[int], columns: Mapping[str, Sequence[float]]) -> list[dict]:
     """The measures at checkpoints as logged rows, for a run without a metrics log."""
     return [
         {"step": s, "train_acc": a, "test_loss": t}
@@ -230,6 +230,10 @@ def _rows(result: ProgressResult, drawing: Drawing) -> list[tuple[str, str]]:
     ]
 
 
+def _fit(run: Run, fitted: Mapping[str, Any], progress: Progress) -> ProgressResult:
+    return ProgressMeasures(key_irreps=fitted["fourier"].key_labels).fit(run, progress=progress).result_
+
+
 def _figures(result: ProgressResult, drawing: Drawing) -> list[tuple[str, Any]]:
     from nerve.analysis.fourier.figures import progress_figure
 
@@ -240,8 +244,7 @@ PROGRESS = register(Analysis(
     name="progress",
     title="Progress measures and the phases of grokking (Nanda et al. 2023)",
     result=ProgressResult,
-    fit=lambda run, fitted, progress: ProgressMeasures(key_irreps=fitted["fourier"].key_labels)
-    .fit(run, progress=progress).result_,
+    fit=_fit,
     applies=not_a_group_task,
     needs=("fourier",),
     figures=_figures,

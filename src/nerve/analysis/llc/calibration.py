@@ -247,7 +247,7 @@ class LLCCalibrator(Estimator):
 def _fit(run: Any, fitted: Any, progress: Any) -> LLCCalibrationResult:
     from nerve.analysis.llc.trajectory import cross_entropy64, training_data
 
-    return calibrate_llc(run.model, training_data(run), loss_fn=cross_entropy64)
+    return calibrate_llc(run.last_model, training_data(run), loss_fn=cross_entropy64)
 
 
 def _rows(result: LLCCalibrationResult, drawing: Drawing) -> list[tuple[str, str]]:

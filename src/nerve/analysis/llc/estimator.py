@@ -31,7 +31,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -202,7 +202,8 @@ class LLCEstimator(Estimator):
             raise AnalysisError(f"`gamma` (={self.gamma!r}) must be a number >= 0 (finite, not NaN).")
         _check_step(self.epsilon, self.gamma)
         named = isinstance(self.nbeta, str) and self.nbeta in ("batch", "dataset")
-        if not (named or (_is_finite_number(self.nbeta) and self.nbeta > 0)):
+        positive = not isinstance(self.nbeta, str) and _is_finite_number(self.nbeta) and self.nbeta > 0
+        if not (named or positive):
             raise AnalysisError(f"`nbeta` (={self.nbeta!r}) must be a positive number, 'batch' or 'dataset'.")
         for name, least in (("n_chains", 1), ("n_draws", 1), ("n_burnin", 0), ("batch_size", 1),
                             ("mala_every", 1)):  # fmt: skip
@@ -264,7 +265,7 @@ class _Setup:
     vector, the buffers, the data on the device, the loss, and L_n(w*)."""
 
     def __init__(self, est: LLCEstimator, model: nn.Module, dataset: Any, loss_fn: LossFn | None) -> None:
-        loss_fn = nn.functional.cross_entropy if loss_fn is None else loss_fn
+        loss_fn = cast(LossFn, nn.functional.cross_entropy) if loss_fn is None else loss_fn
         _refuse_stateful(model)
         tensors = _tensors(dataset)
         self.n = n = tensors[0].shape[0]

@@ -73,8 +73,9 @@ def llc_calibration_figure(cal: LLCCalibrationResult) -> go.Figure:
             ),
             row=1, col=2,
         )  # fmt: skip
-        if cal.recommended[i] is not None:
-            j = eps.index(cal.recommended[i])
+        best = cal.recommended[i]
+        if best is not None:
+            j = eps.index(best)
             fig.add_trace(
                 go.Scatter(
                     x=[eps[j]], y=[cal.llc_mean[i][j]], mode="markers", name=f"recommended, {name}",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -213,7 +213,7 @@ class TopologyResult(Result):
     engine: str
     sparse: float | None = None
     n_distinct: int | None = None
-    rule: str = field(default="a bar is a feature when death − birth > significance × noise_scale")
+    rule: str = "a bar is a feature when death − birth > significance × noise_scale"
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "the data") -> TopologyResult:
