@@ -1,9 +1,12 @@
 """The learning order of irreps: the Fourier analysis at every checkpoint, read on the S5 fixture,
 and the rules that turn a trajectory into learned-at steps and an order."""
 
+import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 import nerve
 from nerve.analysis import FourierAnalysis, LearningOrderResult, irrep_trajectory
@@ -32,6 +35,40 @@ def test_the_trajectory_is_the_fourier_analysis_at_each_checkpoint(s5):
     # key by the neuron rule at 107,000 and at 250,000
     assert t.key_from() == {"[4,1]": 107_000, "[1,1,1,1,1]": 107_000}
     assert t.order() == ("[1,1,1,1,1]", "[4,1]")  # a tie at one checkpoint: by label
+
+
+def test_the_final_logit_shares_agree_with_an_oracle_from_the_permutations(s5):
+    # an oracle from the definitions, using none of nerve's irreps or characters: S5's elements are
+    # the permutations of 0..4 in itertools order, composed right first; the sign character is
+    # sign(a)·sign(b)·sign(c) at a·b·c⁻¹, the standard one (fixed points - 1)
+    run, t = s5
+    P = np.array(list(itertools.permutations(range(5))))  # [120, 5]
+    n = len(P)
+    AB = P[np.arange(n)[:, None, None], P[None, :, :]]  # (a·b)(x) = a(b(x)), [n, n, 5]
+    assert (run.task.group.table.numpy() == _index(AB, P)).all()  # the same law as the task's
+    inverse = np.argsort(P, axis=1)  # c⁻¹
+    Q = AB[:, :, inverse]  # (a·b·c⁻¹)(x), [n, n, n, 5]
+    parity = np.array([(-1) ** sum(p[i] > p[j] for i in range(5) for j in range(i + 1, 5)) for p in P])
+    characters = {
+        "[1,1,1,1,1]": np.einsum("a,b,c->abc", parity, parity, parity).astype(float),
+        "[4,1]": (Q == np.arange(5)).sum(-1) - 1.0,
+    }
+    a, b = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    with torch.no_grad():
+        logits = run.model_at(t.steps[-1])(torch.tensor(np.stack([a.ravel(), b.ravel()], 1))).double()
+    L = logits.numpy().reshape(n, n, n)
+    L = L - L.mean(-1, keepdims=True)
+    final = dict(zip(t.irreps, t.logit_fractions[-1]))
+    for label, X in characters.items():
+        share = (L * X).sum() ** 2 / ((X**2).sum() * (L**2).sum())
+        assert final[label] == pytest.approx(share, rel=1e-9, abs=1e-12)
+    assert final["[4,1]"] > 0.05 and final["[1,1,1,1,1]"] > 0.05  # both carry the logits
+
+
+def _index(perms, P):
+    """The index in P of each permutation in `perms` [..., 5]."""
+    lookup = {tuple(p): i for i, p in enumerate(P.tolist())}
+    return np.vectorize(lambda *x: lookup[x])(*np.moveaxis(perms, -1, 0))
 
 
 def test_a_subset_of_checkpoints(s5):
