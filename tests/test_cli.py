@@ -3,6 +3,7 @@
 import inspect
 import json
 
+import pytest
 import torch
 import typer
 from typer.testing import CliRunner
@@ -129,6 +130,30 @@ def test_analyze_names_a_directory_that_is_not_a_run(tmp_path):
     assert f"{tmp_path} is not a run directory" in result.output and "Traceback" not in result.output
 
 
+def test_the_demo_command_trains_analyses_reports_and_reuses_its_run(tmp_path, monkeypatch):
+    # the README's first command, on a demo shortened to 300 steps (the whole demo, which groks,
+    # is the slow test below): trained, analysed by the default analyses, reported, then reused
+    from nerve.training import PRESETS
+
+    monkeypatch.setitem(PRESETS, "demo", PRESETS["demo"].replace(steps=300))
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--out", str(out)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "analysis").iterdir()) == [
+        "circles.json",
+        "fourier.json",
+        "progress.json",
+    ]
+    assert nerve.load(out).checkpoints[-1] == 300 and f"report: {out / 'report.html'}" in result.output
+    assert "key irreps" in result.output  # the summary's table
+    again = runner.invoke(app, ["demo", "--out", str(out)], env={"COLUMNS": "200"})
+    assert again.exit_code == 0 and "reusing the demo run" in again.output
+    monkeypatch.setitem(PRESETS, "demo", PRESETS["demo"].replace(steps=301))
+    other = runner.invoke(app, ["demo", "--out", str(out)], env={"COLUMNS": "200"})
+    assert other.exit_code == 2 and "holds a run that is not the demo" in other.output
+
+
+@pytest.mark.slow
 def test_demo_trains_groks_and_reports(tmp_path):
     # the README's first command: the small default setup, analysed, with a report
     out = tmp_path / "demo"
