@@ -1,7 +1,7 @@
 """The registry of analyses: what ``nerve analyze``, ``nerve sweep`` and the report iterate.
 
 An analysis declares, once, its name (the file ``analysis/<name>.json`` and the sweep row it
-writes), when it applies to a run, how it is fitted (a typed :class:`~nerve._results.Result`),
+writes), when it applies to a run, how it is fitted (a typed :class:`Result`),
 and how it is drawn (figures, rows of the key-numbers table, and steps it marks on every
 figure against training steps). Adding an analysis is one module and one :func:`register`:
 
@@ -107,8 +107,7 @@ class Analysis:
     - `name`: lower-case identifier; the result is saved as ``analysis/<name>.json`` and a
       sweep records it in rows named so (``"train"`` is the sweep's own).
     - `title`: the report section's heading.
-    - `result`: the :class:`~nerve._results.Result` subclass that `fit` returns and the saved
-      file reads back as.
+    - `result`: the :class:`Result` subclass that `fit` returns and the saved file reads back as.
     - `fit(run, fitted, progress)`: the result for a run; `fitted` maps the names in `needs` to
       their results, `progress` is nerve's ``progress(stage, done, total)`` callback.
     - `applies(run)`: None when the analysis reads this run, else why not (one sentence).
@@ -199,7 +198,8 @@ def registered() -> tuple[Analysis, ...]:
 def fit_all(run: Run, names: Sequence[str], *, progress: Progress | None = None) -> dict[str, Result | str]:
     """Fit the analyses named in `names` on `run`, each after those it needs: name → its result,
     or the sentence saying why it does not apply (an analysis whose needs do not apply does not
-    either). Analyses fitted only because another needs them are not returned."""
+    either). Analyses fitted only because another needs them are not returned. `progress` hears
+    ``(name, 0, 1)`` and ``(name, 1, 1)`` around each fit, and whatever stages the fit reports."""
     report = progress or (lambda stage, done, total: None)
     wanted = [get(n) for n in dict.fromkeys(names)]
     out: dict[str, Result | str] = {}
@@ -218,7 +218,9 @@ def fit_all(run: Run, names: Sequence[str], *, progress: Progress | None = None)
             else:
                 fitted[need] = got
         if reason is None:
+            report(analysis.name, 0, 1)
             result = analysis.fit(run, fitted, report)
+            report(analysis.name, 1, 1)
             if not isinstance(result, analysis.result):
                 raise AnalysisError(
                     f"analysis {analysis.name!r} returned a {type(result).__name__}, "
