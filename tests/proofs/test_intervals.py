@@ -129,3 +129,25 @@ def test_overflow_and_unbounded_endpoints_give_unbounded_entries_never_nan():
     p = scores.softmax()
     assert p.lo.tolist() == [[0.0, 0.0, 0.0]] and p.hi[0, 2] == 0 and p.hi[0, 0] == p.hi[0, 1] == 1.0
     assert bool(p.contains(torch.tensor([[0.3, 0.7, 0.0]])).all())
+
+
+def test_elementwise_products_quotients_differences_and_sums_enclose_the_exact_rationals():
+    # the operations the ρ-set prover adds, checked against exact rational arithmetic on the endpoints
+    g = torch.Generator().manual_seed(7)
+    a = Interval.point(torch.randn(50, generator=g, dtype=torch.float64) * 1e3)
+    b = Interval.point(torch.rand(50, generator=g, dtype=torch.float64) + 1e-3)  # positive: a divisor
+    for op, exact in (
+        (lambda x, y: x * y, lambda p, q: p * q),
+        (lambda x, y: x / y, lambda p, q: p / q),
+        (lambda x, y: x - y, lambda p, q: p - q),
+    ):
+        out = op(a, b)
+        for i in range(50):
+            value = exact(Fraction(float(a.lo[i])), Fraction(float(b.lo[i])))
+            assert Fraction(float(out.lo[i])) <= value <= Fraction(float(out.hi[i]))
+    total = a.sum(0)
+    value = sum(Fraction(float(x)) for x in a.lo)
+    assert Fraction(float(total.lo)) <= value <= Fraction(float(total.hi))
+    assert bool((a.magnitude() == a.lo.abs()).all())
+    with pytest.raises(ProofError, match=r"divisor must be positive"):
+        a / a

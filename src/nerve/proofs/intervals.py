@@ -174,6 +174,45 @@ class Interval:
     def __add__(self, other: Interval) -> Interval:
         return Interval(*_unbounded_where_nan(_down(self.lo + other.lo), _up1(self.hi + other.hi)))
 
+    def __sub__(self, other: Interval) -> Interval:
+        return Interval(*_unbounded_where_nan(_down(self.lo - other.hi), _up1(self.hi - other.lo)))
+
+    def __mul__(self, other: Interval) -> Interval:
+        """The elementwise product (broadcasting), each of the four endpoint products rounded once
+        and the result moved one ulp outwards.
+
+        >>> x = Interval.box(torch.tensor([-1.0, 2.0]), torch.tensor([3.0, 2.0]))
+        >>> y = (x * Interval.point(torch.tensor([0.1, -0.1]))).hi
+        >>> bool(y[0] >= 0.3 and y[1] >= -0.2)
+        True
+        """
+        pairs = [a * b for a in (self.lo, self.hi) for b in (other.lo, other.hi)]
+        products = torch.stack(torch.broadcast_tensors(*pairs))
+        nan = products.isnan().any(0)
+        lo, hi = _down(products.min(0).values), _up1(products.max(0).values)
+        return Interval(lo.masked_fill(nan, -INF), hi.masked_fill(nan, INF))
+
+    def __truediv__(self, other: Interval) -> Interval:
+        """The elementwise quotient by an interval of positive numbers, rounded outwards."""
+        if not bool((other.lo > 0).all()):
+            raise ProofError("an Interval divisor must be positive everywhere (its `lo` > 0).")
+        pairs = [a / b for a in (self.lo, self.hi) for b in (other.lo, other.hi)]
+        quotients = torch.stack(torch.broadcast_tensors(*pairs))
+        return Interval(_down(quotients.min(0).values), _up1(quotients.max(0).values))
+
+    def sum(self, dim: int) -> Interval:
+        """The sum over `dim`, with the float64 summation error (γ_n of the magnitudes) outside it."""
+        n = self.lo.shape[dim]
+        g = gamma(max(n, 1))
+        lo, hi = self.lo.sum(dim), self.hi.sum(dim)
+        err_lo = up(g * self.lo.abs().sum(dim) / (1 - g))
+        err_hi = up(g * self.hi.abs().sum(dim) / (1 - g))
+        return Interval(*_unbounded_where_nan(_down(lo - err_lo), _up1(hi + err_hi)))
+
+    def magnitude(self) -> Tensor:
+        """``max(|lo|, |hi|)``: an upper bound of the absolute value of every number inside (exact)."""
+        return torch.maximum(self.lo.abs(), self.hi.abs())
+
     def scale(self, s: float | tuple[float, float]) -> Interval:
         """Multiply by the real number `s` given as the pair of floats ``(s_lo, s_hi)`` that
         enclose it; a float is taken as exact."""

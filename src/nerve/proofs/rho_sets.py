@@ -1,0 +1,491 @@
+"""The ρ-set idealisation of a one-hidden-layer MLP on a group task, and the compact proof through
+it (Wu, Jaburi, Drori & Gross 2024, "Unifying and verifying mechanistic interpretations").
+
+The network computes ``ℓ_z(a, b) = Σ_i u_i(z) ReLU(l_i(a) + r_i(b))`` with tables over the group
+(``l_i(a) = (W_h[:, :d] W_a[a])_i``, ``r_i(b)`` likewise, ``u_i(z) = W_U[z, i]``). Wu et al. read each
+irrep's neurons as a ρ-set: ``l_i(a) = b_iᵀ ρ(a) x`` with the ``b_i`` permuted by ``ρ(G)``. In tables,
+without matrices: the neurons of one irrep are *translates* of three templates λ, μ, ν on G,
+
+    ``l_i(a) ≈ s_i λ(h_i⁻¹ a)``,   ``r_i(b) ≈ s_i μ(b k_i)``,   ``u_i(z) ≈ α_i ν(h_i⁻¹ z k_i)``,
+
+and the **ideal** model is the average over *every* pair of translates:
+
+    ``ℓ'_z(a, b) = Σ_p W_p / |G|² Σ_{h, k ∈ G} ν_p(h⁻¹ z k) ReLU(λ_p(h⁻¹ a) + μ_p(b k))``.
+
+It is exactly bi-equivariant, ``ℓ'_{gz}(ga, b) = ℓ'_{zg}(a, bg) = ℓ'_z(a, b)``: substituting h → a h,
+k → b⁻¹ k gives ``ℓ'_z(a, b) = F(a⁻¹ z b⁻¹)`` with ``F(y) = ℓ'_y(e, e)``, so on every input (a, b) with
+target ab the ideal margin is the same number ``F(e) − max_{y≠e} F(y)``: one evaluation, of |G|
+logits, proves the ideal model's margin on all |G|² inputs. This uses only the group's table (exact
+integer indexing); no floating-point representation matrix enters the symmetry.
+
+The real model is compared with the ideal neuron by neuron. Translates that coincide (a template
+with a stabiliser) make one *unit*; real neuron i is matched to the unit of ``(h_i, k_i)`` and takes
+a share ``t_i`` of it (shares summing to 1 per unit), so that in real numbers the ideal is
+``Σ_i u'_i ReLU(l'_i + r'_i) + Σ_{units no neuron covers} (their terms)`` with ``l'_i = s_i λ_U``,
+``r'_i = s_i μ_U`` and ``u'_i = t_i c_U ν_U / s_i`` (ReLU is positively homogeneous). Then for every z
+
+    ``|ℓ_z − ℓ'_z| ≤ Σ_i max_z|u_i| (|Δl_i(a)| + |Δr_i(b)|) + Σ_i max_z|Δu_i| ReLU(l'_i(a) + r'_i(b))
+                    + Σ_{uncovered U} |c_U| max_z|ν_U| (ReLU(λ_U(a)) + ReLU(μ_U(b)))``,
+
+so ``margin(a, b) ≥ m' − 2 E(a, b)``. The first and last terms are sums of a function of a and a
+function of b (|G|·H work, not |G|²·H); the middle term costs H per input. Every bound is computed
+in nerve's rounding-sound interval arithmetic, so a proved input is proved about the real-number
+network the stored weights define.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.flop_counter import FlopCounterMode
+
+from nerve.errors import ProofError
+from nerve.models import MLP
+from nerve.proofs.intervals import Interval, gamma, up
+from nerve.proofs.prove import ProofResult, result_from_margins
+from nerve.proofs.statements import Correct, Robust, Statement
+
+__all__ = ["Idealisation", "RhoSetProof", "fit_rho_sets", "prove_rho_sets"]
+
+# elementwise operations per unit per input in the middle term: λ+μ as an interval (2 adds, 2
+# roundings), ReLU (2), the weighting and sum (2), the square and sum for the 2-norm (2): 10
+ELEMENTWISE_PER_UNIT = 10
+
+
+@dataclass(frozen=True)
+class Idealisation:
+    """The ideal model and each real neuron's place in it.
+
+    - `templates`: per partition p, ``(λ_p, μ_p, ν_p)``, each ``[|G|]`` float64; `weights`: ``W_p``.
+    - `partition`, `left`, `right`: per real neuron, its partition (-1: not in the ideal model,
+      all of it counted as error) and its translates ``h_i``, ``k_i`` (element indices).
+    - `scale` ``s_i`` (> 0) and `weight` ``w_i`` (> 0): neuron i's share of its unit U is
+      ``t_i = w_i / Σ_{j∈U} w_j`` (computed in interval arithmetic, so the shares sum to 1 exactly).
+    - `rule`: how neurons were assigned and fitted, in words.
+    """
+
+    templates: tuple[tuple[Tensor, Tensor, Tensor], ...]
+    weights: tuple[float, ...]
+    partition: Tensor
+    left: Tensor
+    right: Tensor
+    scale: Tensor
+    weight: Tensor
+    rule: str
+
+
+@dataclass(frozen=True)
+class RhoSetProof:
+    """A ρ-set proof's result beside the exhaustive prover's cost, and its terms.
+
+    - `ideal_margin`: the ideal model's margin, a lower bound valid on every input.
+    - `neuron_error`, `activation_error`, `uncovered_error`: the means over inputs of the three
+      terms of 2E (see the module), so the report says which one dominated (`dominant`).
+    - `units`, `covered_units`: the ideal model's distinct units, and how many a real neuron covers.
+    """
+
+    result: ProofResult
+    brute_force_flops: int
+    ideal_margin: float
+    neuron_error: float
+    activation_error: float
+    uncovered_error: float
+    units: int
+    covered_units: int
+
+    @property
+    def flops_ratio(self) -> float:
+        return self.result.flops / self.brute_force_flops
+
+    @property
+    def dominant(self) -> str:
+        terms = {"neuron": self.neuron_error, "activation": self.activation_error,
+                 "uncovered": self.uncovered_error}  # fmt: skip
+        return max(terms, key=lambda k: terms[k])
+
+    @property
+    def vacuous(self) -> bool:
+        return self.result.n_hold == 0
+
+
+def _tables(model: MLP) -> tuple[Tensor, Tensor, Tensor]:
+    """``l [|G|, H]``, ``r [|G|, H]``, ``u [|G|, H]`` in float64 (the products as floats: the fit only)."""
+    d = model.config.d_embed
+    W_h = model.hidden.weight.detach().double()
+    E_a, E_b = (E.detach().double() for E in model.embeddings)
+    return E_a @ W_h[:, :d].T, E_b @ W_h[:, d:].T, model.unembed.weight.detach().double()
+
+
+def _check(model: Any, task: Any) -> Any:
+    if not isinstance(model, MLP) or model.config.n_inputs != 2:
+        raise ProofError(f"`model` (a {type(model).__name__}) must be nerve's MLP on pairs (a, b).")
+    G = getattr(task, "group", None)
+    if G is None or not torch.equal(task.table, G.table):
+        raise ProofError(
+            f"`task` ({getattr(task, 'name', task)!r}) must be a group's composition t(a, b) = ab (group "
+            "composition or a+b mod p): the ideal model's symmetry is that law's."
+        )
+    return G
+
+
+def fit_rho_sets(
+    model: MLP,
+    task: Any,
+    *,
+    clean: float = 0.5,
+    similarity: float = 0.9,
+    iterations: int = 5,
+    tol: float = 0.1,
+) -> Idealisation:
+    """Fit the idealisation. Among the neurons whose dominant irrep (nerve's Fourier analysis)
+    holds more than `clean` of their variance, a partition is the strongest neuron left and every
+    neuron of its irrep whose left and right tables each correlate at least `similarity` with a
+    translate of that neuron's. A partition's templates are the aligned mean of its neurons (the
+    reference neuron's tables to start, then `iterations` rounds of aligning every neuron to its
+    best translates and averaging), then averaged over their stabilisers (the elements s with
+    ``‖λ(s ·) − λ‖ ≤ tol ‖λ‖``, and ``μ(· s)`` likewise, closed to a subgroup), so that each template
+    is exactly, bitwise, invariant under it. A partition with a unit that no neuron covers is left
+    out; its neurons count as error."""
+    from nerve.analysis.fourier import FourierAnalysis
+
+    G = _check(model, task)
+    for name, value in (("clean", clean), ("similarity", similarity), ("tol", tol)):
+        if not (isinstance(value, float | int) and 0 < value < 1):
+            raise ProofError(f"`{name}` (={value!r}) must be a number in (0, 1).")
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise ProofError(f"`iterations` (={iterations!r}) must be a positive integer.")
+    n, table = G.order, G.table
+    inv = G.inverses
+    lt, rt, ut = _tables(model)
+    result = FourierAnalysis().fit(model, task).result_
+    irrep = torch.tensor(result.neuron_irrep)
+    fraction = torch.tensor(result.neuron_fraction).nan_to_num(0.0)
+    # left[h, a] = h⁻¹a and right[k, b] = bk, as element indices: translating a table is indexing
+    left_of = table[inv]  # [h, a] -> h⁻¹ a
+    right_of = table.T  # [k, b] -> b k
+    H = lt.shape[1]
+    partition = torch.full((H,), -1)
+    hs, ks = torch.zeros(H, dtype=torch.long), torch.zeros(H, dtype=torch.long)
+    scale, alpha = torch.ones(H, dtype=torch.float64), torch.zeros(H, dtype=torch.float64)
+    templates: list[tuple[Tensor, Tensor, Tensor]] = []
+    weights: list[float] = []
+    for _, members in _groups(lt, rt, irrep, fraction, left_of, right_of, clean, similarity):
+        p = len(templates)
+        ref = members[0]
+        lam, mu = lt[:, ref].clone(), rt[:, ref].clone()
+        for _ in range(iterations):
+            h = (lt[:, members].T @ lam[left_of].T).argmax(1)  # ⟨l_i, λ(h⁻¹ ·)⟩ over h
+            k = (rt[:, members].T @ mu[right_of].T).argmax(1)
+            # align each neuron to the template's frame: l_i(h a) ≈ s λ(a), r_i(b k⁻¹) ≈ s μ(b)
+            lam = torch.stack([lt[table[h_i], i] for h_i, i in zip(h, members)], 1).mean(1)
+            mu = torch.stack([rt[table[:, inv[k_i]], i] for k_i, i in zip(k, members)], 1).mean(1)
+        both = torch.cat([lam, mu])
+        # least squares in the template's frame: l_i(h_i y) ≈ s λ(y) and r_i(y k_i⁻¹) ≈ s μ(y)
+        s = torch.stack([torch.cat([lt[table[h_i], i], rt[table[:, inv[k_i]], i]]) @ both for h_i, k_i, i in
+                         zip(h, k, members)]) / (both @ both)  # fmt: skip
+        keep = s > 0
+        members, h, k, s = members[keep], h[keep], k[keep], s[keep]
+        # ν in the template frame: u_i(h z k⁻¹) ≈ α_i ν(z)
+        aligned = torch.stack(
+            [ut[table[table[h_i]][:, inv[k_i]], i] for h_i, k_i, i in zip(h, k, members)], 1
+        )
+        nu = aligned.mean(1)
+        # a ρ-set's vectors have stabilisers: make the templates exactly invariant under theirs, so
+        # that translates by one coset are bitwise the same unit
+        S_L = _stabiliser(lam, G, left=True, tol=tol)
+        S_R = _stabiliser(mu, G, left=False, tol=tol)
+        lam = _average_over(lam, _cosets(G, S_L, ()))
+        mu = _average_over(mu, _cosets(G, (), S_R))
+        nu = _average_over(nu, _cosets(G, S_L, S_R))
+        nu = nu / nu.norm()
+        a_i = aligned.T @ nu
+        live = a_i > 0  # a neuron that reads ν backwards stays outside the ideal, all of it error
+        members, h, k, s, a_i = members[live], h[live], k[live], s[live], a_i[live]
+        partition[members], hs[members], ks[members] = p, h, k
+        scale[members], alpha[members] = s, a_i
+        templates.append((lam, mu, nu))
+        weights.append(0.0)  # set below, once the units are known
+    effective = alpha * scale  # > 0 for every neuron in the ideal
+    ideal = Idealisation(tuple(templates), tuple(weights), partition, hs, ks, scale, effective, "")
+    units = _units(ideal, G)
+    kept: list[int] = []
+    for p in range(len(templates)):
+        members = (partition == p).nonzero()[:, 0]
+        ids = torch.tensor([units[p].index[(int(hs[i]), int(ks[i]))] for i in members], dtype=torch.long)
+        totals = torch.zeros(units[p].count, dtype=torch.float64).index_add_(0, ids, effective[members])
+        if not bool((totals > 0).all()):
+            # a unit no neuron covers would be all error in every input: the partition's neurons
+            # leave the ideal instead, and count as error themselves (Wu et al. drop such sets too)
+            partition[members] = -1
+            continue
+        # W_p: the mean weight of a unit per pair of translates (any value gives an ideal model;
+        # this one is the neurons' own)
+        partition[members] = len(kept)
+        weights[p] = float((totals / units[p].multiplicity).mean() * n * n)
+        kept.append(p)
+    templates = [templates[p] for p in kept]
+    weights = [weights[p] for p in kept]
+    rule = (f"neurons whose dominant irrep holds more than {clean:g} of their variance, one partition per "
+            f"irrep; templates: the mean of the neurons aligned to their best translates ({iterations} "
+            "rounds), averaged over their stabilisers; a partition with a unit no neuron covers is "
+            "left out; W_p: the mean weight of its units")  # fmt: skip
+    return Idealisation(tuple(templates), tuple(weights), partition, hs, ks, scale, effective, rule)
+
+
+def _groups(lt, rt, irrep, fraction, left_of, right_of, clean: float, similarity: float):
+    """(irrep, neuron indices) per partition, the strongest neuron first (see :func:`fit_rho_sets`)."""
+    norm_l, norm_r = lt.norm(dim=0).clamp_min(1e-300), rt.norm(dim=0).clamp_min(1e-300)
+    left = set(((fraction > clean) & (irrep >= 0)).nonzero()[:, 0].tolist())
+    while left:
+        pool = torch.tensor(sorted(left))
+        ref = int(pool[(norm_l[pool] + norm_r[pool]).argmax()])
+        same = pool[irrep[pool] == irrep[ref]]
+        corr_l = (lt[:, same].T @ lt[:, ref][left_of].T).max(1).values / (norm_l[same] * norm_l[ref])
+        corr_r = (rt[:, same].T @ rt[:, ref][right_of].T).max(1).values / (norm_r[same] * norm_r[ref])
+        members = same[(corr_l >= similarity) & (corr_r >= similarity)]
+        members = torch.cat([torch.tensor([ref]), members[members != ref]])
+        left -= set(members.tolist())
+        yield int(irrep[ref]), members
+
+
+def _stabiliser(f: Tensor, G: Any, *, left: bool, tol: float) -> tuple[int, ...]:
+    """The subgroup generated by the s with ``‖f(s ·) − f‖ ≤ tol ‖f‖`` (``f(· s)`` if not `left`)."""
+    table = G.table
+    shifted = f[table] if left else f[table.T]  # [s, y]: f(s y) or f(y s)
+    close = ((shifted - f).norm(dim=1) <= tol * f.norm()).nonzero()[:, 0].tolist()
+    group = {int(G.identity), *close}
+    while True:  # close under the product
+        more = {int(table[x, y]) for x in group for y in group} - group
+        if not more:
+            return tuple(sorted(group))
+        group |= more
+
+
+def _cosets(G: Any, S_left: tuple[int, ...], S_right: tuple[int, ...]) -> list[list[int]]:
+    """The double cosets ``S_left · y · S_right`` (a one-sided coset when the other side is ())."""
+    table, e = G.table, int(G.identity)
+    S_left, S_right = S_left or (e,), S_right or (e,)
+    seen: set[int] = set()
+    out = []
+    for y in range(G.order):
+        if y in seen:
+            continue
+        coset = sorted({int(table[table[s, y], r]) for s in S_left for r in S_right})
+        seen.update(coset)
+        out.append(coset)
+    return out
+
+
+def _average_over(f: Tensor, classes: list[list[int]]) -> Tensor:
+    """`f` made constant on each class: one mean per class, written to all of its elements, so
+    the values are bitwise equal within a class."""
+    out = torch.empty_like(f)
+    for members in classes:
+        out[members] = f[members].mean()
+    return out
+
+
+@dataclass(frozen=True)
+class _Units:
+    """The distinct translate pairs of one partition: `index[(h, k)]` → unit id, `count` units, each
+    unit's `multiplicity` (how many pairs (h, k) give it) and one pair `rep` per unit."""
+
+    index: dict[tuple[int, int], int]
+    count: int
+    multiplicity: Tensor
+    rep: list[tuple[int, int]]
+
+
+def _units(ideal: Idealisation, G: Any) -> list[_Units]:
+    """Pairs (h, k) whose translated tables are bitwise equal are one unit."""
+    n = G.order
+    everything = torch.arange(n)
+    h, k = everything.repeat_interleave(n), everything.repeat(n)  # every pair, h-major
+    at_a, at_b, at_z = _translates(G, everything, everything)
+    out = []
+    for lam, mu, nu in ideal.templates:
+        _, left = torch.unique(lam[at_a], dim=0, return_inverse=True)  # [h]: λ(h⁻¹ ·) classes
+        _, right = torch.unique(mu[at_b], dim=0, return_inverse=True)
+        _, both = torch.unique(nu[_translates(G, h, k)[2]], dim=0, return_inverse=True)  # ν(h⁻¹ · k)
+        keys = torch.stack([left[h], right[k], both], 1)
+        _, unit, counts = torch.unique(keys, dim=0, return_inverse=True, return_counts=True)
+        first = torch.full((len(counts),), n * n).scatter_reduce(0, unit, torch.arange(n * n), "amin")
+        index = dict(zip(zip(h.tolist(), k.tolist()), unit.tolist()))
+        rep = [(int(h[f]), int(k[f])) for f in first]
+        out.append(_Units(index, len(counts), counts.double(), rep))
+    del at_z
+    return out
+
+
+def prove_rho_sets(
+    model: MLP,
+    task: Any,
+    statement: Statement | None = None,
+    *,
+    ideal: Idealisation | None = None,
+    brute_force_flops: int | None = None,
+) -> RhoSetProof:
+    """Prove `statement` (default :class:`Correct`) about `model` on the group task `task` through
+    the ρ-set idealisation `ideal` (default: :func:`fit_rho_sets`); see the module for the bound.
+    `brute_force_flops` defaults to running the exhaustive prover to count its cost."""
+    from nerve.proofs.prove import prove
+
+    statement = Correct() if statement is None else statement
+    G = _check(model, task)
+    if isinstance(statement, Robust):
+        raise ProofError(f"`statement` ({statement!r}) is about boxes of embeddings; prove it with `prove`.")
+    ideal = fit_rho_sets(model, task) if ideal is None else ideal
+    if brute_force_flops is None:
+        brute_force_flops = prove(model, task, statement).flops
+    units = _units(ideal, G)
+    inputs, _ = task.enumerate()
+    start = time.perf_counter()
+    d = model.config.d_embed
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        W_h = model.hidden.weight
+        left = Interval.point(model.embeddings[0]).linear(W_h[:, :d])  # [|G|, H], sound
+        right = Interval.point(model.embeddings[1]).linear(W_h[:, d:])
+        U = model.unembed.weight.detach().double()  # [|G|, H], exact
+        margin, uncovered_a, uncovered_b, n_units, n_covered = _ideal_margin(ideal, units, G)
+        l_id, r_id, u_id = _ideal_neurons(ideal, units, G, U.shape[1])
+        H = U.shape[1]
+        # the three terms of E (module docstring), each rounded up
+        dl, dr = (left - l_id).magnitude(), (right - r_id).magnitude()  # ≥ |Δl_i(a)|, |Δr_i(b)|
+        # max_z Σ_i |u_i(z)| |Δl_i(a)|: |G|·H per a (the max over z inside the sum's bound)
+        term_a = up((dl @ U.abs().T).max(1).values / (1 - gamma(H)))  # [|G|]
+        term_b = up((dr @ U.abs().T).max(1).values / (1 - gamma(H)))
+        middle, n_terms = _activation_term(ideal, units, G, Interval.point(U) - u_id, inputs)
+        neuron = up(term_a[inputs[:, 0]] + term_b[inputs[:, 1]])
+        uncovered = up(uncovered_a[inputs[:, 0]] + uncovered_b[inputs[:, 1]])
+        E = up(up(neuron + middle) + uncovered)
+    # torch's counter counts the matrix products; the elementwise work is written out: per input,
+    # the activation term's units; per table entry, the ideal tables (3 tables, ~6 operations each)
+    # and the deviations (2 tables, ~4 each); per unit and class, the ideal margin's F (~10)
+    per_table = G.order * H * (3 * 6 + 2 * 4)
+    flops = int(counter.get_total_flops()) + len(inputs) * n_terms * ELEMENTWISE_PER_UNIT + per_table
+    flops += n_units * G.order * 10
+    inf = torch.tensor(math.inf, dtype=torch.float64)
+    lower = torch.nextafter(margin - up(2 * E), -inf)
+    upper = torch.full_like(lower, math.inf)  # a lower bound only: it refutes nothing
+    result = result_from_margins(statement, inputs, lower, upper, flops=flops, start=start)
+    return RhoSetProof(
+        result, int(brute_force_flops), float(margin), float(2 * neuron.mean()), float(2 * middle.mean()),
+        float(2 * uncovered.mean()), n_units, n_covered,
+    )  # fmt: skip
+
+
+def _activation_term(
+    ideal: Idealisation, units: list[_Units], G: Any, du: Interval, inputs: Tensor
+) -> tuple[Tensor, int]:
+    """``max_z |Σ_i Δu_i(z) ReLU(l'_i + r'_i)|`` per input, bounded above: the neurons of one unit
+    share the activation ``s_i f_U(x)``, so the sum is ``Σ_U D_U(z) f_U(x)`` with
+    ``D_U = Σ_{i∈U} s_i Δu_i`` (cancelling inside a unit), and it is at most both
+    ``Σ_U max_z |D_U| f_U(x)`` and ``max_z ‖D(z)‖₂ ‖f(x)‖₂``: the smaller, per input. A neuron outside
+    the ideal has no ideal activation and adds nothing here (its error is the neuron term)."""
+    bounds = torch.zeros(len(inputs), dtype=torch.float64)
+    sq = torch.zeros(len(inputs), dtype=torch.float64)
+    D_sq = torch.zeros(G.order, dtype=torch.float64)
+    total = 0
+    for p, (lam, mu, _) in enumerate(ideal.templates):
+        members = (ideal.partition == p).nonzero()[:, 0]
+        ids = torch.tensor([units[p].index[(int(ideal.left[i]), int(ideal.right[i]))] for i in members])
+        onehot = torch.zeros(units[p].count, len(members), dtype=torch.float64)
+        onehot[ids, torch.arange(len(members))] = 1.0
+        scaled = Interval(du.lo[:, members].T, du.hi[:, members].T) * Interval.point(
+            ideal.scale[members, None]
+        )
+        D = Interval.point(onehot).matmul(scaled).magnitude()  # [units, |G|] ≥ |D_U(z)|
+        reps = torch.tensor(units[p].rep)
+        at_a, at_b, _ = _translates(G, reps[:, 0], reps[:, 1])
+        f = (Interval.point(lam[at_a].T[inputs[:, 0]]) + Interval.point(mu[at_b].T[inputs[:, 1]])).relu().hi
+        g = gamma(units[p].count)
+        bounds = up(bounds + up((f * D.max(1).values).sum(1) / (1 - g)))
+        sq = up(sq + up((f * f).sum(1) / (1 - g)))
+        D_sq = up(D_sq + up((D * D).sum(0) / (1 - g)))
+        total += units[p].count
+    inf = torch.tensor(math.inf, dtype=torch.float64)
+    schwarz = up(torch.nextafter(sq.sqrt(), inf) * torch.nextafter(D_sq.max().sqrt(), inf))
+    return torch.minimum(bounds, schwarz), total
+
+
+def _translates(G: Any, h: Tensor, k: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """For translate pairs ``(h_j, k_j)``: the indices ``h_j⁻¹ a`` ``[m, |G|]`` (over a), ``b k_j``
+    (over b) and ``h_j⁻¹ z k_j`` (over z)."""
+    table, inv = G.table, G.inverses
+    left = table[inv[h]]  # [m, |G|]
+    return left, table.T[k], table[left, k[:, None]]
+
+
+def _ideal_neurons(ideal: Idealisation, units: list[_Units], G: Any, H: int) -> tuple[Interval, ...]:
+    """Each real neuron's ideal tables ``l'_i = s_i λ_U``, ``r'_i = s_i μ_U``,
+    ``u'_i = t_i c_U ν_U / s_i`` ``[|G|, H]``, enclosed (zero for a neuron outside the ideal)."""
+    n = G.order
+    lo = [torch.zeros(n, H, dtype=torch.float64) for _ in range(3)]
+    hi = [torch.zeros(n, H, dtype=torch.float64) for _ in range(3)]
+    for p, (lam, mu, nu) in enumerate(ideal.templates):
+        members = (ideal.partition == p).nonzero()[:, 0]
+        if len(members) == 0:
+            continue
+        h, k = ideal.left[members], ideal.right[members]
+        at_a, at_b, at_z = _translates(G, h, k)
+        ids = torch.tensor([units[p].index[(int(a), int(b))] for a, b in zip(h, k)])
+        s = Interval.point(ideal.scale[members])  # [m]
+        c = _unit_weights(ideal, units, p, n)
+        w = ideal.weight[members]
+        total = torch.zeros(units[p].count, dtype=torch.float64).index_add_(0, ids, w)  # Σ_{j∈U} w_j
+        g = gamma(max(len(members), 2))
+        totals = Interval(
+            torch.nextafter(total * (1 - 2 * g), torch.zeros_like(total)), up(total / (1 - 2 * g))
+        )
+        coef = (
+            Interval(c.lo[ids], c.hi[ids]) * Interval.point(w) / Interval(totals.lo[ids], totals.hi[ids]) / s
+        )
+        tables = (Interval.point(lam[at_a]) * s.map(lambda t: t[:, None]),
+                  Interval.point(mu[at_b]) * s.map(lambda t: t[:, None]),
+                  Interval.point(nu[at_z]) * coef.map(lambda t: t[:, None]))  # fmt: skip
+        for j, x in enumerate(tables):  # [m, |G|] -> columns of [|G|, H]
+            lo[j][:, members], hi[j][:, members] = x.lo.T, x.hi.T
+    return tuple(Interval(a, b) for a, b in zip(lo, hi))
+
+
+def _unit_weights(ideal: Idealisation, units: list[_Units], p: int, n: int) -> Interval:
+    """``c_U = W_p · multiplicity(U) / |G|²`` for every unit of partition p, enclosed."""
+    W = Interval.point(torch.tensor(ideal.weights[p], dtype=torch.float64))
+    return Interval.point(units[p].multiplicity) * W / Interval.point(torch.tensor(float(n * n)))
+
+
+def _ideal_margin(
+    ideal: Idealisation, units: list[_Units], G: Any
+) -> tuple[Tensor, Tensor, Tensor, int, int]:
+    """The ideal margin ``F(e) − max_{y≠e} F(y)`` rounded down, and the uncovered units' bounds
+    ``Σ_U |c_U| max|ν_U| ReLU(λ_U(a))`` ``[|G|]`` (and ReLU(μ_U(b))) rounded up; the unit counts."""
+    n, e = G.order, int(G.identity)
+    F = Interval.point(torch.zeros(n, dtype=torch.float64))
+    unc_a = torch.zeros(n, dtype=torch.float64)
+    unc_b = torch.zeros(n, dtype=torch.float64)
+    total_units = total_covered = 0
+    for p, (lam, mu, nu) in enumerate(ideal.templates):
+        members = (ideal.partition == p).nonzero()[:, 0]
+        covered = {units[p].index[(int(ideal.left[i]), int(ideal.right[i]))] for i in members}
+        reps = torch.tensor(units[p].rep)  # [units, 2]
+        at_a, at_b, at_z = _translates(G, reps[:, 0], reps[:, 1])
+        c = _unit_weights(ideal, units, p, n)  # [units]
+        at_e = (Interval.point(lam[at_a[:, e]]) + Interval.point(mu[at_b[:, e]])).relu()  # [units]
+        F = F + (Interval.point(nu[at_z]) * (c * at_e).map(lambda t: t[:, None])).sum(0)
+        mask = torch.ones(units[p].count, dtype=torch.bool)
+        mask[sorted(covered)] = False
+        if mask.any():
+            weight = up(c.magnitude()[mask] * nu[at_z[mask]].abs().max(1).values)  # ≥ |c_U| max|ν_U|
+            g = gamma(int(mask.sum()))
+            unc_a = up(unc_a + up((lam[at_a[mask]].clamp_min(0) * weight[:, None]).sum(0) / (1 - g)))
+            unc_b = up(unc_b + up((mu[at_b[mask]].clamp_min(0) * weight[:, None]).sum(0) / (1 - g)))
+        total_units += units[p].count
+        total_covered += len(covered)
+    others = torch.cat([F.hi[:e], F.hi[e + 1 :]]).max()
+    margin = torch.nextafter(F.lo[e] - others, torch.tensor(-math.inf, dtype=torch.float64))
+    return margin, unc_a, unc_b, total_units, total_covered
