@@ -86,3 +86,18 @@ def test_a_law_that_is_not_composition_and_bad_arguments_are_refused():
         fit_rho_sets(model, modular_arithmetic(7), similarity=1.5)
     with pytest.raises(ProofError, match=r"must be nerve's MLP on pairs"):
         prove_rho_sets(torch.nn.Linear(2, 2), modular_arithmetic(7))
+
+
+@pytest.mark.slow
+@pytest.mark.fixture_data
+def test_on_the_chughtai_s5_model_the_bound_is_sound_and_says_what_dominated():
+    from pathlib import Path
+
+    import nerve
+
+    run = nerve.load(Path(__file__).resolve().parents[2] / "fixtures" / "chughtai2023")
+    exhaustive = prove(run.model, run.task, Correct())
+    proof = prove_rho_sets(run.model, run.task, brute_force_flops=exhaustive.flops)
+    assert proof.result.n_hold <= exhaustive.n_hold and proof.result.margin_lower <= exhaustive.margin_lower
+    assert proof.units == proof.covered_units > 0 and proof.flops_ratio < 0.05
+    assert proof.dominant in ("neuron", "activation", "uncovered")
