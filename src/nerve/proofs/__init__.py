@@ -10,6 +10,7 @@ from nerve.proofs.check import CheckReport, check
 from nerve.proofs.compact import CompactProof, prove_compact
 from nerve.proofs.intervals import Interval
 from nerve.proofs.prove import Certificate, ProofResult, certify, prove
+from nerve.proofs.rho_sets import Idealisation, RhoSetProof, fit_rho_sets, prove_rho_sets
 from nerve.proofs.statements import Accuracy, Correct, Margin, Robust, Statement
 
 __all__ = [
@@ -18,13 +19,17 @@ __all__ = [
     "CheckReport",
     "CompactProof",
     "Correct",
+    "Idealisation",
     "Interval",
     "Margin",
     "ProofResult",
+    "RhoSetProof",
     "Robust",
     "Statement",
     "certify",
     "check",
+    "fit_rho_sets",
     "prove",
     "prove_compact",
+    "prove_rho_sets",
 ]
