@@ -24,13 +24,18 @@ a share ``t_i`` of it (shares summing to 1 per unit), so that in real numbers th
 ``Σ_i u'_i ReLU(l'_i + r'_i) + Σ_{units no neuron covers} (their terms)`` with ``l'_i = s_i λ_U``,
 ``r'_i = s_i μ_U`` and ``u'_i = t_i c_U ν_U / s_i`` (ReLU is positively homogeneous). Then for every z
 
-    ``|ℓ_z − ℓ'_z| ≤ Σ_i max_z|u_i| (|Δl_i(a)| + |Δr_i(b)|) + Σ_i max_z|Δu_i| ReLU(l'_i(a) + r'_i(b))
-                    + Σ_{uncovered U} |c_U| max_z|ν_U| (ReLU(λ_U(a)) + ReLU(μ_U(b)))``,
+    ``max_z |ℓ_z − ℓ'_z| ≤ max_z Σ_i |u_i(z)| |Δl_i(a)| + max_z Σ_i |u_i(z)| |Δr_i(b)|``   (neuron)
+    ``                  + max_z |Σ_U D_U(z) f_U(a, b)|``   (activation)
+    ``                  + Σ_{uncovered U} |c_U| max_z|ν_U| (ReLU(λ_U(a)) + ReLU(μ_U(b)))``   (uncovered)
 
-so ``margin(a, b) ≥ m' − 2 E(a, b)``. The first and last terms are sums of a function of a and a
-function of b (|G|·H work, not |G|²·H); the middle term costs H per input. Every bound is computed
-in nerve's rounding-sound interval arithmetic, so a proved input is proved about the real-number
-network the stored weights define.
+with ``f_U = ReLU(λ_U(a) + μ_U(b))`` and ``D_U = Σ_{i∈U} s_i (u_i − u'_i)`` (the neurons of a unit share
+its activation, so their deviations cancel inside it); the activation term is bounded per input by
+the smaller of ``Σ_U max_z|D_U| f_U`` and ``max_z ‖D(z)‖₂ ‖f‖₂``. Then ``margin(a, b) ≥ m' − 2 E(a, b)``.
+The neuron and uncovered terms are sums of a function of a and one of b (|G|² H work in all, a
+|G|-th of the exhaustive proof's unembedding); the activation term costs a few operations per unit
+per input. Every bound is computed in nerve's rounding-sound interval arithmetic, so a proved input
+is proved about the real-number network the stored weights define. A neuron outside every ρ-set
+has ideal tables 0: all of it is in the neuron term.
 """
 
 from __future__ import annotations
