@@ -182,8 +182,8 @@ class Interval:
         and the result moved one ulp outwards.
 
         >>> x = Interval.box(torch.tensor([-1.0, 2.0]), torch.tensor([3.0, 2.0]))
-        >>> y = (x * Interval.point(torch.tensor([0.1, -0.1]))).hi
-        >>> bool(y[0] >= 0.3 and y[1] >= -0.2)
+        >>> y = x * Interval.point(torch.tensor([0.5, -0.25]))  # [-0.5, 1.5] and the point -0.5
+        >>> bool((y.lo <= torch.tensor([-0.5, -0.5])).all() and (y.hi >= torch.tensor([1.5, -0.5])).all())
         True
         """
         pairs = [a * b for a in (self.lo, self.hi) for b in (other.lo, other.hi)]
