@@ -96,6 +96,7 @@ def test_a_grid_of_eight_runs_gives_the_same_table_in_one_process_and_in_a_pool(
     assert results(summary(tmp_path / "one")) == results(one)
 
 
+@pytest.mark.slow  # starting a local Ray cluster takes ~10 s of the default run's three minutes
 def test_the_same_sweep_on_a_local_ray_cluster_gives_the_same_table(tmp_path):
     pytest.importorskip("ray")
     spec = load_spec(TINY)
