@@ -54,8 +54,8 @@ def test_the_planted_mechanism_is_recovered_and_proved_through_its_symmetry():
     proof = prove_rho_sets(model, task, ideal=ideal, brute_force_flops=exhaustive.flops)
     assert proof.units == proof.covered_units == 64  # 4 x 4 translates (S4/S3 on each side), 4 times
     assert proof.result.verdict == "proved" and proof.result.n_hold == exhaustive.n_hold == 576
-    # the real model is the ideal one: every error term is rounding
-    assert max(proof.neuron_error, proof.activation_error, proof.uncovered_error) < 1e-9
+    # the real model is the ideal one: every deviation from it is rounding
+    assert max(proof.neuron_error, proof.exact_deviation, proof.uncovered_error) < 1e-9
     assert proof.ideal_margin == pytest.approx(exhaustive.margin_lower, rel=1e-9)
     assert proof.flops_ratio < 0.5
 
@@ -72,8 +72,13 @@ def test_what_the_rho_set_proof_proves_the_exhaustive_proof_proves(noise):
     )
     assert proof.result.margin_lower <= exhaustive.margin_lower
     assert proof.neuron_error > 0  # the perturbation is in the error
-    if proof.units == 0:  # at 0.2 the fit finds no ρ-set: every neuron is error, nothing is proved
-        assert proof.result.n_hold == 0 and (fit_rho_sets(model, task).partition == -1).all()
+    # an input the ρ-set proof refutes, the exhaustive proof does not prove
+    assert not set(proof.result.failing) & (
+        set(map(tuple, task.enumerate()[0].tolist())) - set(exhaustive.failing) - set(exhaustive.undecided)
+    )
+    if proof.units == 0:  # at 0.2 the fit finds no ρ-set: every neuron enters exactly, as in "factored"
+        assert (fit_rho_sets(model, task).partition == -1).all()
+        assert proof.result.n_hold == exhaustive.n_hold and proof.result.failing == exhaustive.failing
     if noise <= 0.001:  # measured: 2E ≈ 0.15 against an ideal margin of 1.0, so every input holds
         assert proof.result.n_hold == 576
 
@@ -90,7 +95,7 @@ def test_a_law_that_is_not_composition_and_bad_arguments_are_refused():
 
 @pytest.mark.slow
 @pytest.mark.fixture_data
-def test_on_the_chughtai_s5_model_the_bound_is_sound_and_says_what_dominated():
+def test_on_the_chughtai_s5_model_the_bound_is_sound_non_vacuous_and_says_what_dominated():
     from pathlib import Path
 
     import nerve
@@ -99,5 +104,7 @@ def test_on_the_chughtai_s5_model_the_bound_is_sound_and_says_what_dominated():
     exhaustive = prove(run.model, run.task, Correct())
     proof = prove_rho_sets(run.model, run.task, brute_force_flops=exhaustive.flops)
     assert proof.result.n_hold <= exhaustive.n_hold and proof.result.margin_lower <= exhaustive.margin_lower
-    assert proof.units == proof.covered_units > 0 and proof.flops_ratio < 0.05
-    assert proof.dominant in ("neuron", "activation", "uncovered")
+    assert proof.units == proof.covered_units > 0
+    # the bar for one model (measured: every input proved, at 6.1% of the exhaustive FLOPs)
+    assert proof.result.n_hold / proof.result.n_inputs >= 0.95 and proof.flops_ratio <= 0.2
+    assert proof.dominant in ("neuron", "exact", "uncovered")

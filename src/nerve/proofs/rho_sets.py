@@ -22,21 +22,25 @@ The real model is compared with the ideal neuron by neuron. Translates that coin
 with a stabiliser) make one *unit*; real neuron i is matched to the unit of ``(h_i, k_i)`` and takes
 a share ``t_i`` of it (shares summing to 1 per unit), so that in real numbers the ideal is
 ``Σ_i u'_i ReLU(l'_i + r'_i) + Σ_{units no neuron covers} (their terms)`` with ``l'_i = s_i λ_U``,
-``r'_i = s_i μ_U`` and ``u'_i = t_i c_U ν_U / s_i`` (ReLU is positively homogeneous). Then for every z
+``r'_i = s_i μ_U`` and ``u'_i = t_i c_U ν_U / s_i`` (ReLU is positively homogeneous). Writing
+``Δ = real − ideal``, every logit is
 
-    ``max_z |ℓ_z − ℓ'_z| ≤ max_z Σ_i |u_i(z)| |Δl_i(a)| + max_z Σ_i |u_i(z)| |Δr_i(b)|``   (neuron)
-    ``                  + max_z |Σ_U D_U(z) f_U(a, b)|``   (activation)
-    ``                  + Σ_{uncovered U} |c_U| max_z|ν_U| (ReLU(λ_U(a)) + ReLU(μ_U(b)))``   (uncovered)
+    ``ℓ_z(a, b) = F(a⁻¹ z b⁻¹) + R_z(a, b) + e_z(a, b)``,   ``|e_z| ≤ E(a, b)``,
 
-with ``f_U = ReLU(λ_U(a) + μ_U(b))`` and ``D_U = Σ_{i∈U} s_i (u_i − u'_i)`` (the neurons of a unit share
-its activation, so their deviations cancel inside it); the activation term is computed as it
-stands, in interval arithmetic. Then ``margin(a, b) ≥ m' − 2 E(a, b)``. The neuron and uncovered
-terms are sums of a function of a and one of b (|G|² H work in all, a |G|-th of the exhaustive
-proof's unembedding); the activation term costs units · |G| per input, where the exhaustive proof
-pays H · |G| for the unembedding alone (fewer units than neurons is the saving). Every bound is
-computed in nerve's rounding-sound interval arithmetic, so a proved input is proved about the
-real-number network the stored weights define. A neuron outside every ρ-set
-has ideal tables 0: all of it is in the neuron term.
+where ``R_z = Σ_U D_U(z) f_U(a, b) + Σ_{i outside} u_i(z) ReLU(l_i(a) + r_i(b))`` is computed as it
+stands (``f_U = ReLU(λ_U(a) + μ_U(b))``, ``D_U = Σ_{i∈U} s_i Δu_i``: the neurons of a unit share its
+activation, so their deviations cancel inside it; a neuron outside every ρ-set enters whole), and
+
+    ``E = max_z Σ_i |u_i(z)| |Δl_i(a)| + max_z Σ_i |u_i(z)| |Δr_i(b)|``   (the neurons in the ideal)
+    ``  + Σ_{uncovered U} |c_U| max_z|ν_U| (ReLU(λ_U(a)) + ReLU(μ_U(b)))``
+
+bounds ``|Σ_i u_i(z) (ReLU(l_i + r_i) − ReLU(l'_i + r'_i))|`` and the uncovered units. The margin of
+``F(a⁻¹ z b⁻¹) + R_z`` less 2E is then a lower bound of the real margin (and plus 2E an upper one).
+E is a sum of a function of a and one of b (|G|² H work in all, a |G|-th of the exhaustive proof's
+unembedding); R costs (units + neurons outside) · |G| per input, where the exhaustive proof pays
+H · |G| for the unembedding alone: fewer units than neurons is the saving. Every bound is computed
+in nerve's rounding-sound interval arithmetic, so a proved input is proved about the real-number
+network the stored weights define.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from nerve.errors import ProofError
 from nerve.models import MLP
 from nerve.proofs.intervals import Interval, gamma, up
-from nerve.proofs.prove import ProofResult, result_from_margins
+from nerve.proofs.prove import ProofResult, margin_bounds, result_from_margins
 from nerve.proofs.statements import Correct, Robust, Statement
 
 __all__ = ["Idealisation", "RhoSetProof", "fit_rho_sets", "prove_rho_sets"]
@@ -90,9 +94,11 @@ class Idealisation:
 class RhoSetProof:
     """A ρ-set proof's result beside the exhaustive prover's cost, and its terms.
 
-    - `ideal_margin`: the ideal model's margin, a lower bound valid on every input.
-    - `neuron_error`, `activation_error`, `uncovered_error`: the means over inputs of the three
-      terms of 2E (see the module), so the report says which one dominated (`dominant`).
+    - `ideal_margin`: the ideal model's margin, the same on every input.
+    - The real model's distance from the ideal, in three parts (means over inputs, each doubled as
+      it enters a margin): `neuron_error` and `uncovered_error`, the bounded terms 2E, and
+      `exact_deviation`, ``2 max_z |R_z(x)|`` for the part computed as it stands (the unembedding's
+      deviation per unit, and every neuron outside the ideal); `dominant` names the largest.
     - `units`, `covered_units`: the ideal model's distinct units, and how many a real neuron covers.
     """
 
@@ -100,7 +106,7 @@ class RhoSetProof:
     brute_force_flops: int
     ideal_margin: float
     neuron_error: float
-    activation_error: float
+    exact_deviation: float
     uncovered_error: float
     units: int
     covered_units: int
@@ -111,8 +117,11 @@ class RhoSetProof:
 
     @property
     def dominant(self) -> str:
-        terms = {"neuron": self.neuron_error, "activation": self.activation_error,
-                 "uncovered": self.uncovered_error}  # fmt: skip
+        terms = {
+            "neuron": self.neuron_error,
+            "exact": self.exact_deviation,
+            "uncovered": self.uncovered_error,
+        }
         return max(terms, key=lambda k: terms[k])
 
     @property
@@ -350,7 +359,7 @@ def prove_rho_sets(
     if brute_force_flops is None:
         brute_force_flops = prove(model, task, statement).flops
     units = _units(ideal, G)
-    inputs, _ = task.enumerate()
+    inputs, targets = task.enumerate()
     start = time.perf_counter()
     d = model.config.d_embed
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
@@ -358,48 +367,64 @@ def prove_rho_sets(
         left = Interval.point(model.embeddings[0]).linear(W_h[:, :d])  # [|G|, H], sound
         right = Interval.point(model.embeddings[1]).linear(W_h[:, d:])
         U = model.unembed.weight.detach().double()  # [|G|, H], exact
-        margin, uncovered_a, uncovered_b, n_units, n_covered = _ideal_margin(ideal, units, G)
+        margin, F, uncovered_a, uncovered_b, n_units, n_covered = _ideal_margin(ideal, units, G)
         l_id, r_id, u_id = _ideal_neurons(ideal, units, G, U.shape[1])
         H = U.shape[1]
-        # the three terms of E (module docstring), each rounded up
+        outside = ideal.partition < 0
+        # the neuron term, for the neurons in the ideal (the others enter the logits exactly, below)
         dl, dr = (left - l_id).magnitude(), (right - r_id).magnitude()  # ≥ |Δl_i(a)|, |Δr_i(b)|
+        dl[:, outside], dr[:, outside] = 0.0, 0.0
         # max_z Σ_i |u_i(z)| |Δl_i(a)|: |G|·H per a (the max over z inside the sum's bound)
         term_a = up((dl @ U.abs().T).max(1).values / (1 - gamma(H)))  # [|G|]
         term_b = up((dr @ U.abs().T).max(1).values / (1 - gamma(H)))
-        middle, n_terms = _activation_term(ideal, units, G, Interval.point(U) - u_id, inputs)
+        R, n_terms = _exact_part(ideal, units, G, Interval.point(U) - u_id, inputs, left, right, U)
         neuron = up(term_a[inputs[:, 0]] + term_b[inputs[:, 1]])
         uncovered = up(uncovered_a[inputs[:, 0]] + uncovered_b[inputs[:, 1]])
-        E = up(up(neuron + middle) + uncovered)
+        E = up(neuron + uncovered)
+        # every logit: the ideal's F(a⁻¹ z b⁻¹) plus the part computed exactly, within ±E
+        table, inv = G.table, G.inverses
+        q = table[table[inv[inputs[:, 0]]], inv[inputs[:, 1]][:, None]]  # [N, |G|]: a⁻¹ z b⁻¹
+        logits = Interval(F.lo[q], F.hi[q]) + R
+        lo, hi = margin_bounds(logits, targets)
     # torch's counter counts the matrix products; the elementwise work is written out: per input,
-    # the activation term's units; per table entry, the ideal tables (3 tables, ~6 operations each)
+    # the exact part's terms; per table entry, the ideal tables (3 tables, ~6 operations each)
     # and the deviations (2 tables, ~4 each); per unit and class, the ideal margin's F (~10)
     per_table = G.order * H * (3 * 6 + 2 * 4)
     flops = int(counter.get_total_flops()) + len(inputs) * n_terms * ELEMENTWISE_PER_UNIT + per_table
-    flops += len(inputs) * G.order * 8  # the activation term's error bound and max over z, per (x, z)
+    flops += (
+        len(inputs) * G.order * 12
+    )  # per (x, z): the product's error bound, F's lookup and add, the margin
     flops += n_units * G.order * 10
     inf = torch.tensor(math.inf, dtype=torch.float64)
-    lower = torch.nextafter(margin - up(2 * E), -inf)
-    upper = torch.full_like(lower, math.inf)  # a lower bound only: it refutes nothing
+    lower = torch.nextafter(lo - up(2 * E), -inf)
+    upper = torch.nextafter(hi + up(2 * E), inf)
     result = result_from_margins(statement, inputs, lower, upper, flops=flops, start=start)
+    exact = R.magnitude().max(1).values
     return RhoSetProof(
-        result, int(brute_force_flops), float(margin), float(2 * neuron.mean()), float(2 * middle.mean()),
+        result, int(brute_force_flops), float(margin), float(2 * neuron.mean()), float(2 * exact.mean()),
         float(2 * uncovered.mean()), n_units, n_covered,
     )  # fmt: skip
 
 
-def _activation_term(
-    ideal: Idealisation, units: list[_Units], G: Any, du: Interval, inputs: Tensor
-) -> tuple[Tensor, int]:
-    """``max_z |Σ_i Δu_i(z) ReLU(l'_i + r'_i)|`` per input, bounded above: the neurons of one unit
-    share the activation ``s_i f_U(x)``, so the sum is ``Σ_U D_U(z) f_U(x)`` with
-    ``D_U = Σ_{i∈U} s_i Δu_i`` (cancelling inside a unit). It is computed as it stands, one product
-    of the units' activations ``[inputs, units]`` with ``D`` ``[units, |G|]`` in interval arithmetic,
-    and the largest magnitude over z taken: units · |G| multiply–adds per input, against the
-    exhaustive proof's H · |G| and more. A neuron outside the ideal has no ideal activation and adds
-    nothing here (its error is the neuron term)."""
+def _exact_part(
+    ideal: Idealisation,
+    units: list[_Units],
+    G: Any,
+    du: Interval,
+    inputs: Tensor,
+    left: Interval,
+    right: Interval,
+    U: Tensor,
+) -> tuple[Interval, int]:
+    """``R_z(x)`` ``[inputs, |G|]``, the part of the logits between the ideal model and the neuron term
+    that is computed as it stands: for the neurons in the ideal, ``Σ_i Δu_i(z) ReLU(l'_i + r'_i)``,
+    which is ``Σ_U D_U(z) f_U(x)`` with ``D_U = Σ_{i∈U} s_i Δu_i`` because the neurons of a unit share
+    the activation ``s_i f_U(x)`` (so their deviations cancel inside it); and the whole contribution
+    ``u_i(z) ReLU(l_i(a) + r_i(b))`` of every neuron outside it. One product of
+    ``[inputs, units + outside]`` activations with ``[units + outside, |G|]`` weights, in interval
+    arithmetic: units + outside multiply–adds per input and class, against the exhaustive proof's H."""
     n = G.order
-    total = Interval.point(torch.zeros(len(inputs), n, dtype=torch.float64))
-    count = 0
+    acts, weights = [], []
     for p, (lam, mu, _) in enumerate(ideal.templates):
         members = (ideal.partition == p).nonzero()[:, 0]
         ids = torch.tensor([units[p].index[(int(ideal.left[i]), int(ideal.right[i]))] for i in members])
@@ -408,13 +433,25 @@ def _activation_term(
         scaled = Interval(du.lo[:, members].T, du.hi[:, members].T) * Interval.point(
             ideal.scale[members, None]
         )
-        D = Interval.point(onehot).matmul(scaled)  # [units, |G|]: D_U(z)
+        weights.append(Interval.point(onehot).matmul(scaled))  # [units, |G|]: D_U(z)
         reps = torch.tensor(units[p].rep)
         at_a, at_b, _ = _translates(G, reps[:, 0], reps[:, 1])
-        f = (Interval.point(lam[at_a].T[inputs[:, 0]]) + Interval.point(mu[at_b].T[inputs[:, 1]])).relu()
-        total = total + _product(f, D)  # [inputs, |G|]
-        count += units[p].count
-    return total.magnitude().max(1).values, count
+        acts.append(
+            (Interval.point(lam[at_a].T[inputs[:, 0]]) + Interval.point(mu[at_b].T[inputs[:, 1]])).relu()
+        )
+    out = (ideal.partition < 0).nonzero()[:, 0]
+    if len(out):
+        acts.append(
+            (
+                left.map(lambda t: t[inputs[:, 0]][:, out]) + right.map(lambda t: t[inputs[:, 1]][:, out])
+            ).relu()
+        )
+        weights.append(Interval.point(U[:, out].T))
+    if not acts:
+        return Interval.point(torch.zeros(len(inputs), n, dtype=torch.float64)), 0
+    f = Interval(torch.cat([x.lo for x in acts], 1), torch.cat([x.hi for x in acts], 1))
+    D = Interval(torch.cat([x.lo for x in weights], 0), torch.cat([x.hi for x in weights], 0))
+    return _product(f, D), f.shape[1]
 
 
 def _product(f: Interval, D: Interval) -> Interval:
@@ -486,9 +523,10 @@ def _unit_weights(ideal: Idealisation, units: list[_Units], p: int, n: int) -> I
 
 def _ideal_margin(
     ideal: Idealisation, units: list[_Units], G: Any
-) -> tuple[Tensor, Tensor, Tensor, int, int]:
+) -> tuple[Tensor, Interval, Tensor, Tensor, int, int]:
     """The ideal margin ``F(e) − max_{y≠e} F(y)`` rounded down, and the uncovered units' bounds
-    ``Σ_U |c_U| max|ν_U| ReLU(λ_U(a))`` ``[|G|]`` (and ReLU(μ_U(b))) rounded up; the unit counts."""
+    ``Σ_U |c_U| max|ν_U| ReLU(λ_U(a))`` ``[|G|]`` (and ReLU(μ_U(b))) rounded up; F itself (enclosed);
+    the unit counts."""
     n, e = G.order, int(G.identity)
     F = Interval.point(torch.zeros(n, dtype=torch.float64))
     unc_a = torch.zeros(n, dtype=torch.float64)
@@ -513,4 +551,4 @@ def _ideal_margin(
         total_covered += len(covered)
     others = torch.cat([F.hi[:e], F.hi[e + 1 :]]).max()
     margin = torch.nextafter(F.lo[e] - others, torch.tensor(-math.inf, dtype=torch.float64))
-    return margin, unc_a, unc_b, total_units, total_covered
+    return margin, F, unc_a, unc_b, total_units, total_covered
