@@ -108,3 +108,25 @@ def test_on_the_chughtai_s5_model_the_bound_is_sound_non_vacuous_and_says_what_d
     # the bar for one model (measured: every input proved, at 6.1% of the exhaustive FLOPs)
     assert proof.result.n_hold / proof.result.n_inputs >= 0.95 and proof.flops_ratio <= 0.2
     assert proof.dominant in ("neuron", "exact", "uncovered")
+
+
+def test_a_margin_claimed_just_above_the_true_one_is_never_proved():
+    # every weight and activation of the planted mechanism is a dyadic rational, so its real margin
+    # is exactly 1 on every input; a claim 2⁻⁴⁰ above it is false, by less than the rounding error
+    # of a float32 network, and a sound prover leaves it unproved
+    from fractions import Fraction
+
+    from nerve.proofs.statements import Margin
+
+    task = group_composition("S4")
+    model = planted()
+    a, b = 5, 17  # one input, its real margin computed in exact rationals
+    W_h = [[Fraction(float(w)) for w in row] for row in model.hidden.weight.double().tolist()]
+    W_U = [[Fraction(float(w)) for w in row] for row in model.unembed.weight.double().tolist()]
+    act = [max(Fraction(0), row[a] + row[24 + b]) for row in W_h]
+    logits = [sum(w * h for w, h in zip(row, act)) for row in W_U]
+    target = int(task.table[a, b])
+    assert logits[target] - max(v for z, v in enumerate(logits) if z != target) == 1
+    above = prove_rho_sets(model, task, Margin(at_least=1 + 2**-40))
+    below = prove_rho_sets(model, task, Margin(at_least=1 - 1e-9))
+    assert above.result.n_hold == 0 and below.result.n_hold == 576
