@@ -318,23 +318,23 @@ class _Units:
 
 
 def _units(ideal: Idealisation, G: Any) -> list[_Units]:
-    """Pairs (h, k) whose translated tables are bitwise equal are one unit."""
+    """Pairs (h, k) whose translated tables are equal (as real numbers, value by value) are one unit."""
     n = G.order
     everything = torch.arange(n)
     h, k = everything.repeat_interleave(n), everything.repeat(n)  # every pair, h-major
-    at_a, at_b, at_z = _translates(G, everything, everything)
+    at_a, at_b, _ = _translates(G, everything, everything)
+    at_hzk = _translates(G, h, k)[2]  # [n², |G|]: h⁻¹ z k for every pair
     out = []
     for lam, mu, nu in ideal.templates:
         _, left = torch.unique(lam[at_a], dim=0, return_inverse=True)  # [h]: λ(h⁻¹ ·) classes
         _, right = torch.unique(mu[at_b], dim=0, return_inverse=True)
-        _, both = torch.unique(nu[_translates(G, h, k)[2]], dim=0, return_inverse=True)  # ν(h⁻¹ · k)
+        _, both = torch.unique(nu[at_hzk], dim=0, return_inverse=True)  # ν(h⁻¹ · k) classes
         keys = torch.stack([left[h], right[k], both], 1)
         _, unit, counts = torch.unique(keys, dim=0, return_inverse=True, return_counts=True)
         first = torch.full((len(counts),), n * n).scatter_reduce(0, unit, torch.arange(n * n), "amin")
         index = dict(zip(zip(h.tolist(), k.tolist()), unit.tolist()))
         rep = [(int(h[f]), int(k[f])) for f in first]
         out.append(_Units(index, len(counts), counts.double(), rep))
-    del at_z
     return out
 
 
