@@ -9,6 +9,7 @@ the bounded neuron and uncovered-unit terms 2E and the part R computed exactly.
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from nerve.proofs.prove import prove
 from nerve.proofs.rho_sets import prove_rho_sets
 from nerve.proofs.statements import Correct
 from nerve.tasks import group_composition
+from nerve.training import PRESETS, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,6 +45,9 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     run = nerve.load(ROOT / "fixtures" / "chughtai2023")
     print(row("chughtai2023 (S5)", run.model, run.task))
+    with tempfile.TemporaryDirectory() as tmp:  # the demo preset's MLP, a+b mod 59 (trained: ~15 s)
+        demo = train(PRESETS["demo"], Path(tmp) / "demo")
+        print(row("demo preset (C59)", demo.model, demo.task))
     for noise in (0.0, 1e-3, 3e-3, 1e-2):
         print(row(f"planted S4, noise {noise:g}", planted(noise, seed=1), group_composition("S4")))
 
