@@ -328,3 +328,18 @@ def test_prove_adds_its_certificate_to_the_report_without_refitting(tmp_path):
         p.name: p.stat().st_mtime_ns for p in (run_dir / "analysis").iterdir()
     } == saved  # nothing refitted
     assert 'id="proofs"' in (run_dir / "report.html").read_text()
+
+
+def test_prove_on_a_run_no_analysis_applies_to_reports_its_proof(tmp_path):
+    # sparse parity has no group: no analysis applies, and the page holds the proof alone
+    from nerve.training import ModelConfig, TaskConfig, TrainConfig, train
+
+    config = TrainConfig(task=TaskConfig(kind="parity", n_bits=8, k_bits=2),
+                         model=ModelConfig(kind="mlp", d_embed=8, d_hidden=16), steps=20, eval_every=10,
+                         checkpoint_every=10)  # fmt: skip
+    train(config, tmp_path / "parity")
+    claim = ["--claim", "accuracy", "--at-least", "0"]
+    result = runner.invoke(app, ["prove", str(tmp_path / "parity"), *claim], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "parity" / "report.html").read_text()
+    assert 'id="proofs"' in page and not (tmp_path / "parity" / "analysis").exists()

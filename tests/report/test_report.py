@@ -165,5 +165,5 @@ def test_the_report_is_rebuilt_from_the_saved_results_alone(analysed, tmp_path):
         f"nerve report: {analysed.run.path.name}", "nerve report: copy"
     )
     shutil.rmtree(copy / "analysis")
-    with pytest.raises(NerveError, match=r"holds no analysis result that reads: run `nerve analyze"):
+    with pytest.raises(NerveError, match=r"holds no analysis result or proof that reads: run `nerve analyze"):
         render(copy)

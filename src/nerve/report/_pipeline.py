@@ -64,8 +64,9 @@ def analyze(
 def render(run_dir: str | os.PathLike) -> Path:
     """Write ``report.html`` from the results saved in the run (``analysis/<name>.json`` of every
     registered analysis, ``proofs/*.json``), the config and the metrics: nothing is refitted and
-    no weights are read, so ``nerve prove`` and ``nerve llc`` refresh the page in a moment. A
-    saved result that does not read is left out with a warning.
+    no weights are read, so ``nerve prove`` and ``nerve llc`` refresh the page in a moment (a run
+    no analysis applies to, a sparse-parity run say, gets a page of its proofs). A saved result that
+    does not read is left out with a warning.
     """
     run = load(run_dir, weights=False)
     results = {}
@@ -73,11 +74,11 @@ def render(run_dir: str | os.PathLike) -> Path:
         result = _saved(run.dir.analysis(analysis.name), analysis.result)
         if result is not None:
             results[analysis.name] = result
-    if not results:
-        raise AnalysisError(
-            f"{run.path} holds no analysis result that reads: run `nerve analyze {run.path}` first."
-        )
     proofs = [c for c in (_saved(p, Certificate) for p in run.dir.proofs()) if c is not None]
+    if not results and not proofs:  # a page of training curves alone says nothing `nerve train` did not
+        raise AnalysisError(
+            f"{run.path} holds no analysis result or proof that reads: run `nerve analyze {run.path}` first."
+        )
     return write_report(run, results, proofs)
 
 
