@@ -190,7 +190,7 @@ def fit_rho_sets(
     scale, alpha = torch.ones(H, dtype=torch.float64), torch.zeros(H, dtype=torch.float64)
     templates: list[tuple[Tensor, Tensor, Tensor]] = []
     weights: list[float] = []
-    for _, members in _groups(lt, rt, irrep, fraction, left_of, right_of, clean, similarity):
+    for members in _groups(lt, rt, irrep, fraction, left_of, right_of, clean, similarity):
         p = len(templates)
         ref = members[0]
         lam, mu = lt[:, ref].clone(), rt[:, ref].clone()
@@ -254,7 +254,7 @@ def fit_rho_sets(
 
 
 def _groups(lt, rt, irrep, fraction, left_of, right_of, clean: float, similarity: float):
-    """(irrep, neuron indices) per partition, the strongest neuron first (see :func:`fit_rho_sets`)."""
+    """The neuron indices of each partition, the strongest neuron first (see :func:`fit_rho_sets`)."""
     norm_l, norm_r = lt.norm(dim=0).clamp_min(1e-300), rt.norm(dim=0).clamp_min(1e-300)
     left = set(((fraction > clean) & (irrep >= 0)).nonzero()[:, 0].tolist())
     while left:
@@ -266,7 +266,7 @@ def _groups(lt, rt, irrep, fraction, left_of, right_of, clean: float, similarity
         members = same[(corr_l >= similarity) & (corr_r >= similarity)]
         members = torch.cat([torch.tensor([ref]), members[members != ref]])
         left -= set(members.tolist())
-        yield int(irrep[ref]), members
+        yield members
 
 
 def _stabiliser(f: Tensor, G: Any, *, left: bool, tol: float) -> tuple[int, ...]:
