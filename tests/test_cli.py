@@ -233,6 +233,23 @@ def test_prove_writes_a_certificate_that_check_verifies_and_a_tampered_one_fails
     assert missing.exit_code == 2 and "`--claim` (='margin') needs --at-least" in missing.output
 
 
+def test_prove_by_rho_sets_writes_a_compact_certificate_beside_the_exhaustive_one(tmp_path):
+    run_dir = tmp_path / "r"
+    args = ["train", "--task", "modadd", "--p", "7", "--model", "mlp", "--steps", "30", "--out", str(run_dir)]
+    assert runner.invoke(app, args, env={"COLUMNS": "200"}).exit_code == 0
+    result = runner.invoke(app, ["prove", str(run_dir), "--method", "rho_sets"], env={"COLUMNS": "200"})
+    assert result.exit_code in (0, 1, 3), result.output
+    assert "of the exhaustive proof's FLOPs; ideal margin" in result.output
+    cert = run_dir / "proofs" / "correct.rho_sets.json"
+    assert json.loads(cert.read_text())["method"].startswith("rho_sets: ")
+    ok = runner.invoke(app, ["check", str(cert), str(run_dir)])
+    assert ok.exit_code == 0 and "certificate verified on 49 inputs" in ok.output
+    bad = runner.invoke(app, ["prove", str(run_dir), "--method", "orbits"], env={"COLUMNS": "200"})
+    assert (
+        bad.exit_code == 2 and "`method` (='orbits') must be one of ['exhaustive', 'rho_sets']" in bad.output
+    )
+
+
 def test_sweep_runs_a_grid_and_summary_prints_its_table_and_universality(tmp_path):
     spec = tmp_path / "spec.json"
     base = {"task": {"kind": "modular", "p": 7}, "model": {"kind": "mlp", "d_embed": 8, "d_hidden": 16},

@@ -42,7 +42,14 @@ def prove_command(
     at_least: float = typer.Option(None, help="For accuracy: the fraction; for margin: the logit gap."),
     radius: float = typer.Option(None, help="For robust: the L∞ radius of the box of embeddings."),
     step: int = typer.Option(None, help="The checkpoint (default: the last)."),
-    out: Path = typer.Option(None, help="Where to write the certificate (default: RUN/proofs/CLAIM.json)."),
+    method: str = typer.Option(
+        "exhaustive",
+        help="'exhaustive' (every input through the network) or 'rho_sets' (an MLP on a group task, "
+        "through its idealised mechanism: a compact proof).",
+    ),
+    out: Path = typer.Option(
+        None, help="Where to write the certificate (default: RUN/proofs/CLAIM.json, CLAIM.METHOD.json)."
+    ),
 ) -> None:
     """Prove a claim about a checkpoint on every input of its task and write a certificate.
     Exit status: 0 proved, 1 refuted, 3 undecided (2: the command could not run)."""
@@ -65,8 +72,8 @@ def prove_command(
             raise NerveError(
                 f"`--step` (={step}) must be a checkpoint of {run.path}: {list(run.checkpoints)}."
             )
-        cert = certify(run, statement, step=step)
-        path = out if out is not None else run.dir.proof(claim)
+        cert = certify(run, statement, step=step, method=method)
+        path = out if out is not None else run.dir.proof(claim, method)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, cert.to_json())
         r = cert.result
@@ -79,6 +86,15 @@ def prove_command(
         )
         if r.failing:
             console.print(f"failing inputs (first 20): {list(r.failing[:20])}")
+        if cert.compact is not None:
+            c = cert.compact
+            share = r.flops / c["brute_force_flops"]
+            console.print(
+                f"{cert.method_name}: {share:.1%} of the exhaustive proof's FLOPs; "
+                f"ideal margin {c['ideal_margin']:.4g}, distance from the ideal (means, doubled): "
+                f"neuron {c['neuron_error']:.3g}, exact part {c['exact_deviation']:.3g}, uncovered units "
+                f"{c['uncovered_error']:.3g}; {c['covered_units']} of {c['units']} units covered"
+            )
         console.print(f"wrote {path}; verify with: nerve check {path} {run.path}")
         if out is None:
             rerender_report(console, run)

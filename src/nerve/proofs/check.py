@@ -7,6 +7,10 @@ each dot product of length n in float64 is within γ_n Σ|x_i y_i| of the exact 
 inflated by a relative 2⁻⁴⁰ and an absolute 2⁻¹⁰⁰⁰, and endpoints move one ulp outwards. An entry
 whose centre or error overflows, or that meets inf − inf, is unbounded on the side it cannot bound.
 
+A compact certificate is checked by its own method's path, at that method's cost: for ``rho_sets``,
+:mod:`nerve.proofs._check_rho_sets` rebuilds the idealised model the certificate carries and every
+input's bound, vectorised (its cost is the compact proof's, not the exhaustive check's).
+
 A file that is not a certificate (not UTF-8, not JSON, a field missing or of the wrong type) is a
 :class:`~nerve.errors.ProofError` naming the file and the field; a certificate that reads but says
 what the check does not find (including a number that is NaN) is rejected in the report.
@@ -21,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from nerve.errors import ProofError
-from nerve.proofs.prove import FORMAT, Certificate, sha256_file
+from nerve.proofs.prove import FORMAT, METHODS, Certificate, sha256_file
 from nerve.proofs.statements import Accuracy, Margin, Robust, statement_from_dict
 
 __all__ = ["CheckReport", "check"]
@@ -74,6 +78,14 @@ def check(certificate: str | Path | Certificate, run_dir: str | Path) -> CheckRe
         problems.append(f"model {cert.model!r} is not the run's {type(model).__name__!r}")
     inputs, targets = (t.numpy() for t in run.task.enumerate())
     params = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
+    method = cert.method_name
+    if method not in METHODS or cert.method != METHODS[method]:
+        return CheckReport(False, (*problems, f"method {cert.method!r} is not one nerve checks"), 0)
+    if (method == "exhaustive") != (cert.compact is None):
+        say = "carries no" if cert.compact is None else "carries a compact proof's"
+        return CheckReport(False, (*problems, f"the {method} certificate {say} `compact` record"), 0)
+    if method == "rho_sets":
+        return _check_rho_sets(cert, statement, run, model, params, inputs, targets, problems)
     forward = _mlp if type(model).__name__ == "MLP" else _transformer
     radius = statement.radius if isinstance(statement, Robust) else 0.0
     lower, upper = np.empty(len(targets)), np.empty(len(targets))
@@ -87,6 +99,23 @@ def check(certificate: str | Path | Certificate, run_dir: str | Path) -> CheckRe
             lower[i] = -math.inf if math.isnan(low) else math.nextafter(low, -math.inf)
             upper[i] = math.inf if math.isnan(high) else math.nextafter(high, math.inf)
     problems += _compare(cert, statement, inputs, lower, upper)
+    return CheckReport(not problems, tuple(problems), len(targets))
+
+
+def _check_rho_sets(cert, statement, run, model, params, inputs, targets, problems) -> CheckReport:
+    """The ρ-set certificate's bounds rebuilt by the checker's own path, then compared."""
+    from nerve.proofs._check_rho_sets import compare_terms, rho_set_margins
+
+    group = getattr(run.task, "group", None)
+    if type(model).__name__ != "MLP" or group is None or isinstance(statement, Robust):
+        why = "a Robust statement" if isinstance(statement, Robust) else "not an MLP on a group task"
+        return CheckReport(False, (*problems, f"a rho_sets certificate cannot be about {why}"), 0)
+    ideal = cert.compact.get("idealisation")
+    lower, upper, terms, bad = rho_set_margins(params, model.config, group, inputs, targets, ideal or {})
+    if bad:
+        return CheckReport(False, (*problems, *bad), 0)
+    problems += _compare(cert, statement, inputs, lower, upper)
+    problems += compare_terms(cert.compact, terms)
     return CheckReport(not problems, tuple(problems), len(targets))
 
 

@@ -5,7 +5,9 @@ batched interval forward pass, :mod:`nerve.proofs.bounds`) and sorts the inputs 
 the statement's requirement holds (the margin's lower bound clears it), fails (its upper bound
 does not reach it) and undecided (the rounding error straddles it; never counted as proved).
 :func:`certify` does it for a checkpoint of a run and returns a :class:`Certificate` that names
-the weights by their SHA-256, for :func:`nerve.proofs.check` to verify independently.
+the weights by their SHA-256, for :func:`nerve.proofs.check` to verify independently; with
+``method="rho_sets"`` the proof goes through the mechanism (:mod:`nerve.proofs.rho_sets`) and the
+certificate carries the idealised model, which the checker rebuilds at the compact proof's cost.
 
 A certificate is strict JSON: a bound of ±inf (a box so large that float64 overflows) is written
 as the string ``"Infinity"`` or ``"-Infinity"`` (what ``Number()`` in JavaScript and ``float()`` in
@@ -32,9 +34,18 @@ from nerve.proofs.bounds import logit_bounds
 from nerve.proofs.intervals import Interval
 from nerve.proofs.statements import Accuracy, Margin, Robust, Statement, statement_dict, statement_from_dict
 
-__all__ = ["Certificate", "ProofResult", "certify", "margin_bounds", "prove", "sha256_file"]
+__all__ = [
+    "METHODS", "Certificate", "ProofResult", "certify", "exhaustive_flops", "margin_bounds", "prove",
+    "sha256_file",
+]  # fmt: skip
 
 FORMAT = "nerve-certificate/1"
+#: what :func:`certify` can prove by, and the `method` line its certificates begin with
+METHODS = {
+    "exhaustive": "exhaustive: float64 interval forward pass over every input, every rounding bounded",
+    "rho_sets": "rho_sets: every input against an exactly bi-equivariant idealised model (its margin "
+    "proved once) plus a rounding-sound bound on the real model's distance from it",
+}
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,25 @@ def prove(model: nn.Module, task: Any, statement: Statement, *, batch_size: int 
     )
 
 
+def exhaustive_flops(model: nn.Module, task: Any) -> int:
+    """The FLOPs :func:`prove` spends on `task`, counted without running it: every product of the
+    interval forward pass is per input (nothing is shared across a batch), so the count is one
+    input's times the number of inputs.
+
+    >>> from nerve.models import MLP, MLPConfig
+    >>> from nerve.proofs import Correct
+    >>> from nerve.tasks import modular_arithmetic
+    >>> task = modular_arithmetic(5)
+    >>> model = MLP(MLPConfig(n_vocab=5, n_classes=5, d_embed=8, d_hidden=16), seed=0)
+    >>> exhaustive_flops(model, task) == prove(model, task, Correct()).flops
+    True
+    """
+    inputs, _ = task.enumerate()
+    with FlopCounterMode(display=False) as counter:
+        logit_bounds(model, inputs[:1])
+    return int(counter.get_total_flops()) * len(inputs)
+
+
 def result_from_margins(
     statement: Statement, inputs: Tensor, lower: Tensor, upper: Tensor, *, flops: int, start: float
 ) -> ProofResult:
@@ -143,7 +173,10 @@ class Certificate:
     """A proof's record: the statement, what it is about, the method, and the result.
 
     `weights` is the checkpoint's path relative to the run directory and `weights_sha256` its
-    hash; `about` says which function the statement is about.
+    hash; `about` says which function the statement is about. `method` begins with the method's
+    name (a key of :data:`METHODS`); `compact` is what a compact method's checker needs (for
+    ``rho_sets``: the idealised model, the exhaustive proof's FLOPs and the terms of the bound), and
+    None for the exhaustive proof.
     """
 
     format: str
@@ -158,6 +191,12 @@ class Certificate:
     method: str
     nerve_version: str
     result: ProofResult
+    compact: dict[str, Any] | None = None
+
+    @property
+    def method_name(self) -> str:
+        """The method's key in :data:`METHODS` (the `method` line up to its colon)."""
+        return self.method.split(":", 1)[0]
 
     def to_json(self) -> str:
         """Strict JSON (see the module): ±inf as ``"Infinity"``/``"-Infinity"``, NaN as ``null``."""
@@ -174,7 +213,7 @@ class Certificate:
             raise ProofError(
                 f"{source} is not JSON ({err}); a certificate is the file `nerve prove` writes."
             ) from None
-        data = _fields(data, _CERTIFICATE, source, "")
+        data = _fields(data, _CERTIFICATE, source, "", optional=("compact",))
         data["result"] = ProofResult(**_fields(data["result"], _RESULT, source, "result."))
         try:
             statement_from_dict(data["statement"])
@@ -211,6 +250,9 @@ def _read(kind: str, value: Any) -> Any:
         return value if isinstance(value, str) else None
     if kind == "object":
         return value if isinstance(value, dict) else None
+    if kind == "object or null":
+        # Ellipsis stands for a valid null (None means "not of this kind" here)
+        return value if isinstance(value, dict) else ... if value is None else None
     if kind == "inputs":  # a list of inputs, each a list of token indices
         if not isinstance(value, list) or not all(isinstance(x, list) for x in value):
             return None
@@ -227,12 +269,13 @@ def _read(kind: str, value: Any) -> Any:
 
 _DESCRIBE = {
     "int": "an integer", "number": 'a number (or "Infinity", "-Infinity")', "str": "a string",
-    "object": "an object", "inputs": "a list of lists of integers", "range": "a pair of numbers [low, high]",
+    "object": "an object", "object or null": "an object or null", "inputs": "a list of lists of integers",
+    "range": "a pair of numbers [low, high]",
 }  # fmt: skip
 _CERTIFICATE = {
     "format": "str", "statement": "object", "statement_text": "str", "about": "str", "task": "str",
     "model": "str", "step": "int", "weights": "str", "weights_sha256": "str", "method": "str",
-    "nerve_version": "str", "result": "object",
+    "nerve_version": "str", "result": "object", "compact": "object or null",
 }  # fmt: skip
 _RESULT = {
     "verdict": "str", "n_inputs": "int", "n_hold": "int", "failing": "inputs", "undecided": "inputs",
@@ -240,12 +283,15 @@ _RESULT = {
 }  # fmt: skip
 
 
-def _fields(data: Any, spec: dict[str, str], source: str, prefix: str) -> dict[str, Any]:
-    """The fields of `data` typed by `spec`, or a ProofError naming `source` and the field."""
+def _fields(
+    data: Any, spec: dict[str, str], source: str, prefix: str, optional: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The fields of `data` typed by `spec`, or a ProofError naming `source` and the field; a
+    field in `optional` may be absent (a certificate written before it existed)."""
     if not isinstance(data, dict):
         what = f"field `{prefix[:-1]}`" if prefix else "the top level"
         raise ProofError(f"{source}: {what} (a {_json_type(data)}) must be an object.")
-    missing = [k for k in spec if k not in data]
+    missing = [k for k in spec if k not in data and k not in optional]
     if missing:
         raise ProofError(f"{source}: field `{prefix}{missing[0]}` is missing.")
     extra = sorted(k for k in data if k not in spec)
@@ -253,12 +299,14 @@ def _fields(data: Any, spec: dict[str, str], source: str, prefix: str) -> dict[s
         raise ProofError(f"{source}: field `{prefix}{extra[0]}` is not a field of a certificate.")
     out = {}
     for key, kind in spec.items():
+        if key not in data:
+            continue
         value = _read(kind, data[key])
         if value is None:
             raise ProofError(
                 f"{source}: field `{prefix}{key}` (={_short(data[key])}) must be {_DESCRIBE[kind]}."
             )
-        out[key] = value
+        out[key] = None if value is ... else value
     return out
 
 
@@ -280,13 +328,25 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def certify(run: Any, statement: Statement, *, step: int | None = None) -> Certificate:
-    """Prove `statement` about the checkpoint `step` (default: the last) of `run` exhaustively and
-    return its certificate."""
+def certify(
+    run: Any, statement: Statement, *, step: int | None = None, method: str = "exhaustive"
+) -> Certificate:
+    """Prove `statement` about the checkpoint `step` (default: the last) of `run` by `method` (a key
+    of :data:`METHODS`: ``"exhaustive"``, or ``"rho_sets"`` for an MLP on a group task) and return
+    its certificate."""
+    if method not in METHODS:
+        raise ProofError(f"`method` (={method!r}) must be one of {sorted(METHODS)}.")
     step = run.checkpoints[-1] if step is None else step
     model = run.model_at(step)
     path = run.dir.checkpoint(step)
-    result = prove(model, run.task, statement)
+    compact = None
+    if method == "exhaustive":
+        result = prove(model, run.task, statement)
+    else:
+        from nerve.proofs.rho_sets import prove_rho_sets
+
+        proof = prove_rho_sets(model, run.task, statement)
+        result, compact = proof.result, proof.to_dict()
     return Certificate(
         format=FORMAT,
         statement=statement_dict(statement),
@@ -297,7 +357,8 @@ def certify(run: Any, statement: Statement, *, step: int | None = None) -> Certi
         step=step,
         weights=run.dir.relative(path),
         weights_sha256=sha256_file(path),
-        method="exhaustive: float64 interval forward pass over every input, every rounding bounded",
+        method=METHODS[method],
         nerve_version=__version__,
         result=result,
+        compact=compact,
     )

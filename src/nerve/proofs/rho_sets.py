@@ -89,6 +89,26 @@ class Idealisation:
     weight: Tensor
     rule: str
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists and numbers (float64 values round-trip exactly through JSON)."""
+        return {
+            "templates": [[t.tolist() for t in triple] for triple in self.templates],
+            "weights": list(self.weights),
+            **{k: getattr(self, k).tolist() for k in ("partition", "left", "right", "scale", "weight")},
+            "rule": self.rule,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Idealisation:
+        """What :meth:`to_dict` wrote (its structure is the checker's to validate)."""
+        f64 = lambda x: torch.tensor(x, dtype=torch.float64)  # noqa: E731
+        index = lambda k: torch.tensor(data[k], dtype=torch.long)  # noqa: E731
+        templates = tuple((f64(lam), f64(mu), f64(nu)) for lam, mu, nu in data["templates"])
+        return cls(
+            templates, tuple(float(w) for w in data["weights"]), index("partition"), index("left"),
+            index("right"), f64(data["scale"]), f64(data["weight"]), str(data["rule"]),
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class RhoSetProof:
@@ -100,6 +120,7 @@ class RhoSetProof:
       `exact_deviation`, ``2 max_z |R_z(x)|`` for the part computed as it stands (the unembedding's
       deviation per unit, and every neuron outside the ideal); `dominant` names the largest.
     - `units`, `covered_units`: the ideal model's distinct units, and how many a real neuron covers.
+    - `ideal`: the idealisation the proof went through.
     """
 
     result: ProofResult
@@ -110,6 +131,14 @@ class RhoSetProof:
     uncovered_error: float
     units: int
     covered_units: int
+    ideal: Idealisation
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a certificate records beside the result: the idealisation, the exhaustive proof's
+        FLOPs and the terms of the bound (which the checker recomputes)."""
+        names = ("brute_force_flops", "ideal_margin", "neuron_error", "exact_deviation", "uncovered_error",
+                 "units", "covered_units")  # fmt: skip
+        return {"idealisation": self.ideal.to_dict(), **{k: getattr(self, k) for k in names}}
 
     @property
     def flops_ratio(self) -> float:
@@ -198,18 +227,15 @@ def fit_rho_sets(
             h = (lt[:, members].T @ lam[left_of].T).argmax(1)  # ⟨l_i, λ(h⁻¹ ·)⟩ over h
             k = (rt[:, members].T @ mu[right_of].T).argmax(1)
             # align each neuron to the template's frame: l_i(h a) ≈ s λ(a), r_i(b k⁻¹) ≈ s μ(b)
-            lam = torch.stack([lt[table[h_i], i] for h_i, i in zip(h, members)], 1).mean(1)
-            mu = torch.stack([rt[table[:, inv[k_i]], i] for k_i, i in zip(k, members)], 1).mean(1)
+            l_al, r_al = lt[table[h], members[:, None]], rt[table.T[inv[k]], members[:, None]]  # [m, |G|]
+            lam, mu = l_al.mean(0), r_al.mean(0)
         both = torch.cat([lam, mu])
         # least squares in the template's frame: l_i(h_i y) ≈ s λ(y) and r_i(y k_i⁻¹) ≈ s μ(y)
-        s = torch.stack([torch.cat([lt[table[h_i], i], rt[table[:, inv[k_i]], i]]) @ both for h_i, k_i, i in
-                         zip(h, k, members)]) / (both @ both)  # fmt: skip
+        s = torch.cat([l_al, r_al], 1) @ both / (both @ both)
         keep = s > 0
         members, h, k, s = members[keep], h[keep], k[keep], s[keep]
         # ν in the template frame: u_i(h z k⁻¹) ≈ α_i ν(z)
-        aligned = torch.stack(
-            [ut[table[table[h_i]][:, inv[k_i]], i] for h_i, k_i, i in zip(h, k, members)], 1
-        )
+        aligned = ut[table[table[h], inv[k][:, None]], members[:, None]].T  # [|G|, m]
         nu = aligned.mean(1)
         # a ρ-set's vectors have stabilisers: make the templates exactly invariant under theirs, so
         # that translates by one coset are bitwise the same unit
@@ -232,7 +258,7 @@ def fit_rho_sets(
     kept: list[int] = []
     for p in range(len(templates)):
         members = (partition == p).nonzero()[:, 0]
-        ids = torch.tensor([units[p].index[(int(hs[i]), int(ks[i]))] for i in members], dtype=torch.long)
+        ids = units[p].of(hs[members], ks[members], n)
         totals = torch.zeros(units[p].count, dtype=torch.float64).index_add_(0, ids, effective[members])
         if not bool((totals > 0).all()):
             # a unit no neuron covers would be all error in every input: the partition's neurons
@@ -308,34 +334,70 @@ def _average_over(f: Tensor, classes: list[list[int]]) -> Tensor:
 
 @dataclass(frozen=True)
 class _Units:
-    """The distinct translate pairs of one partition: `index[(h, k)]` → unit id, `count` units, each
-    unit's `multiplicity` (how many pairs (h, k) give it) and one pair `rep` per unit."""
+    """The distinct translate pairs of one partition: `unit[h·|G| + k]` is the unit of (h, k),
+    `count` units, each unit's `multiplicity` (how many pairs give it) and one pair `rep` per unit
+    ``[count, 2]``."""
 
-    index: dict[tuple[int, int], int]
+    unit: Tensor
     count: int
     multiplicity: Tensor
-    rep: list[tuple[int, int]]
+    rep: Tensor
+
+    def of(self, h: Tensor, k: Tensor, n: int) -> Tensor:
+        """The units of the pairs ``(h_j, k_j)``."""
+        return self.unit[h * n + k]
 
 
 def _units(ideal: Idealisation, G: Any) -> list[_Units]:
-    """Pairs (h, k) whose translated tables are equal (as real numbers, value by value) are one unit."""
-    n = G.order
-    everything = torch.arange(n)
-    h, k = everything.repeat_interleave(n), everything.repeat(n)  # every pair, h-major
-    at_a, at_b, _ = _translates(G, everything, everything)
-    at_hzk = _translates(G, h, k)[2]  # [n², |G|]: h⁻¹ z k for every pair
+    """Pairs (h, k) whose translated tables are equal (as real numbers, value by value) are one unit.
+
+    ``λ(h⁻¹ ·) = λ(h'⁻¹ ·)``, ``μ(· k) = μ(· k')`` and ``ν(h⁻¹ · k) = ν(h'⁻¹ · k')`` hold exactly when
+    ``(g, r) = (h'⁻¹h, k⁻¹k')`` lies in the group K of pairs with ``λ(g x) = λ(x)``, ``μ(x r) = μ(x)``
+    and ``ν(g x r) = ν(x)`` for every x; so the units are the orbits of (h, k) ↦ (h g⁻¹, k r) over
+    K, each of |K| pairs: K is found with |S_λ|·|S_μ|·|G| comparisons and the orbits by propagating
+    the least pair index along a generating set of K, instead of sorting |G|² tables."""
+    n, table, inv = G.order, G.table, G.inverses
+    h, k = torch.arange(n).repeat_interleave(n), torch.arange(n).repeat(n)  # every pair, h-major
     out = []
     for lam, mu, nu in ideal.templates:
-        _, left = torch.unique(lam[at_a], dim=0, return_inverse=True)  # [h]: λ(h⁻¹ ·) classes
-        _, right = torch.unique(mu[at_b], dim=0, return_inverse=True)
-        _, both = torch.unique(nu[at_hzk], dim=0, return_inverse=True)  # ν(h⁻¹ · k) classes
-        keys = torch.stack([left[h], right[k], both], 1)
-        _, unit, counts = torch.unique(keys, dim=0, return_inverse=True, return_counts=True)
-        first = torch.full((len(counts),), n * n).scatter_reduce(0, unit, torch.arange(n * n), "amin")
-        index = dict(zip(zip(h.tolist(), k.tolist()), unit.tolist()))
-        rep = [(int(h[f]), int(k[f])) for f in first]
-        out.append(_Units(index, len(counts), counts.double(), rep))
+        S_l = (lam[table] == lam).all(1).nonzero()[:, 0]  # g: λ(g x) = λ(x)
+        S_r = (mu[table.T] == mu).all(1).nonzero()[:, 0]  # r: μ(x r) = μ(x)
+        g, r = S_l.repeat_interleave(len(S_r)), S_r.repeat(len(S_l))
+        keep = (nu[table[table[g], r[:, None]]] == nu).all(1)  # ν(g x r) = ν(x)
+        g, r = g[keep], r[keep]
+        moves = [table[h, inv[g[j]]] * n + table[k, r[j]] for j in _generators(G, g, r)]  # (h g⁻¹, k r)
+        least = torch.arange(n * n)
+        while True:  # each pair takes the least index it reaches: its orbit's least, at the end
+            new = torch.stack([least, *(least[m] for m in moves)]).min(0).values
+            if torch.equal(new, least):
+                break
+            least = new
+        reps, unit = torch.unique(least, return_inverse=True)
+        count = len(reps)
+        out.append(_Units(unit, count, torch.full((count,), float(len(g)), dtype=torch.float64),
+                          torch.stack([reps // n, reps % n], 1)))  # fmt: skip
     return out
+
+
+def _generators(G: Any, g: Tensor, r: Tensor) -> list[int]:
+    """Indices j of a generating set of the group of pairs ``(g_j, r_j)`` (the product
+    ``(g, r)(g', r') = (g g', r' r)``): each next pair that the ones before do not generate."""
+    n, table, e = G.order, G.table, int(G.identity)
+    inside = torch.zeros(n * n, dtype=torch.bool)
+    inside[e * n + e] = True
+    chosen: list[int] = []
+    for j in range(len(g)):
+        if inside[g[j] * n + r[j]]:
+            continue
+        chosen.append(j)
+        while True:  # close under multiplying by the chosen pairs
+            codes = inside.nonzero()[:, 0]
+            cg, cr = codes // n, codes % n
+            for i in chosen:
+                inside[table[cg, g[i]] * n + table[r[i], cr]] = True
+            if int(inside.sum()) == len(codes):
+                break
+    return chosen
 
 
 def prove_rho_sets(
@@ -348,8 +410,8 @@ def prove_rho_sets(
 ) -> RhoSetProof:
     """Prove `statement` (default :class:`Correct`) about `model` on the group task `task` through
     the ρ-set idealisation `ideal` (default: :func:`fit_rho_sets`); see the module for the bound.
-    `brute_force_flops` defaults to running the exhaustive prover to count its cost."""
-    from nerve.proofs.prove import prove
+    `brute_force_flops` defaults to the exhaustive prover's count (:func:`exhaustive_flops`)."""
+    from nerve.proofs.prove import exhaustive_flops
 
     statement = Correct() if statement is None else statement
     G = _check(model, task)
@@ -357,7 +419,7 @@ def prove_rho_sets(
         raise ProofError(f"`statement` ({statement!r}) is about boxes of embeddings; prove it with `prove`.")
     ideal = fit_rho_sets(model, task) if ideal is None else ideal
     if brute_force_flops is None:
-        brute_force_flops = prove(model, task, statement).flops
+        brute_force_flops = exhaustive_flops(model, task)
     units = _units(ideal, G)
     inputs, targets = task.enumerate()
     start = time.perf_counter()
@@ -402,7 +464,7 @@ def prove_rho_sets(
     exact = R.magnitude().max(1).values
     return RhoSetProof(
         result, int(brute_force_flops), float(margin), float(2 * neuron.mean()), float(2 * exact.mean()),
-        float(2 * uncovered.mean()), n_units, n_covered,
+        float(2 * uncovered.mean()), n_units, n_covered, ideal,
     )  # fmt: skip
 
 
@@ -427,14 +489,14 @@ def _exact_part(
     acts, weights = [], []
     for p, (lam, mu, _) in enumerate(ideal.templates):
         members = (ideal.partition == p).nonzero()[:, 0]
-        ids = torch.tensor([units[p].index[(int(ideal.left[i]), int(ideal.right[i]))] for i in members])
+        ids = units[p].of(ideal.left[members], ideal.right[members], n)
         onehot = torch.zeros(units[p].count, len(members), dtype=torch.float64)
         onehot[ids, torch.arange(len(members))] = 1.0
         scaled = Interval(du.lo[:, members].T, du.hi[:, members].T) * Interval.point(
             ideal.scale[members, None]
         )
         weights.append(Interval.point(onehot).matmul(scaled))  # [units, |G|]: D_U(z)
-        reps = torch.tensor(units[p].rep)
+        reps = units[p].rep
         at_a, at_b, _ = _translates(G, reps[:, 0], reps[:, 1])
         acts.append(
             (Interval.point(lam[at_a].T[inputs[:, 0]]) + Interval.point(mu[at_b].T[inputs[:, 1]])).relu()
@@ -495,7 +557,7 @@ def _ideal_neurons(ideal: Idealisation, units: list[_Units], G: Any, H: int) -> 
             continue
         h, k = ideal.left[members], ideal.right[members]
         at_a, at_b, at_z = _translates(G, h, k)
-        ids = torch.tensor([units[p].index[(int(a), int(b))] for a, b in zip(h, k)])
+        ids = units[p].of(h, k, n)
         s = Interval.point(ideal.scale[members])  # [m]
         c = _unit_weights(ideal, units, p, n)
         w = ideal.weight[members]
@@ -534,8 +596,8 @@ def _ideal_margin(
     total_units = total_covered = 0
     for p, (lam, mu, nu) in enumerate(ideal.templates):
         members = (ideal.partition == p).nonzero()[:, 0]
-        covered = {units[p].index[(int(ideal.left[i]), int(ideal.right[i]))] for i in members}
-        reps = torch.tensor(units[p].rep)  # [units, 2]
+        covered = set(units[p].of(ideal.left[members], ideal.right[members], n).tolist())
+        reps = units[p].rep  # [units, 2]
         at_a, at_b, at_z = _translates(G, reps[:, 0], reps[:, 1])
         c = _unit_weights(ideal, units, p, n)  # [units]
         at_e = (Interval.point(lam[at_a[:, e]]) + Interval.point(mu[at_b[:, e]])).relu()  # [units]

@@ -114,9 +114,10 @@ class RunDir:
         """The JSON result of the analysis `name`."""
         return self.path / ANALYSIS / f"{name}.json"
 
-    def proof(self, claim: str) -> Path:
-        """The certificate of the claim `claim` that ``nerve prove`` writes."""
-        return self.path / PROOFS / f"{claim}.json"
+    def proof(self, claim: str, method: str = "exhaustive") -> Path:
+        """The certificate of the claim `claim` that ``nerve prove`` writes (``CLAIM.json``; by a
+        method other than the exhaustive one, ``CLAIM.METHOD.json``, beside it)."""
+        return self.path / PROOFS / (f"{claim}.json" if method == "exhaustive" else f"{claim}.{method}.json")
 
     def proofs(self) -> list[Path]:
         """Every certificate in the run's proofs folder, by name."""
