@@ -242,6 +242,10 @@ def test_prove_by_rho_sets_writes_a_compact_certificate_beside_the_exhaustive_on
     assert "of the exhaustive proof's FLOPs; ideal margin" in result.output
     cert = run_dir / "proofs" / "correct.rho_sets.json"
     assert json.loads(cert.read_text())["method"].startswith("rho_sets: ")
+    # the report draws each certificate's bound against its cost once one is compact
+    assert runner.invoke(app, ["prove", str(run_dir)]).exit_code in (0, 1, 3)
+    report = (run_dir / "report.html").read_text()
+    assert 'id="figure-proofs-frontier"' in report and "of the exhaustive proof&#x27;s)" in report
     ok = runner.invoke(app, ["check", str(cert), str(run_dir)])
     assert ok.exit_code == 0 and "certificate verified on 49 inputs" in ok.output
     bad = runner.invoke(app, ["prove", str(run_dir), "--method", "orbits"], env={"COLUMNS": "200"})

@@ -112,23 +112,28 @@ def _proofs_html(proofs: Sequence[Certificate]) -> str:
     """A table of what is proved about the run (``nerve prove``), by which method, at what cost."""
     if not proofs:
         return ""
+    from nerve.proofs.figures import exhaustive_share, frontier_figure
+
     rows = []
     for c in proofs:
         r = c.result
+        share = "" if c.compact is None else f" ({exhaustive_share(c):.1%} of the exhaustive proof's)"
         cells = (
             c.statement_text, f"step {c.step}", r.verdict,
             f"{r.n_hold} of {r.n_inputs} hold; {len(r.failing)} fail; {len(r.undecided)} undecided",
-            f"least margin ≥ {r.margin_lower:.4g}", c.method, f"{r.flops:.3g} FLOPs, {r.seconds:.2f} s",
+            f"least margin ≥ {r.margin_lower:.4g}", c.method,
+            f"{r.flops:.3g} FLOPs{share}, {r.seconds:.2f} s",
         )  # fmt: skip
         rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
     head = "".join(
         f"<th>{h}</th>" for h in ("statement", "weights", "verdict", "inputs", "bound", "method", "cost")
     )
+    fig = frontier_figure(proofs)
     return (
         '<h2 id="proofs">Proofs</h2>\n<p class="note">About the real-number network defined by the stored '
         "weights; check a certificate with <code>nerve check</code>.</p>\n"
         f'<table class="numbers"><tr>{head}</tr>{"".join(rows)}</table>'
-    )
+    ) + ("" if fig is None else _figure_html(fig, "proofs-frontier"))
 
 
 def write_report(run: Run, results: Mapping[str, Result], proofs: Sequence[Certificate] = ()) -> Path:
