@@ -47,3 +47,21 @@ def test_compact_proofs_refuse_what_they_cannot_read(s5):
     nanda = nerve.load(FIXTURES / "nanda2023")
     with pytest.raises(AnalysisError, match=r"`model` \(a Transformer\) must be nerve's MLP"):
         prove_compact(nanda.model, nanda.task)
+
+
+@pytest.mark.parametrize("op", ["add", "div"])  # div: b ranges over 1..6, not the whole vocabulary
+def test_the_transformer_factored_proof_decides_every_input_as_the_exhaustive_one_does(op):
+    from nerve.models import Transformer, TransformerConfig
+    from nerve.proofs import Margin
+    from nerve.tasks import modular_arithmetic
+
+    task = modular_arithmetic(7, op)
+    config = TransformerConfig(n_vocab=7, n_classes=7, d_model=16, n_heads=2, d_head=8, d_mlp=32)
+    model = Transformer(config, seed=1)
+    for statement in (Correct(), Margin(at_least=-0.05)):  # an untrained model: both outcomes occur
+        exhaustive = prove(model, task, statement)
+        p = prove_compact(model, task, statement, method="factored", brute_force_flops=exhaustive.flops)
+        assert 0 < exhaustive.n_hold < exhaustive.n_inputs or statement == Correct()
+        assert p.result.n_hold == exhaustive.n_hold and p.result.failing == exhaustive.failing
+        assert p.result.margin_lower == pytest.approx(exhaustive.margin_lower, abs=1e-9)
+        assert p.flops_ratio < 1

@@ -18,6 +18,13 @@ same split). Two provers build on it, both sound in floating point (:mod:`nerve.
   neurons (each neuron's activation moving within the orbit); :class:`CompactProof` reports
   the share of D that each neuron group carries, so the report says what dominated.
 
+For the one-layer transformer, ``"factored"`` uses the attention's structure: the query is read
+at '=' (the same token at the same position in every input), so each head's score for position 0
+is a function of a alone, for position 1 of b alone, and each position's value through W_O a
+function of its token: all of these are computed once per token (|G| of them, not |G|²), and per
+input only the three-way softmax, the weighted sum of the heads' outputs, the MLP at '=' and the
+unembedding remain (the exhaustive proof runs attention and the MLP at all three positions).
+
 FLOPs: matrix products as torch's counter counts them (2mnk) plus one per elementwise operation
 of the per-input work, written out below; brute force is the exhaustive prover's count.
 """
@@ -30,10 +37,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
 from nerve.errors import AnalysisError
-from nerve.models import MLP
+from nerve.models import MLP, Transformer
 from nerve.proofs.bounds import logit_bounds
 from nerve.proofs.intervals import Interval, gamma, up
 from nerve.proofs.prove import ProofResult, margin_bounds, prove, result_from_margins
@@ -88,8 +96,13 @@ def prove_compact(model: MLP, task: Any, statement: Statement | None = None, *, 
     ('refuted', True)
     """
     statement = Correct() if statement is None else statement
+    if isinstance(model, Transformer) and method == "factored" and not isinstance(statement, Robust):
+        return _transformer_factored(model, task, statement, brute_force_flops)
     if not isinstance(model, MLP) or model.config.n_inputs != 2:
-        raise AnalysisError(f"`model` (a {type(model).__name__}) must be nerve's MLP on pairs (a, b).")
+        raise AnalysisError(
+            f"`model` (a {type(model).__name__}) must be nerve's MLP on pairs (a, b) (or, for "
+            "method='factored', nerve's Transformer)."
+        )
     if isinstance(statement, Robust):
         raise AnalysisError(
             f"`statement` ({statement!r}) is about boxes of embeddings; compact proofs take Correct, "
@@ -123,6 +136,81 @@ def prove_compact(model: MLP, task: Any, statement: Statement | None = None, *, 
     result = result_from_margins(statement, inputs, lower, upper, flops=flops, start=start)
     checked = 0 if reps is None else len(reps)
     return CompactProof(result, method, int(brute_force_flops), vacuous=result.n_hold <= checked, **report)
+
+
+def _transformer_factored(
+    model: Transformer, task: Any, statement: Statement, brute_force_flops: int | None, batch_size: int = 2048
+) -> CompactProof:
+    """The transformer's factored proof (see the module). Per token and position: each head's score
+    and its output through W_O, and what that output becomes through the MLP's input layer and
+    through the unembedding (``W_in W_O v_h``, ``W_U W_O v_h``: [|G|, heads, ·] tables). Per input:
+    the three-way softmax of each head, the hidden layer as the pattern-weighted sum of those
+    tables, and ``W_U W_out ReLU(hidden)`` in one narrow interval product."""
+    if brute_force_flops is None:
+        brute_force_flops = prove(model, task, statement).flops
+    inputs, targets = task.enumerate()
+    c, attn, mlp = model.config, model.attn, model.mlp
+    H, dh = c.n_heads, c.d_head
+    start = time.perf_counter()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        E, P = model.embed.weight, model.pos_embed.weight
+        tokens = torch.arange(c.n_vocab)
+        resid = [Interval.point(E[tokens]) + Interval.point(P[i][None]) for i in range(2)]  # [|G|, d]
+        resid.append(Interval.point(E[c.n_vocab][None]) + Interval.point(P[2][None]))  # '=': [1, d]
+        heads = lambda t: t.view(t.shape[0], H, dh)  # noqa: E731
+        q = resid[2].linear(attn.W_Q.weight).map(heads)  # [1, H, dh]
+        scale = 1 / math.sqrt(dh)
+        bounds = (math.nextafter(scale, 0.0), math.nextafter(scale, math.inf))
+        W_O = [attn.W_O.weight[:, h * dh : (h + 1) * dh] for h in range(H)]
+        scores, to_hidden, to_logits = [], [], []
+        for r in resid:  # per position, per token: scores [m, H]; tables [m, H, d_mlp], [m, H, classes]
+            k, v = (r.linear(W.weight).map(heads) for W in (attn.W_K, attn.W_V))
+            scores.append((k * q).sum(-1).scale(bounds))
+            out = Interval.stack([v.map(lambda t, h=h: t[:, h]).linear(W_O[h]) for h in range(H)], 1)
+            to_hidden.append(out.linear(mlp.hidden.weight))
+            to_logits.append(out.linear(model.unembed.weight))
+        hidden_e = resid[2].linear(mlp.hidden.weight, mlp.hidden.bias)  # [1, d_mlp]: r_= and the bias
+        logits_e = resid[2].linear(model.unembed.weight) + Interval.point(mlp.out.bias[None]).linear(
+            model.unembed.weight
+        )  # [1, classes]: W_U r_= + W_U b_out
+        W_UO = Interval.point(mlp.out.weight.T).linear(model.unembed.weight)  # [d_mlp, classes]
+        # the inputs as a grid (a, b) ∈ L × R, so that a position's tables are weighted by one
+        # batched product per token instead of being gathered per input
+        L, a_at = torch.unique(inputs[:, 0], return_inverse=True)
+        R, b_at = torch.unique(inputs[:, 1], return_inverse=True)
+        rows = []
+        for i in range(0, len(L), max(1, batch_size // len(R))):
+            a = L[i : i + max(1, batch_size // len(R))]
+            s = Interval.stack(
+                [scores[0].map(lambda t, a=a: t[a][:, None].expand(-1, len(R), -1)),
+                 scores[1].map(lambda t, a=a: t[R][None].expand(len(a), -1, -1)),
+                 scores[2].map(lambda t, a=a: t[None].expand(len(a), len(R), -1))], -1,
+            ).softmax()  # [a, b, H, 3]  # fmt: skip
+
+            def weighted(tables: list[Interval], s: Interval = s, a: Tensor = a) -> Interval:
+                """``Σ_pos Σ_h pattern_h(pos) · table_pos[token at pos, h]`` ``[a, b, ·]``: for
+                position 0 one product per a, for position 1 one per b, for '=' one in all."""
+                w = [s.map(lambda t, pos=pos: t[..., pos]) for pos in range(3)]  # [a, b, H]
+                at_a = w[0].matmul(tables[0].map(lambda t: t[a]))  # [a, H] @ [H, ·] per a
+                at_b = w[1].map(lambda t: t.transpose(0, 1)).matmul(tables[1].map(lambda t: t[R]))
+                at_e = w[2].matmul(tables[2].map(lambda t: t[0]))
+                return at_a + at_b.map(lambda t: t.transpose(0, 1)) + at_e
+
+            act = (hidden_e + weighted(to_hidden)).relu()  # [a, b, d_mlp]
+            flat = act.map(lambda t: t.reshape(-1, t.shape[-1]))
+            out = logits_e + weighted(to_logits).map(lambda t: t.reshape(-1, t.shape[-1]))
+            rows.append(out + flat.matmul_narrow(W_UO))  # [a·b, classes]
+        grid = Interval(torch.cat([r.lo for r in rows]), torch.cat([r.hi for r in rows]))
+        logits = grid.map(lambda t: t[a_at * len(R) + b_at])
+    lower, upper = margin_bounds(logits, targets)
+    # per input, outside the products the counter sees: the softmax over 3 positions per head
+    # (~40 operations), the narrow product's error bound (~6 per entry of d_mlp and of classes)
+    # and the additions of the three positions' sums, the constant and the ReLU (~4 per entry, 4 times)
+    width = c.d_mlp + c.n_classes
+    extra = len(inputs) * (H * 40 + 6 * width + 4 * 4 * width)
+    flops = int(counter.get_total_flops()) + extra
+    result = result_from_margins(statement, inputs, lower, upper, flops=flops, start=start)
+    return CompactProof(result, "factored", int(brute_force_flops), vacuous=result.n_hold == 0)
 
 
 def _representatives(targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -513,28 +513,7 @@ def _exact_part(
         return Interval.point(torch.zeros(len(inputs), n, dtype=torch.float64)), 0
     f = Interval(torch.cat([x.lo for x in acts], 1), torch.cat([x.hi for x in acts], 1))
     D = Interval(torch.cat([x.lo for x in weights], 0), torch.cat([x.hi for x in weights], 0))
-    return _product(f, D), f.shape[1]
-
-
-def _product(f: Interval, D: Interval) -> Interval:
-    """``f @ D`` for intervals whose widths are rounding-sized: one float product of the midpoints,
-    and its error bounded by row sums and column maxima (O(N·U + U·G) work) instead of Rump's three
-    more products: ``|fD − c_f c_D| ≤ |c_f| r_D + r_f (|c_D| + r_D)`` summed over the inner axis, plus
-    the product's own rounding ``γ_U |c_f| @ |c_D|``, each bounded by a sum times a maximum."""
-    c_f, r_f = f._center_radius()
-    c_D, r_D = D._center_radius()
-    U = c_f.shape[-1]
-    g = gamma(max(U, 1))
-    y = c_f @ c_D
-    f_sum = up(c_f.abs().sum(1) / (1 - g))  # [N]
-    D_abs = c_D.abs() + r_D
-    rad = up(f_sum[:, None] * r_D.max(0).values[None, :])  # Σ_U |c_f| r_D
-    rad = up(
-        rad + up(r_f.max(1).values[:, None] * up(D_abs.sum(0) / (1 - g))[None, :])
-    )  # Σ_U r_f(|c_D| + r_D)
-    rad = up(rad + up(g * f_sum[:, None] * c_D.abs().max(0).values[None, :] / (1 - g)))  # rounding of y
-    return Interval(torch.nextafter(y - rad, torch.tensor(-math.inf, dtype=y.dtype)),
-                    torch.nextafter(y + rad, torch.tensor(math.inf, dtype=y.dtype)))  # fmt: skip
+    return f.matmul_narrow(D), f.shape[1]
 
 
 def _translates(G: Any, h: Tensor, k: Tensor) -> tuple[Tensor, Tensor, Tensor]:
