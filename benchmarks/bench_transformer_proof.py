@@ -28,8 +28,9 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     print(f"| exhaustive | {exhaustive.n_hold}/{exhaustive.n_inputs} | {exhaustive.margin_lower:.9g} | "
           f"{exhaustive.flops:.4g} | 1 | {seconds:.1f} |")  # fmt: skip
-    print(f"| factored (attention per token) | {p.result.n_hold}/{p.result.n_inputs} | "
-          f"{p.result.margin_lower:.9g} | {p.result.flops:.4g} | {p.flops_ratio:.4f} | {compact:.1f} |")  # fmt: skip
+    r = p.result
+    print(f"| factored (attention per token) | {r.n_hold}/{r.n_inputs} | {r.margin_lower:.9g} | "
+          f"{r.flops:.4g} | {p.flops_ratio:.4f} | {compact:.1f} |")  # fmt: skip
 
 
 if __name__ == "__main__":
