@@ -6,7 +6,8 @@ costs |G| products per operand instead of |G|² (Wu, Jaburi, Drori & Gross 2024 
 same split). Two provers build on it, both sound in floating point (:mod:`nerve.proofs.intervals`):
 
 - ``"factored"``: every input's logits from ``ReLU(u(a) + v(b))``; as tight as the exhaustive
-  proof, at the cost of the unembedding alone per input.
+  proof, at the cost of the unembedding alone per input (one float product and a bound on its
+  error from row sums and column maxima, :meth:`Interval.matmul_narrow`).
 - ``"orbits"``: the symmetry the mechanism respects. For a group law, the pairs with one product
   t form one orbit of (a, b) ↦ (ak, k⁻¹b), and a network that computes ab through characters
   χ_ρ(abc⁻¹) gives every pair of an orbit the same logits. The proof evaluates one representative
@@ -121,8 +122,12 @@ def prove_compact(model: MLP, task: Any, statement: Statement | None = None, *, 
         v = Interval.point(model.embeddings[1]).linear(W_h[:, d:])
         act = (u.map(lambda t: t[inputs[:, 0]]) + v.map(lambda t: t[inputs[:, 1]])).relu()  # [N, d_hidden]
         if method == "factored":
-            logits = act.linear(model.unembed.weight)
-            extra, reps = 0, None
+            # the activations' widths are rounding-sized: one product and a cheap error bound
+            logits = act.matmul_narrow(Interval.point(model.unembed.weight.detach().double().T))
+            # per input, besides the product: u + v, its rounding and the ReLU (~8 per neuron),
+            # the error bound's sums and maxima (~6 per neuron and per class)
+            H, classes = model.config.d_hidden, model.config.n_classes
+            extra, reps = len(inputs) * (8 * H + 6 * (H + classes)), None
         else:
             reps, rep_of = _representatives(targets)
             rep_logits = logit_bounds(model, inputs[reps])
