@@ -4,7 +4,9 @@ method the certified accuracy bound, its FLOPs as a fraction of the exhaustive p
 time; for the ρ-set method also the fit's time, the ideal margin and the dominant term; and the
 checker's time on each certificate, the ρ-set one against the exhaustive one. Prints markdown (a
 summary per group, then every model) and writes the rows to runs/population/results.json and the
-bound-vs-FLOPs frontier to runs/population/frontier.html.
+bound-vs-FLOPs frontier to runs/population/frontier.html (interactive) and benchmarks/frontier.svg
+(static, for RESULTS.md). With --from-results, only the tables and figures are made again from
+runs/population/results.json.
 
     python benchmarks/bench_population.py            # trains what runs/population lacks first
 """
@@ -12,12 +14,14 @@ bound-vs-FLOPs frontier to runs/population/frontier.html.
 from __future__ import annotations
 
 import json
+import math
 import statistics
+import sys
 import time
 from collections import defaultdict
 
 import plotly.graph_objects as go
-from population import CACHE, population
+from population import CACHE, ROOT, population
 
 from nerve.proofs import Correct, certify, check, prove, prove_compact
 from nerve.proofs.rho_sets import fit_rho_sets, prove_rho_sets
@@ -94,9 +98,10 @@ def table(rows: list[dict]) -> None:
     for r in rows:
         rho = r["rho_sets"]
         f, o, p = (f"{r[m]['bound']:.4f} / {r[m]['flops']:.3f}" for m in METHODS)
+        ideal = "none (no ρ-set)" if rho["units"] == "0/0" else f"{rho['ideal_margin']:.3g}"
         print(
             f"| {r['model']} | {r['accuracy']:.4f} | {f} | {o} | {p} | "
-            f"{rho['units']}, {rho['outside']} | {rho['ideal_margin']:.3g} | {rho['dominant']} | "
+            f"{rho['units']}, {rho['outside']} | {ideal} | {rho['dominant']} | "
             f"{r['exhaustive']['seconds']:.2f} | {rho['fit']:.2f} + {rho['seconds'] - rho['fit']:.2f} | "
             f"{r['exhaustive']['check_seconds']:.2f} / {r['rho_sets']['check_seconds']:.2f} |"
         )
@@ -117,13 +122,50 @@ def frontier(rows: list[dict]) -> go.Figure:
     return fig
 
 
+COLOURS = {"exhaustive": "#444444", "factored": "#1f77b4", "orbits": "#ff7f0e", "rho_sets": "#2ca02c"}
+
+
+def frontier_svg(rows: list[dict]) -> str:
+    """The same frontier as a small static SVG for RESULTS.md: x = log10 of the FLOPs fraction
+    (10⁻² to 1), y = certified accuracy (0 to 1), the goal's box dotted."""
+    W, H, pad = 560, 360, 50
+    x_of = lambda f: pad + (math.log10(max(f, 1e-2)) + 2) / 2 * (W - 2 * pad)  # noqa: E731
+    y_of = lambda b: H - pad - b * (H - 2 * pad)  # noqa: E731
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" '
+           'font-size="11">', f'<rect width="{W}" height="{H}" fill="white"/>',
+           f'<rect x="{x_of(1e-2)}" y="{y_of(1)}" width="{x_of(GOAL_FLOPS) - x_of(1e-2)}" '
+           f'height="{y_of(GOAL_BOUND) - y_of(1)}" fill="#eef7ee" stroke="#2ca02c" '
+           'stroke-dasharray="4"/>']  # fmt: skip
+    for f in (0.01, 0.03, 0.1, 0.3, 1.0):
+        out.append(f'<text x="{x_of(f)}" y="{H - pad + 16}" text-anchor="middle">{f:g}</text>')
+    for b in (0, 0.25, 0.5, 0.75, 0.95, 1):
+        out.append(f'<text x="{pad - 6}" y="{y_of(b) + 4}" text-anchor="end">{b:g}</text>')
+    out.append(f'<line x1="{pad}" y1="{H - pad}" x2="{W - pad}" y2="{H - pad}" stroke="black"/>')
+    out.append(f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{H - pad}" stroke="black"/>')
+    out.append(f'<text x="{W / 2}" y="{H - 12}" text-anchor="middle">FLOPs / exhaustive proof (log)</text>')
+    out.append(f'<text x="14" y="{H / 2}" transform="rotate(-90 14 {H / 2})" text-anchor="middle">'
+               "certified accuracy</text>")  # fmt: skip
+    for i, m in enumerate(("exhaustive", *METHODS)):
+        for r in rows:
+            out.append(f'<circle cx="{x_of(r[m]["flops"]):.1f}" cy="{y_of(r[m]["bound"]):.1f}" r="3" '
+                       f'fill="{COLOURS[m]}" fill-opacity="0.6"/>')  # fmt: skip
+        out.append(f'<text x="{W - pad - 90}" y="{H - pad - 70 + 14 * i}" fill="{COLOURS[m]}">● {m}</text>')
+    out.append(f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="13">Compact proofs on {len(rows)} '
+               "group-task MLPs: bound against cost</text></svg>")  # fmt: skip
+    return "\n".join(out)
+
+
 def main() -> None:
-    rows = []
-    for group, name, run in population():
-        rows.append(measure(group, name, run))
-        print(f"<!-- {name}: done -->", flush=True)
-    (CACHE / "results.json").write_text(json.dumps(rows, indent=1))
+    if "--from-results" in sys.argv:
+        rows = json.loads((CACHE / "results.json").read_text())
+    else:
+        rows = []
+        for group, name, run in population():
+            rows.append(measure(group, name, run))
+            print(f"<!-- {name}: done -->", flush=True)
+        (CACHE / "results.json").write_text(json.dumps(rows, indent=1))
     frontier(rows).write_html(CACHE / "frontier.html", include_plotlyjs="cdn")
+    (ROOT / "benchmarks" / "frontier.svg").write_text(frontier_svg(rows))
     summary(rows)
     table(rows)
 

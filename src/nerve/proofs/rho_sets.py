@@ -592,4 +592,6 @@ def _ideal_margin(
         total_covered += len(covered)
     others = torch.cat([F.hi[:e], F.hi[e + 1 :]]).max()
     margin = torch.nextafter(F.lo[e] - others, torch.tensor(-math.inf, dtype=torch.float64))
+    if total_units == 0:  # no ρ-set: the ideal model is zero, its margin exactly 0 (not a rounding)
+        margin = torch.tensor(0.0, dtype=torch.float64)
     return margin, F, unc_a, unc_b, total_units, total_covered
