@@ -185,6 +185,11 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
     )
     assert curve["estimator"]["nbeta"] == 5.0 and curve["estimator"]["n_chains"] == 2
     assert "stage boundaries" in result.output
+    # 20 draws of 2 chains cannot reach 200 of bulk ESS: every checkpoint says so, and the CLI warns
+    assert curve["converged"] == [False] * len(curve["steps"]) and all(
+        "bulk ESS" in v for v in curve["verdict"]
+    )
+    assert "warning: the estimate is not converged at" in result.output and "--calibrate" in result.output
     assert 'id="figure-llc"' in (run_dir / "report.html").read_text()
     cal = ["llc", str(run_dir), "--calibrate", "--chains", "2", "--draws", "20", "--batch-size", "8",
            "--epsilons", "1e-5,1e-4,1e-3", "--nbetas", "batch,5"]  # fmt: skip
@@ -194,6 +199,9 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
     assert sweep["epsilons"] == [1e-5, 1e-4, 1e-3] and sweep["nbeta_labels"] == ["batch", "5.0"]
     assert len(sweep["llc_mean"]) == 2 and all(len(row) == 3 for row in sweep["llc_mean"])
     assert "LLC calibration" in result.output and "healthy" in result.output
+    assert (
+        len(sweep["rhat"]) == 2 and "no stable region" in result.output and "draws per chain" in result.output
+    )
     report = (run_dir / "report.html").read_text()
     assert 'id="figure-llc-calibration"' in report and 'id="figure-llc"' in report
     unsorted = runner.invoke(app, [*cal[:3], "--epsilons", "1e-3,1e-4"], env={"COLUMNS": "200"})

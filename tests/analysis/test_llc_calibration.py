@@ -21,7 +21,9 @@ def test_the_sweep_rejects_unsettled_and_divergent_cells_and_recommends_the_plat
     nbeta, gamma = 50.0, 5.0
     h = torch.linalg.eigvalsh(X.T @ X / len(X)).repeat(2)
     exact = float((nbeta * h / (2 * (nbeta * h + gamma))).sum())
-    est = LLCEstimator(gamma=gamma, n_chains=8, n_draws=600, batch_size=len(X), seed=0)
+    # 4000 draws: at 2000 only ε = 3e-3 converges (ε = 1e-3: R̂ 1.014, bulk ESS 494 of 800), so no
+    # cell has a converged neighbour; fewest_draws() says 1e-3 needs 3238 draws, 3e-3 1059
+    est = LLCEstimator(gamma=gamma, n_chains=8, n_draws=4000, batch_size=len(X), seed=0)
     epsilons = [1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.5]  # 0.5: ε(nβh + γ) >> 4, but εγ < 4 is allowed
     cal = calibrate_llc(model, (X, y), epsilons=epsilons, nbetas=[nbeta], estimator=est, loss_fn=half_mse)
     # ε = 1e-5: the relaxation time 2/(ε(nβh + γ)) is thousands of steps; the trace still rises
@@ -53,6 +55,7 @@ def test_no_stable_region_is_said_plainly():
     est = LLCEstimator(gamma=0.5, n_chains=2, n_draws=20, batch_size=len(X))
     cal = calibrate_llc(model, (X, y), epsilons=[5.0], nbetas=[50.0], estimator=est, loss_fn=half_mse)
     assert cal.recommended == (None,) and cal.recommendation() is None
+    assert cal.fewest_draws() is None  # its one cell diverged: no number of draws would do
 
 
 def test_errors_name_the_argument():

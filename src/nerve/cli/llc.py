@@ -15,6 +15,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from nerve.analysis.llc.calibration import DEFAULT_EPSILONS, DEFAULT_NBETAS
+from nerve.analysis.llc.diagnostics import RULE
 from nerve.analysis.llc.estimator import LLCEstimator
 from nerve.analysis.registry import save
 from nerve.cli._common import bar_columns, clean_errors, rerender_report
@@ -91,13 +92,23 @@ def llc_command(
         curve = trajectory.result_
         path = save(run, "llc", curve)
         table = Table(title=f"{run.path}: local learning coefficient", show_header=True)
-        for name in ("step", "λ̂", "± (over chains)", "diverged chains", "MALA acceptance"):
+        for name in ("step", "λ̂", "± (over chains)", "diverged chains", "MALA acceptance", "R̂", "bulk ESS",
+                     "converged"):  # fmt: skip
             table.add_column(name)
-        for at, m, sd, div, acc in zip(
-            curve.steps, curve.llc_mean, curve.llc_std, curve.divergent_chains, curve.mala_acceptance
-        ):
-            table.add_row(str(at), f"{m:.3g}", f"{sd:.2g}", ", ".join(map(str, div)) or "–", f"{acc:.2f}")
+        for at, m, sd, div, acc, rhat, ess, ok in zip(
+            curve.steps, curve.llc_mean, curve.llc_std, curve.divergent_chains, curve.mala_acceptance,
+            curve.rhat, curve.ess_bulk, curve.converged,
+        ):  # fmt: skip
+            table.add_row(str(at), f"{m:.3g}", f"{sd:.2g}", ", ".join(map(str, div)) or "–", f"{acc:.2f}",
+                          f"{rhat:.3f}", f"{ess:.0f}", "yes" if ok else "[yellow]no[/yellow]")  # fmt: skip
         console.print(table)
+        bad = [(at, v) for at, ok, v in zip(curve.steps, curve.converged, curve.verdict) if not ok]
+        if bad:
+            console.print(
+                f"[yellow]warning[/yellow]: the estimate is not converged at {len(bad)} of "
+                f"{len(curve.steps)} checkpoints ({RULE}); at step {bad[0][0]}: {bad[0][1]}. Calibrate "
+                f"with `nerve llc {run.path} --calibrate` to find a step size and draws that converge."
+            )
         console.print(f"stage boundaries (trend changes): {list(curve.boundaries) or 'none'}; {curve.rule}")
         console.print(f"wrote {path}")
         rerender_report(console, run)
@@ -130,7 +141,13 @@ def _calibrate(
     console.print(f"✓ healthy, ★ recommended. {cal.rule}.")
     best = cal.recommendation()
     if best is None:
-        console.print("[yellow]no stable region[/yellow]: widen the ε grid, add draws, or change γ.")
+        soonest = cal.fewest_draws()
+        hint = (
+            "no cell would converge by more draws alone: widen the ε grid or change γ" if soonest is None
+            else f"the soonest to converge is ε = {soonest[1]:g} at nβ = {soonest[2]:.4g}, at about "
+            f"{soonest[0]:.0f} draws per chain (now {estimator.n_draws}): run with --draws {soonest[0]:.0f}"
+        )  # fmt: skip
+        console.print(f"[yellow]no stable region[/yellow]: {hint}.")
     else:
         flags = f"--epsilon {best[0]:g} --nbeta {best[1]:.6g} --gamma {estimator.gamma:g}"
         console.print(f"use: nerve llc {run.path} {flags}")
@@ -140,7 +157,9 @@ def _calibrate(
 
 def _calibration_view(run: Any, at: int, cal: Any) -> Table:
     """One row per ε, one column per nβ: ``mark λ̂ ± spread; acceptance[; k diverged]``."""
-    table = Table(title=f"{run.path} at step {at}: LLC calibration (λ̂ ± spread; MALA acceptance)")
+    table = Table(
+        title=f"{run.path} at step {at}: LLC calibration (λ̂ ± spread; MALA acceptance; R̂, bulk ESS)"
+    )
     table.add_column("ε")
     for label, value in zip(cal.nbeta_labels, cal.nbetas):
         table.add_column(f"nβ = {label}" + ("" if label == f"{value}" else f" ({value:.4g})"))
@@ -149,8 +168,10 @@ def _calibration_view(run: Any, at: int, cal: Any) -> Table:
         for i in range(len(cal.nbetas)):
             mark = "★" if cal.recommended[i] == eps else ("✓" if cal.healthy[i][j] else "✗")
             diverged = cal.divergent_chains[i][j]
+            diagnosed = f"; R̂ {cal.rhat[i][j]:.3f}, ESS {cal.ess_bulk[i][j]:.0f}" if cal.rhat else ""
             cells_text.append(
                 f"{mark} {cal.llc_mean[i][j]:.3g} ± {cal.llc_std[i][j]:.2g}; {cal.mala_acceptance[i][j]:.2f}"
+                + diagnosed
                 + (f"; {diverged} diverged" if diverged else "")
             )
         table.add_row(f"{eps:g}", *cells_text)

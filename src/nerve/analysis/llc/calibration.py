@@ -19,6 +19,7 @@ import torch
 
 from nerve._estimator import Estimator
 from nerve._results import Result
+from nerve.analysis.llc.diagnostics import ESS_PER_CHAIN, RHAT_MAX
 from nerve.analysis.llc.estimator import (
     LLCEstimator,
     LLCResult,
@@ -53,9 +54,12 @@ class LLCCalibrationResult(Result):
     - `llc_mean`, `llc_std`: λ̂ over each cell's chains.
     - `mala_acceptance`, `divergent_chains` (how many), `drift`: the mean over chains of (mean of
       the second half of the draws − mean of the first half), in λ̂'s units; `drift_se` its standard error.
+    - `rhat`, `ess_bulk`, `converged`: each cell's convergence diagnostics and verdict
+      (:class:`~nerve.analysis.LLCResult`); `draws_needed`: the draws per chain at which the cell's
+      bulk ESS would reach the verdict's 100 per chain, at its measured ESS per draw.
     - `healthy`: the cell passes every rule in `rule`; `stable`: healthy and within `tolerance`
       of a healthy neighbour in ε.
-    - `recommended`: for each nβ, the largest stable ε (the fastest mixing), or ``None``.
+    - `recommended`: for each nβ, the stable ε that needs the fewest draws, or ``None``.
     - `estimator`: the other hyperparameters (chains per cell, draws, γ, batch size, seed).
     """
 
@@ -75,6 +79,26 @@ class LLCCalibrationResult(Result):
     recommended: tuple[float | None, ...]
     rule: str
     estimator: dict[str, Any]
+    rhat: tuple[tuple[float, ...], ...] = ()
+    ess_bulk: tuple[tuple[float, ...], ...] = ()
+    converged: tuple[tuple[bool, ...], ...] = ()
+    draws_needed: tuple[tuple[float, ...], ...] = ()
+
+    def fewest_draws(self, min_acceptance: float = 0.9) -> tuple[float, float, float] | None:
+        """``(draws per chain, epsilon, nbeta)`` of the cell that would converge soonest among
+        those with no divergent chain, MALA acceptance at least `min_acceptance` and λ̂ > 0,
+        whatever their R̂ and ESS now: what to run when no cell has converged. None when no cell
+        qualifies (or the file predates the diagnostics)."""
+        best = None
+        for i, nbeta in enumerate(self.nbetas):
+            for j, eps in enumerate(self.epsilons):
+                if not self.draws_needed or self.divergent_chains[i][j] or self.llc_mean[i][j] <= 0:
+                    continue
+                if self.mala_acceptance[i][j] >= min_acceptance and (
+                    best is None or self.draws_needed[i][j] < best[0]
+                ):
+                    best = (self.draws_needed[i][j], eps, nbeta)
+        return best
 
     def recommendation(self) -> tuple[float, float] | None:
         """``(epsilon, nbeta)`` for the first nβ that has a stable region, or ``None``."""
@@ -101,18 +125,20 @@ def calibrate_llc(
     estimated first: more than is available is a :class:`~nerve.analysis.MemoryBudgetError`) and
     judge each cell. Each ε must be finite and > 0 with εγ < 4 (see :class:`LLCEstimator`).
 
-    A cell is **healthy** when no chain diverged, the MALA acceptance is at least
-    `min_acceptance`, λ̂ > 0, and the trace has settled: the drift between the halves of the
-    draws is within `tolerance` × λ̂ or within two standard errors of zero. A healthy cell is
-    **stable** when a neighbouring ε (same nβ) is healthy with λ̂ within `tolerance` (relative)
-    or within two standard errors.
-    The recommended ε for each nβ is its largest stable ε.
+    A cell is **healthy** when its estimate has converged (the verdict of
+    :data:`~nerve.analysis.llc.diagnostics.RULE`: no divergent chain, rank-normalised split-R̂
+    below 1.01, bulk ESS at least 100 per chain), its MALA acceptance is at least
+    `min_acceptance` and λ̂ > 0. A healthy cell is **stable** when a neighbouring ε (same nβ) is
+    healthy with λ̂ within `tolerance` (relative) or within two standard errors. The recommended
+    ε for each nβ is the stable one that needs the fewest draws (its bulk ESS per draw is the
+    highest); when none is stable, :meth:`LLCCalibrationResult.fewest_draws` says which cell would
+    converge soonest and after how many draws.
 
     >>> torch.manual_seed(0) and None
     >>> X = torch.randn(1000, 4); y = X @ torch.ones(4, 1) + torch.randn(1000, 1)
     >>> model = torch.nn.Linear(4, 1, bias=False)
     >>> model.weight.data = torch.linalg.lstsq(X, y).solution.T
-    >>> est = LLCEstimator(gamma=1.0, n_chains=8, n_draws=1000, n_burnin=100, batch_size=1000)
+    >>> est = LLCEstimator(gamma=1.0, n_chains=8, n_draws=2000, n_burnin=100, batch_size=1000)
     >>> cal = calibrate_llc(model, (X, y), epsilons=[1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 1.0], nbetas=[50.0],
     ...                     estimator=est, loss_fn=torch.nn.functional.mse_loss)
     >>> cal.divergent_chains[0][-1], cal.healthy[0][-2:]   # ε = 1: all 8 diverge; 1e-2: MALA 0.83
@@ -156,9 +182,13 @@ def calibrate_llc(
         grid[i, j] = (result, *_drift(sampled.losses[list(chains), est.n_burnin :], values[i]))
 
     def healthy(i: int, j: int) -> bool:
-        r, drift, se = grid[i, j]
-        settled = abs(drift) <= tolerance * abs(r.llc_mean) or abs(drift) <= 2 * se
-        return not r.divergent_chains and r.mala_acceptance >= min_acceptance and r.llc_mean > 0 and settled
+        r = grid[i, j][0]
+        return r.converged and r.mala_acceptance >= min_acceptance and r.llc_mean > 0
+
+    def draws_needed(i: int, j: int) -> float:
+        r = grid[i, j][0]
+        per_draw = r.ess_bulk / est.n_draws
+        return float(math.ceil(ESS_PER_CHAIN * C / per_draw)) if per_draw > 0 else math.inf
 
     def table(f) -> tuple[tuple, ...]:
         return tuple(tuple(f(i, j) for j in range(len(epsilons))) for i in range(len(values)))
@@ -175,9 +205,14 @@ def calibrate_llc(
         return ok[i][j] and any(agree(grid[i, j][0], grid[i, k][0]) for k in near)
 
     steady = table(stable)
-    recommended = tuple(
-        max((e for e, s in zip(epsilons, steady[i]) if s), default=None) for i in range(len(values))
-    )
+    needed = table(draws_needed)
+
+    def recommend(i: int) -> float | None:
+        """The stable cell that needs the fewest draws; of equals, the largest ε."""
+        options = [(needed[i][j], -e, e) for j, e in enumerate(epsilons) if steady[i][j]]
+        return min(options)[2] if options else None
+
+    recommended = tuple(recommend(i) for i in range(len(values)))
     return LLCCalibrationResult(
         epsilons=tuple(epsilons),
         nbetas=tuple(values),
@@ -192,12 +227,15 @@ def calibrate_llc(
         stable=steady,
         recommended=recommended,
         rule=(
-            f"healthy: no divergent chain, MALA acceptance >= {min_acceptance:g}, λ̂ > 0, and the drift "
-            f"between the halves of the draws within {tolerance:g} × λ̂ or 2 standard errors; stable: "
-            f"healthy with a healthy neighbouring ε within {tolerance:g} (relative) or 2 standard errors; "
-            "recommended: the "
-            "largest stable ε"
+            f"healthy: converged (no divergent chain, R̂ < {RHAT_MAX}, bulk ESS >= {ESS_PER_CHAIN:g} per "
+            f"chain), MALA acceptance >= {min_acceptance:g} and λ̂ > 0; stable: healthy with a healthy "
+            f"neighbouring ε within {tolerance:g} (relative) or 2 standard errors; recommended: the stable "
+            "ε that needs the fewest draws"
         ),
+        rhat=table(lambda i, j: grid[i, j][0].rhat),
+        ess_bulk=table(lambda i, j: grid[i, j][0].ess_bulk),
+        converged=table(lambda i, j: grid[i, j][0].converged),
+        draws_needed=needed,
         estimator={
             "n_chains": C, "n_draws": est.n_draws, "n_burnin": est.n_burnin,
             "gamma": float(est.gamma), "batch_size": est.batch_size, "seed": est.seed,

@@ -41,6 +41,7 @@ from torch.utils.data import TensorDataset
 from nerve._estimator import Estimator
 from nerve._memory import available_memory, format_bytes
 from nerve._results import Result
+from nerve.analysis.llc.diagnostics import diagnose
 from nerve.errors import AnalysisError, MemoryBudgetError, NerveWarning
 
 __all__ = ["LLCEstimator", "LLCResult", "default_nbeta"]
@@ -89,6 +90,13 @@ class LLCResult(Result):
     - `mala_acceptance`: the mean Metropolis–Hastings acceptance probability of the SGLD
       proposals, measured every few steps on the step's own minibatch (MALA, Roberts &
       Tweedie 1996). Near 1: ε is small enough that the discretisation hardly biases.
+    - `rhat`, `ess_bulk`: rank-normalised split-R̂ and bulk ESS of the draws' loss traces
+      (:mod:`nerve.analysis.llc.diagnostics`); `tau`: ``2/(εγ)``, the chains' relaxation time in
+      a flat direction, in steps.
+    - `converged` and `verdict`: whether the estimate has converged by the rule
+      :data:`~nerve.analysis.llc.diagnostics.RULE`, and if not, every rule it failed and what to
+      change. An estimate read from a file written before nerve diagnosed estimates says
+      ``converged=False``, "not diagnosed".
     """
 
     FORMAT = "nerve-llc/1"
@@ -109,6 +117,11 @@ class LLCResult(Result):
     divergent_chains: tuple[int, ...]
     fraction_below_init: float
     mala_acceptance: float
+    rhat: float = math.nan
+    ess_bulk: float = math.nan
+    tau: float = math.nan
+    converged: bool = False
+    verdict: str = "not diagnosed (written before nerve diagnosed LLC estimates)"
 
 
 class LLCEstimator(Estimator):
@@ -243,6 +256,8 @@ class LLCEstimator(Estimator):
         eps = torch.full((C,), float(self.epsilon), dtype=torch.float64)
         sampled = _run_chains(self, setup, eps, torch.full((C,), nbeta, dtype=torch.float64))
         result = _summarise(self, sampled, range(C), nbeta=nbeta, epsilon=float(self.epsilon))
+        if not result.converged and not result.divergent_chains:
+            warnings.warn(f"the LLC estimate is {result.verdict}.", NerveWarning, stacklevel=2)
         if result.divergent_chains:
             warnings.warn(
                 f"LLC chains {list(result.divergent_chains)} diverged (a non-finite loss, or one more than "
@@ -447,6 +462,9 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
         int(c) for c in range(len(rows))
         if not torch.isfinite(losses[c]).all() or bool((excess[c] > est.max_loss_increase).any())
     )  # fmt: skip
+    mala = float(sampled.mala[rows].mean())
+    d = diagnose(draws.numpy(), epsilon=epsilon, gamma=float(est.gamma), n_burnin=est.n_burnin,
+                 divergent=len(divergent), mala=mala)  # fmt: skip
     return LLCResult(
         llc_mean=float(per_chain.mean()),
         llc_std=float(per_chain.std()) if len(rows) > 1 else 0.0,
@@ -463,7 +481,12 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
         n_samples=sampled.n,
         divergent_chains=divergent,
         fraction_below_init=float((draws < init_loss).double().mean()),
-        mala_acceptance=float(sampled.mala[rows].mean()),
+        mala_acceptance=mala,
+        rhat=d.rhat,
+        ess_bulk=d.ess_bulk,
+        tau=d.tau,
+        converged=d.converged,
+        verdict=d.verdict,
     )
 
 

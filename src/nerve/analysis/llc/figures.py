@@ -20,12 +20,17 @@ __all__ = ["llc_calibration_figure", "llc_figure"]
 
 def llc_figure(curve: LLCTrajectoryResult, drawing: Drawing) -> go.Figure:
     """λ̂ at each checkpoint (± its spread over chains) beside the training loss, with the stage
-    boundaries of λ̂ (dotted) and the report's step markers (the phases of grokking, dashed)."""
+    boundaries of λ̂ (dotted) and the report's step markers (the phases of grokking, dashed); a
+    checkpoint whose estimate has not converged is an open marker, so a transient is not read as a
+    value."""
     metrics = drawing.run.metrics()
     fig = make_subplots(specs=[[{"secondary_y": True}]])
+    converged = curve.converged or (False,) * len(curve.steps)
     fig.add_trace(
         go.Scatter(
-            x=list(curve.steps), y=list(curve.llc_mean), name="LLC λ̂", mode="lines+markers",
+            x=list(curve.steps), y=list(curve.llc_mean), name="LLC λ̂ (open: not converged)",
+            mode="lines+markers",
+            marker={"symbol": ["circle" if ok else "circle-open" for ok in converged], "size": 8},
             error_y={"type": "data", "array": list(curve.llc_std), "visible": True},
             line={"color": "#2ca02c"},
         ),
@@ -41,7 +46,11 @@ def llc_figure(curve: LLCTrajectoryResult, drawing: Drawing) -> go.Figure:
     fig.update_yaxes(title_text="λ̂", secondary_y=False)
     fig.update_yaxes(title_text="train loss", type="log", exponentformat="e", secondary_y=True)
     fig.update_xaxes(title_text="step")
-    title = "Local learning coefficient through training (dotted: its stage boundaries)"
+    said = (
+        f"converged at {sum(converged)} of {len(curve.steps)} checkpoints" if curve.converged
+        else "convergence not diagnosed"
+    )  # fmt: skip
+    title = f"Local learning coefficient through training (dotted: its stage boundaries); {said}"
     fig.update_layout(title=title, height=420)
     return fig
 

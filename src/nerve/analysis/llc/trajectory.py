@@ -4,6 +4,7 @@ landscape of in-context learning": stages end at critical points of λ̂(t))."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from nerve._estimator import Estimator, Progress
 from nerve._results import Result
 from nerve.analysis.llc.estimator import LLCEstimator
 from nerve.analysis.registry import Analysis, Drawing, register
-from nerve.errors import AnalysisError
+from nerve.errors import AnalysisError, NerveWarning
 from nerve.tasks import SuperpositionData, split_indices
 
 __all__ = [
@@ -38,6 +39,9 @@ class LLCTrajectoryResult(Result):
     - `steps`, `llc_mean`, `llc_std`: per checkpoint (std over chains).
     - `divergent_chains`: per checkpoint, the chains that diverged there (kept in the mean).
     - `mala_acceptance`: per checkpoint.
+    - `rhat`, `ess_bulk`, `converged`, `verdict`: per checkpoint, each estimate's diagnostics and
+      verdict (:class:`~nerve.analysis.LLCResult`); empty in a file written before nerve
+      diagnosed estimates.
     - `boundaries`: the checkpoint steps where the trend of λ̂ changes; `rule` says how.
     - `estimator`: the hyperparameters of the :class:`~nerve.analysis.LLCEstimator` used.
     """
@@ -53,6 +57,15 @@ class LLCTrajectoryResult(Result):
     boundaries: tuple[int, ...]
     rule: str
     estimator: dict[str, float | int | str | None]
+    rhat: tuple[float, ...] = ()
+    ess_bulk: tuple[float, ...] = ()
+    converged: tuple[bool, ...] = ()
+    verdict: tuple[str, ...] = ()
+
+    @property
+    def all_converged(self) -> bool:
+        """Every checkpoint's estimate converged (False when not diagnosed)."""
+        return bool(self.converged) and all(self.converged)
 
 
 def trend_changes(values: Sequence[float], *, tolerance: float = 0.05) -> tuple[int, ...]:
@@ -124,23 +137,35 @@ class LLCTrajectory(Estimator):
         if missing:
             raise AnalysisError(f"`steps` asks for {missing}, which {run.path} has no checkpoints of.")
         est = self.estimator if self.estimator is not None else LLCEstimator()
-        means, stds, divergent, mala = [], [], [], []
+        results = []
         for done, step in enumerate(steps):
-            r = est.fit(run.model_at(step), data, loss_fn=cross_entropy64).result_
-            means.append(r.llc_mean)
-            stds.append(r.llc_std)
-            divergent.append(r.divergent_chains)
-            mala.append(r.mala_acceptance)
+            with warnings.catch_warnings():  # one warning for the whole curve, below
+                warnings.simplefilter("ignore", NerveWarning)
+                results.append(est.fit(run.model_at(step), data, loss_fn=cross_entropy64).result_)
             if progress is not None:
                 progress("LLC", done + 1, len(steps))
+        means = [r.llc_mean for r in results]
+        bad = [(s, r) for s, r in zip(steps, results) if not r.converged]
+        if bad:
+            step, first = bad[0]
+            warnings.warn(
+                f"the LLC estimate is not converged at {len(bad)} of {len(steps)} checkpoints (at step "
+                f"{step}: {first.verdict.removeprefix('not converged: ')}).",
+                NerveWarning,
+                stacklevel=2,
+            )
         params = {k: v for k, v in vars(est).items() if not k.endswith("_") and not isinstance(v, Tensor)}
         params["device"] = None if params.get("device") is None else str(params["device"])
         self.result_ = LLCTrajectoryResult(
             steps=steps,
             llc_mean=tuple(means),
-            llc_std=tuple(stds),
-            divergent_chains=tuple(divergent),
-            mala_acceptance=tuple(mala),
+            llc_std=tuple(r.llc_std for r in results),
+            divergent_chains=tuple(r.divergent_chains for r in results),
+            mala_acceptance=tuple(r.mala_acceptance for r in results),
+            rhat=tuple(r.rhat for r in results),
+            ess_bulk=tuple(r.ess_bulk for r in results),
+            converged=tuple(r.converged for r in results),
+            verdict=tuple(r.verdict for r in results),
             boundaries=tuple(steps[i] for i in trend_changes(means, tolerance=self.tolerance)),
             rule=(
                 "a boundary is a checkpoint where λ̂ (3-point moving average) turns, after moving by more "
@@ -184,7 +209,19 @@ def _rows(result: LLCTrajectoryResult, drawing: Drawing) -> list[tuple[str, str]
             f"{result.llc_mean[-1]:.3g} ± {result.llc_std[-1]:.2g} (over chains)",
         ),
         ("stage boundaries of λ̂", ", ".join(map(str, result.boundaries)) or "none"),
+        ("LLC estimates converged", _converged_row(result)),
     ]
+
+
+def _converged_row(result: LLCTrajectoryResult) -> str:
+    """How many checkpoints' estimates converged, and the first failure's reasons."""
+    if not result.converged:
+        return "not diagnosed (an llc.json written before nerve diagnosed estimates)"
+    bad = [(s, v) for s, ok, v in zip(result.steps, result.converged, result.verdict) if not ok]
+    n = len(result.steps)
+    if not bad:
+        return f"all {n} checkpoints (rank-normalised split-R̂ < 1.01, bulk ESS ≥ 100 per chain)"
+    return f"{n - len(bad)} of {n} checkpoints; at step {bad[0][0]}: {bad[0][1]}"
 
 
 def _figures(result: LLCTrajectoryResult, drawing: Drawing) -> list[tuple[str, Any]]:

@@ -1,0 +1,210 @@
+"""Convergence diagnostics of sampler traces, and the verdict an LLC estimate carries.
+
+Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021, "Rank-normalization, folding, and localization:
+an improved R̂ for assessing convergence of MCMC" (Bayesian Analysis 16(2)):
+
+- **split-R̂**: each chain cut into its first and last halves (a chain that drifts disagrees with
+  itself), then the potential scale reduction ``R̂ = √(var⁺ / W)`` with W the mean within-chain
+  variance and ``var⁺ = (N − 1)/N · W + B/N`` (B/N the variance of the chain means);
+- **rank-normalised**: computed on the normal scores of the pooled ranks,
+  ``z = Φ⁻¹((r − 3/8) / (S + 1/4))``, so that heavy tails do not hide a disagreement, and as the
+  larger of the bulk value and the value of the folded draws ``|x − median(x)|`` (their tails);
+- **bulk ESS**: the effective sample size ``M N / τ̂`` of the rank-normalised split chains, with
+  ``τ̂ = −1 + 2 Σ_t ρ̂_t`` summed over Geyer's initial monotone sequence of the combined
+  autocorrelations ``ρ̂_t = 1 − (W − mean_m acov_m(t)) / var⁺``.
+
+The formulas are written here (ArviZ, which implements them, brings xarray, pandas and matplotlib
+with it); the tests compare them with ArviZ 0.20's values on fixed traces.
+
+The LLC's own scale of time (the issue's rule): in a flat direction only the localisation
+confines a chain, so its relaxation time is about ``τ = 2 / (εγ)`` steps; burn-in and draws are
+reported in units of it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtri
+from scipy.stats import rankdata
+
+__all__ = [
+    "ESS_PER_CHAIN", "MALA_MIN", "RHAT_MAX", "RULE", "Diagnostics", "diagnose", "ess_bulk", "split_rhat",
+]  # fmt: skip
+
+#: the verdict's thresholds: Vehtari et al.'s R̂ < 1.01 and bulk ESS above 100 per chain (their
+#: 400 for four chains), and a MALA acceptance of at least one half (below it the step size
+#: biases the draws far more than the chains' spread shows)
+RHAT_MAX, ESS_PER_CHAIN, MALA_MIN = 1.01, 100.0, 0.5
+
+
+def _split(x: np.ndarray) -> np.ndarray:
+    """``[C, N]`` → ``[2C, N // 2]``: each chain's first and last halves (the middle draw of an odd
+    chain left out)."""
+    half = x.shape[1] // 2
+    return np.concatenate([x[:, :half], x[:, x.shape[1] - half :]])
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    """Normal scores of the pooled ranks (ties share their average rank)."""
+    ranks = rankdata(x, axis=None).reshape(x.shape)
+    return ndtri((ranks - 0.375) / (x.size + 0.25))
+
+
+def _rhat(x: np.ndarray) -> float:
+    """The classic potential scale reduction of the chains ``x [M, N]``."""
+    M, N = x.shape
+    means = x.mean(1)
+    W = float(x.var(1, ddof=1).mean())
+    B_over_N = float(means.var(ddof=1)) if M > 1 else 0.0
+    if W == 0:
+        return math.nan if B_over_N == 0 else math.inf
+    return math.sqrt(((N - 1) / N * W + B_over_N) / W)
+
+
+def split_rhat(traces: np.ndarray) -> float:
+    """Rank-normalised split-R̂ of ``traces [chains, draws]``: the larger of the bulk and the
+    folded (tail) values. NaN when there are fewer than 4 draws per chain or a constant trace.
+
+    >>> rng = np.random.default_rng(0)
+    >>> round(split_rhat(rng.normal(size=(4, 1000))), 2)   # independent draws: R̂ ≈ 1
+    1.0
+    >>> split_rhat(rng.normal(size=(4, 1000)) + np.arange(4)[:, None]) > 1.5   # chains disagree
+    True
+    """
+    x = np.asarray(traces, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] < 4 or not np.isfinite(x).all():
+        return math.nan
+    folded = np.abs(x - np.median(x))
+    return max(_rhat(_z(_split(x))), _rhat(_z(_split(folded))))
+
+
+def _autocov(x: np.ndarray) -> np.ndarray:
+    """Each chain's autocovariance ``[M, N]`` at lags 0..N−1 (the biased estimate, divided by N), by FFT."""
+    N = x.shape[1]
+    centred = x - x.mean(1, keepdims=True)
+    size = 1 << (2 * N - 1).bit_length()
+    f = np.fft.rfft(centred, n=size, axis=1)
+    return np.fft.irfft(f * np.conj(f), n=size, axis=1)[:, :N] / N
+
+
+def _ess(x: np.ndarray) -> float:
+    """Effective sample size of the chains ``x [M, N]`` (Geyer's initial monotone sequence)."""
+    M, N = x.shape
+    acov = _autocov(x)
+    W = acov[:, 0].mean() * N / (N - 1)
+    var_plus = W * (N - 1) / N + (x.mean(1).var(ddof=1) if M > 1 else 0.0)
+    if var_plus == 0:
+        return math.nan
+    rho = 1 - (W - acov.mean(0)) / var_plus  # ρ̂_t, t = 1..N−1
+    rho[0] = 1.0  # by definition (the formula gives 1 − W/(N var⁺), W's N/(N−1) aside)
+    # Geyer's initial positive sequence: the pairs (ρ̂_t+1, ρ̂_t+2), t odd, kept while the sum of
+    # the pair before is positive (as the Stan reference manual specifies it, which ArviZ follows:
+    # the even term of the pair that ends it still counts once when positive)
+    kept = np.zeros(N)
+    kept[:2] = rho[:2]
+    even, odd, t = rho[0], rho[1], 1
+    while t < N - 3 and even + odd > 0:
+        even, odd = rho[t + 1], rho[t + 2]
+        if even + odd >= 0:
+            kept[t + 1], kept[t + 2] = even, odd
+        t += 2
+    last = t - 2
+    if even > 0:
+        kept[last + 1] = even
+    # ... made monotone: no pair sum above the one before it
+    for t in range(1, last - 1, 2):
+        if kept[t + 1] + kept[t + 2] > kept[t - 1] + kept[t]:
+            kept[t + 1] = kept[t + 2] = (kept[t - 1] + kept[t]) / 2
+    tau = -1 + 2 * kept[: last + 1].sum() + kept[last + 1]
+    tau = max(tau, 1 / math.log10(M * N))  # antithetic chains cannot claim more than this
+    return float(M * N / tau)
+
+
+def ess_bulk(traces: np.ndarray) -> float:
+    """Bulk effective sample size of ``traces [chains, draws]`` (rank-normalised split chains).
+    NaN when there are fewer than 4 draws per chain or a constant trace.
+
+    >>> rng = np.random.default_rng(0)
+    >>> 3000 < ess_bulk(rng.normal(size=(4, 1000))) < 5000   # independent draws: about 4000
+    True
+    >>> x = np.zeros((4, 1000))
+    >>> for t in range(1, 1000):   # AR(1) with φ = 0.9: τ = (1 + φ)/(1 − φ) = 19
+    ...     x[:, t] = 0.9 * x[:, t - 1] + rng.normal(size=4)
+    >>> 130 < ess_bulk(x) < 300
+    True
+    """
+    x = np.asarray(traces, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] < 4 or not np.isfinite(x).all():
+        return math.nan
+    return _ess(_z(_split(x)))
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Whether a set of chains has converged, by a stated rule, and the numbers behind it.
+
+    - `rhat`, `ess_bulk`: rank-normalised split-R̂ and bulk ESS of the draws' loss traces.
+    - `tau`: ``2 / (εγ)`` steps (inf without localisation); `burnin_tau`, `draws_tau`: burn-in
+      and draws in units of it.
+    - `converged`: the verdict; `reasons`: every rule it failed, each with what to change.
+    """
+
+    rhat: float
+    ess_bulk: float
+    tau: float
+    burnin_tau: float
+    draws_tau: float
+    converged: bool
+    reasons: tuple[str, ...]
+
+    @property
+    def verdict(self) -> str:
+        """One line: ``"converged"`` or ``"not converged: ..."``."""
+        return "converged" if self.converged else "not converged: " + "; ".join(self.reasons)
+
+
+RULE = (
+    f"converged when no chain diverged, the rank-normalised split-R̂ of the draws' losses is below "
+    f"{RHAT_MAX}, their bulk ESS is at least {ESS_PER_CHAIN:g} per chain and the MALA acceptance is at "
+    f"least {MALA_MIN} (Vehtari et al. 2021's thresholds for the first two)"
+)
+
+
+def diagnose(
+    draws: np.ndarray, *, epsilon: float, gamma: float, n_burnin: int, divergent: int = 0, mala: float = 1.0
+) -> Diagnostics:
+    """The diagnostics and verdict (:data:`RULE`) of the loss traces' draws ``[chains, draws]``
+    (burn-in removed) of chains run with step size `epsilon` and localisation `gamma`; `divergent`
+    chains and the mean `mala` acceptance enter the verdict.
+
+    >>> rng = np.random.default_rng(1)
+    >>> d = diagnose(rng.normal(size=(4, 500)), epsilon=1e-3, gamma=100.0, n_burnin=100)
+    >>> d.converged, d.tau, d.burnin_tau
+    (True, 20.0, 5.0)
+    >>> short = diagnose(rng.normal(size=(4, 20)), epsilon=1e-3, gamma=100.0, n_burnin=0)
+    >>> short.converged, short.reasons[0][:17]
+    (False, 'bulk ESS 88 < 400')
+    """
+    x = np.asarray(draws, dtype=np.float64)
+    C, N = x.shape
+    rhat, ess = split_rhat(x), ess_bulk(x)
+    tau = 2 / (epsilon * gamma) if gamma > 0 else math.inf
+    reasons = []
+    if divergent:
+        reasons.append(f"{divergent} of {C} chains diverged (lower epsilon or raise gamma)")
+    if not rhat < RHAT_MAX:  # NaN fails too
+        reasons.append(
+            f"R̂ {rhat:.3f} >= {RHAT_MAX} (the chains, or a chain's halves, disagree): more burn-in (now "
+            f"{n_burnin} steps, {n_burnin / tau:.2g} τ) or more draws"
+        )
+    if not ess >= ESS_PER_CHAIN * C:
+        reasons.append(
+            f"bulk ESS {ess:.0f} < {ESS_PER_CHAIN * C:.0f} ({ESS_PER_CHAIN:g} per chain): more draws (now "
+            f"{N}, {N / tau:.2g} τ) or more chains"
+        )
+    if not mala >= MALA_MIN:
+        reasons.append(f"MALA acceptance {mala:.2f} < {MALA_MIN} (lower epsilon)")
+    return Diagnostics(rhat, ess, tau, n_burnin / tau, N / tau, not reasons, tuple(reasons))

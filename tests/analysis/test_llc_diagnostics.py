@@ -1,0 +1,85 @@
+"""Convergence diagnostics of the LLC (issue 17, item 1): the formulas against ArviZ's values, and
+the verdict on a known truth: converged at enough draws, not converged on a short run of the same."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from nerve.analysis import LLCEstimator, LLCResult
+from nerve.analysis.llc.diagnostics import diagnose, ess_bulk, split_rhat
+
+
+def traces():
+    """Five fixed sets of chains (numpy's PCG64 stream is stable across versions)."""
+    rng = np.random.default_rng(2024)
+    out = {"iid 4x200": rng.normal(size=(4, 200))}
+    x = np.zeros((4, 300))
+    for t in range(1, 300):
+        x[:, t] = 0.95 * x[:, t - 1] + rng.normal(size=4)
+    out["ar1 0.95 4x300"] = x
+    out["shifted 4x100"] = rng.normal(size=(4, 100)) + np.array([0, 0, 0, 1.0])[:, None]
+    out["drift 2x151"] = rng.normal(size=(2, 151)) + np.linspace(0, 2, 151)
+    out["heavy tails 3x120"] = rng.standard_cauchy(size=(3, 120))
+    return out
+
+
+#: arviz 0.22.0: az.rhat(x, method="rank"), az.ess(x, method="bulk") on the traces above
+ARVIZ = {
+    "iid 4x200": (1.000217801329525, 788.9958561673809),
+    "ar1 0.95 4x300": (1.0852472514680667, 51.07068607021798),
+    "shifted 4x100": (1.1249843413432152, 24.504435942650456),
+    "drift 2x151": (1.1404974296621704, 10.355334370757227),
+    "heavy tails 3x120": (1.0059282489383103, 372.7238243587157),
+}
+
+
+@pytest.mark.parametrize("name", list(ARVIZ))
+def test_rank_normalised_split_rhat_and_bulk_ess_are_arviz_values(name):
+    x = traces()[name]
+    rhat, ess = ARVIZ[name]
+    assert split_rhat(x) == pytest.approx(rhat, rel=1e-12)
+    assert ess_bulk(x) == pytest.approx(ess, rel=1e-12)
+
+
+def test_too_short_or_constant_traces_have_no_diagnostics_and_fail_the_verdict():
+    assert math.isnan(split_rhat(np.zeros((4, 100)))) and math.isnan(ess_bulk(np.ones((2, 3))))
+    d = diagnose(np.ones((4, 100)), epsilon=1e-3, gamma=10.0, n_burnin=0)
+    assert not d.converged and len(d.reasons) == 2
+
+
+def regular():
+    """Linear regression at its least-squares minimum: a regular model, λ = d/2 = 1.5."""
+    torch.manual_seed(0)
+    X = torch.randn(2000, 3)
+    y = X @ torch.tensor([[1.0], [-2.0], [0.5]]) + torch.randn(2000, 1)
+    model = nn.Linear(3, 1, bias=False)
+    model.weight.data = torch.linalg.lstsq(X, y).solution.T
+    return model, (X, y)
+
+
+def test_a_regular_model_converges_at_enough_draws_and_a_short_run_says_it_has_not():
+    model, data = regular()
+
+    def estimate(draws, burnin):
+        est = LLCEstimator(epsilon=5e-3, gamma=1.0, nbeta=20.0, n_chains=16, n_draws=draws,
+                           n_burnin=burnin, batch_size=2000, seed=0)  # fmt: skip
+        return est.fit(model, data, loss_fn=nn.functional.mse_loss).result_
+
+    good = estimate(2000, 200)  # measured: λ̂ 1.535, R̂ 1.003, bulk ESS 3938
+    assert good.converged and good.verdict == "converged" and abs(good.llc_mean - 1.5) < 0.1
+    assert good.rhat < 1.01 and good.ess_bulk >= 1600 and good.tau == 400.0
+    with pytest.warns(UserWarning, match=r"the LLC estimate is not converged: R̂ 1\.\d+ >= 1\.01"):
+        short = estimate(40, 0)
+    assert (
+        not short.converged and "bulk ESS" in short.verdict and "more draws (now 40, 0.1 τ)" in short.verdict
+    )
+    # the verdict travels with the result, and a file from before it reads as not diagnosed
+    assert LLCResult.from_json(good.to_json()) == good
+    old = {k: v for k, v in json.loads(good.to_json()).items()
+           if k not in ("rhat", "ess_bulk", "tau", "converged", "verdict")}  # fmt: skip
+    before = LLCResult.from_dict(old)
+    assert not before.converged and before.verdict.startswith("not diagnosed")
