@@ -210,6 +210,8 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
     assert (
         words.exit_code == 2 and "`--epsilons` (='small') must be numbers separated by commas" in words.output
     )
+    hmc = runner.invoke(app, ["llc", str(run_dir), "--sampler", "hmc"], env={"COLUMNS": "200"})
+    assert hmc.exit_code == 2 and "`sampler` (='hmc') must be one of ['sgld', 'rmsprop_sgld']" in hmc.output
     bad = runner.invoke(app, ["llc", str(run_dir), "--nbeta", "lots"], env={"COLUMNS": "200"})
     assert (
         bad.exit_code == 2

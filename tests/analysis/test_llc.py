@@ -161,6 +161,12 @@ def test_errors_name_the_argument():
     with pytest.raises(AnalysisError, match=r"`n_chains` \(=0\) must be an integer >= 1"):
         LLCEstimator(n_chains=0).fit(model, (X, y))
     with pytest.raises(
+        AnalysisError, match=r"`sampler` \(='hmc'\) must be one of \['sgld', 'rmsprop_sgld'\]"
+    ):
+        LLCEstimator(sampler="hmc").fit(model, (X, y))
+    with pytest.raises(AnalysisError, match=r"`rmsprop_alpha` \(=1.0\) must be a number in \[0, 1\)"):
+        LLCEstimator(sampler="rmsprop_sgld", rmsprop_alpha=1.0).fit(model, (X, y))
+    with pytest.raises(
         AnalysisError, match=r"`batch_size` \(=1000\) must be at most the dataset's size \(500\)"
     ):
         LLCEstimator(batch_size=1000).fit(model, (X, y))

@@ -35,9 +35,10 @@ def test_the_sweep_rejects_unsettled_and_divergent_cells_and_recommends_the_plat
     assert cal.llc_mean[0][epsilons.index(eps)] == pytest.approx(exact, rel=0.10)
 
 
-def test_cells_share_one_run_and_each_keeps_its_own_hyperparameters():
+@pytest.mark.parametrize("sampler", ["sgld", "rmsprop_sgld"])
+def test_cells_share_one_run_and_each_keeps_its_own_hyperparameters(sampler):
     model, X, y = least_squares()
-    est = LLCEstimator(gamma=1.0, n_chains=2, n_draws=30, batch_size=100, seed=3)
+    est = LLCEstimator(gamma=1.0, n_chains=2, n_draws=30, batch_size=100, seed=3, sampler=sampler)
     cal = calibrate_llc(model, (X, y), epsilons=[1e-4, 1e-3], nbetas=["batch", 20.0], estimator=est,
                         loss_fn=half_mse)  # fmt: skip
     assert cal.nbetas == (pytest.approx(100 / math.log(100)), 20.0)

@@ -61,22 +61,28 @@ def regular():
     return model, (X, y)
 
 
-def test_a_regular_model_converges_at_enough_draws_and_a_short_run_says_it_has_not():
+@pytest.mark.parametrize(
+    "sampler, epsilon",  # measured: λ̂ 1.616 (R̂ 1.002, ESS 1943, MALA 0.96); 1.556 (1.006, 846, 0.98)
+    [("sgld", 1e-2), ("rmsprop_sgld", 2e-3)],
+)
+def test_a_regular_model_converges_at_enough_draws_and_a_short_run_says_it_has_not(sampler, epsilon):
     model, data = regular()
 
-    def estimate(draws, burnin):
-        est = LLCEstimator(epsilon=5e-3, gamma=1.0, nbeta=20.0, n_chains=16, n_draws=draws,
-                           n_burnin=burnin, batch_size=2000, seed=0)  # fmt: skip
+    def estimate(draws, eps=epsilon):
+        est = LLCEstimator(epsilon=eps, gamma=1.0, nbeta=20.0, n_chains=8, n_draws=draws, n_burnin=100,
+                           batch_size=2000, seed=0, sampler=sampler)  # fmt: skip
         return est.fit(model, data, loss_fn=nn.functional.mse_loss).result_
 
-    good = estimate(2000, 200)  # measured: λ̂ 1.535, R̂ 1.003, bulk ESS 3938
-    assert good.converged and good.verdict == "converged" and abs(good.llc_mean - 1.5) < 0.1
-    assert good.rhat < 1.01 and good.ess_bulk >= 1600 and good.tau == 400.0
+    good = estimate(1000)
+    assert good.converged and good.verdict == "converged" and good.sampler == sampler
+    assert abs(good.llc_mean - 1.5) < 0.15 and good.rhat < 1.01 and good.ess_bulk >= 800
     with pytest.warns(UserWarning, match=r"the LLC estimate is not converged: R̂ 1\.\d+ >= 1\.01"):
-        short = estimate(40, 0)
-    assert (
-        not short.converged and "bulk ESS" in short.verdict and "more draws (now 40, 0.1 τ)" in short.verdict
-    )
+        short = estimate(40)
+    assert not short.converged and "bulk ESS" in short.verdict and "more draws (now 40," in short.verdict
+    if sampler == "sgld":  # twice the step: the chains mix, but λ̂ is 23% high, and the verdict says why
+        coarse = estimate(1000, 2e-2)
+        assert coarse.rhat < 1.01 and coarse.ess_bulk >= 800 and coarse.llc_mean > 1.7
+        assert not coarse.converged and "MALA acceptance 0.90 < 0.9" in coarse.verdict
     # the verdict travels with the result, and a file from before it reads as not diagnosed
     assert LLCResult.from_json(good.to_json()) == good
     old = {k: v for k, v in json.loads(good.to_json()).items()

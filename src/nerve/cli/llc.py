@@ -53,6 +53,9 @@ def llc_command(
     ),
     batch_size: int = typer.Option(DEFAULT.batch_size, help="Minibatch per chain and step."),
     seed: int = typer.Option(DEFAULT.seed, help="Seed of the chains."),
+    sampler: str = typer.Option(
+        DEFAULT.sampler, help="'sgld' or 'rmsprop_sgld' (preconditioned: mixes flat directions faster)."
+    ),
     calibrate: bool = typer.Option(
         False, "--calibrate", help="Sweep ε x nβ at one checkpoint instead, and recommend the stable ε."
     ),
@@ -77,7 +80,7 @@ def llc_command(
         run = load(run_dir)
         estimator = LLCEstimator(
             epsilon=epsilon, gamma=gamma, nbeta=_nbeta(nbeta), n_chains=chains, n_draws=draws,
-            n_burnin=burnin, batch_size=batch_size, seed=seed,
+            n_burnin=burnin, batch_size=batch_size, seed=seed, sampler=sampler,
         )  # fmt: skip
         if calibrate:
             _calibrate(console, run, estimator, step, epsilons, nbetas)

@@ -35,9 +35,10 @@ __all__ = [
 ]  # fmt: skip
 
 #: the verdict's thresholds: Vehtari et al.'s R̂ < 1.01 and bulk ESS above 100 per chain (their
-#: 400 for four chains), and a MALA acceptance of at least one half (below it the step size
-#: biases the draws far more than the chains' spread shows)
-RHAT_MAX, ESS_PER_CHAIN, MALA_MIN = 1.01, 100.0, 0.5
+#: 400 for four chains), and a MALA acceptance of at least 0.9: below it the chains may well have
+#: converged, but to a distribution the step size has moved (on a regular model with λ = 1.5,
+#: plain SGLD at acceptance 0.96 gives λ̂ 8% high, at 0.90 23% high), so λ̂ is not the LLC
+RHAT_MAX, ESS_PER_CHAIN, MALA_MIN = 1.01, 100.0, 0.9
 
 
 def _split(x: np.ndarray) -> np.ndarray:
@@ -169,7 +170,8 @@ class Diagnostics:
 RULE = (
     f"converged when no chain diverged, the rank-normalised split-R̂ of the draws' losses is below "
     f"{RHAT_MAX}, their bulk ESS is at least {ESS_PER_CHAIN:g} per chain and the MALA acceptance is at "
-    f"least {MALA_MIN} (Vehtari et al. 2021's thresholds for the first two)"
+    f"least {MALA_MIN} (Vehtari et al. 2021's thresholds for the second and third; the last bounds the bias "
+    "of the step size)"
 )
 
 

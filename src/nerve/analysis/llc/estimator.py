@@ -48,10 +48,13 @@ __all__ = ["LLCEstimator", "LLCResult", "default_nbeta"]
 
 LossFn = Callable[..., Tensor]
 
+#: the samplers :class:`LLCEstimator` runs (its `sampler` argument)
+SAMPLERS = ("sgld", "rmsprop_sgld")
+
 # [C, P] tensors of the parameters' dtype alive at the peak of a step: the chains w, the new point,
 # the gradients and, in a MALA step, the gradients at the new point, both drifts and two
 # temporaries of the proposal densities; _sq adds two float64 [C, P] (the difference and its square).
-CHAIN_VECTORS = 8
+CHAIN_VECTORS = 8  # RMSProp-SGLD adds two: the running mean square V and the preconditioner G
 CHAIN_VECTORS_FLOAT64 = 2
 
 
@@ -93,6 +96,7 @@ class LLCResult(Result):
     - `rhat`, `ess_bulk`: rank-normalised split-R̂ and bulk ESS of the draws' loss traces
       (:mod:`nerve.analysis.llc.diagnostics`); `tau`: ``2/(εγ)``, the chains' relaxation time in
       a flat direction, in steps.
+    - `sampler`: ``"sgld"`` or ``"rmsprop_sgld"``.
     - `converged` and `verdict`: whether the estimate has converged by the rule
       :data:`~nerve.analysis.llc.diagnostics.RULE`, and if not, every rule it failed and what to
       change. An estimate read from a file written before nerve diagnosed estimates says
@@ -122,6 +126,7 @@ class LLCResult(Result):
     tau: float = math.nan
     converged: bool = False
     verdict: str = "not diagnosed (written before nerve diagnosed LLC estimates)"
+    sampler: str = "sgld"
 
 
 class LLCEstimator(Estimator):
@@ -142,6 +147,17 @@ class LLCEstimator(Estimator):
     - `max_loss_increase`: a chain whose loss exceeds L_n(w*) by more than this is divergent.
     - `mala_every`: measure the MALA acceptance every this many steps (one extra batched
       gradient each time).
+    - `sampler`: ``"sgld"`` (the update above) or ``"rmsprop_sgld"``, preconditioned SGLD (Li, Chen,
+      Carlson & Carin 2016, as devinterp 2.x's ``rmsprop_sgld``): per parameter,
+      ``V ← αV + (1 − α) (∇L_m)²``, ``G = 1 / (√V + δ)`` and
+      ``Δw = −(ε/2) G (nβ ∇L_m + γ (w − w*)) + √(εG) ξ``, with α = `rmsprop_alpha` (0.99) and
+      δ = `rmsprop_eps` (0.1); V starts at 0, so G starts at 1/δ. It takes larger steps where the
+      loss is flat and smaller where it is steep, which is what mixes the flat directions of a
+      singular model (Hitchcock & Hoogland 2025 found it the most faithful of the samplers they
+      compared). The plain sampler is exact in the limit ε → 0 and simpler to reason about; use the
+      preconditioned one when the calibration finds no converged cell for SGLD at a budget you can
+      afford, and compare both where you can. With it, `tau` is ``2 / (εγ Ḡ)`` with Ḡ the median
+      preconditioner at the last step, and the MALA acceptance treats G as fixed within a step.
     - `params`: sample only these parameters (names, or prefixes such as ``"mlp"``); the rest stay
       at w*. The LLC of a subset of the weights (Wang et al. 2024's refined LLCs); default: all.
     - `seed`, `device`: randomness (an integer from 0 to 2⁶⁴ − 1) and where the chains run
@@ -187,6 +203,9 @@ class LLCEstimator(Estimator):
         init_loss_samples: int | None = None,
         max_loss_increase: float = 10.0,
         mala_every: int = 10,
+        sampler: str = "sgld",
+        rmsprop_alpha: float = 0.99,
+        rmsprop_eps: float = 0.1,
         params: Sequence[str] | None = None,
         seed: int = 0,
         device: str | torch.device | None = None,
@@ -201,6 +220,9 @@ class LLCEstimator(Estimator):
         self.init_loss_samples = init_loss_samples
         self.max_loss_increase = max_loss_increase
         self.mala_every = mala_every
+        self.sampler = sampler
+        self.rmsprop_alpha = rmsprop_alpha
+        self.rmsprop_eps = rmsprop_eps
         self.params = params
         self.seed = seed
         self.device = device
@@ -214,6 +236,12 @@ class LLCEstimator(Estimator):
         if not _is_finite_number(self.gamma) or not self.gamma >= 0:
             raise AnalysisError(f"`gamma` (={self.gamma!r}) must be a number >= 0 (finite, not NaN).")
         _check_step(self.epsilon, self.gamma)
+        if self.sampler not in SAMPLERS:
+            raise AnalysisError(f"`sampler` (={self.sampler!r}) must be one of {list(SAMPLERS)}.")
+        if not _is_finite_number(self.rmsprop_alpha) or not 0 <= self.rmsprop_alpha < 1:
+            raise AnalysisError(f"`rmsprop_alpha` (={self.rmsprop_alpha!r}) must be a number in [0, 1).")
+        if not _is_finite_number(self.rmsprop_eps) or not self.rmsprop_eps > 0:
+            raise AnalysisError(f"`rmsprop_eps` (={self.rmsprop_eps!r}) must be a positive number.")
         named = isinstance(self.nbeta, str) and self.nbeta in ("batch", "dataset")
         positive = not isinstance(self.nbeta, str) and _is_finite_number(self.nbeta) and self.nbeta > 0
         if not (named or positive):
@@ -328,6 +356,7 @@ class _Setup:
 class _Sampled:
     losses: Tensor  # [C, burnin + draws], float64, on the CPU
     mala: Tensor  # [C]: mean acceptance probability of each chain
+    precond: Tensor  # [C]: each chain's median preconditioner at the last step (1 for plain SGLD)
     init_loss: float
     init_n: int
     n: int
@@ -361,6 +390,9 @@ def _run_chains(est: LLCEstimator, setup: _Setup, eps: Tensor, nbeta: Tensor) ->
     accept: list[Tensor] = []
     # w' = w − (ε/2)(nβ ∇L_m(w) + γ (w − w*)) + √ε ξ  =  √ε ξ + (1 − εγ/2) w + (εγ/2) w* − (εnβ/2) ∇L_m(w)
     noise, keep, pull, push = eps.sqrt(), 1.0 - 0.5 * eps * gamma, 0.5 * eps * gamma, -0.5 * eps * nbeta
+    rmsprop = est.sampler == "rmsprop_sgld"
+    V = torch.zeros_like(w) if rmsprop else None  # the running mean square of the gradients
+    G = None
     was_training = model.training
     model.eval()
     try:
@@ -372,14 +404,23 @@ def _run_chains(est: LLCEstimator, setup: _Setup, eps: Tensor, nbeta: Tensor) ->
                 batch = [x.index_select(0, idx).view(C, m, *x.shape[1:]) for x in tensors]
             grads, loss = step_grad(w, *batch)
             losses[:, t] = loss.detach()
-            new = torch.randn(w.shape, generator=g, device=device, dtype=w.dtype).mul_(noise)
-            new.addcmul_(w, keep).addcmul_(star.expand_as(w), pull).addcmul_(grads, push)
+            new = torch.randn(w.shape, generator=g, device=device, dtype=w.dtype)
+            if V is None:
+                new.mul_(noise).addcmul_(w, keep).addcmul_(star.expand_as(w), pull).addcmul_(grads, push)
+            else:  # w − (ε/2) G (nβ ∇L + γ (w − w*)) + √(εG) ξ
+                V.mul_(est.rmsprop_alpha).addcmul_(grads, grads, value=1 - est.rmsprop_alpha)
+                G = V.sqrt().add_(est.rmsprop_eps).reciprocal_()
+                drift = (w - star).mul_(gamma).addcmul_(grads, nbeta)
+                new.mul_((eps * G).sqrt_()).add_(w).addcmul_(G * drift, eps, value=-0.5)
             if t % est.mala_every == 0:
-                accept.append(_mala(step_grad, w, new, grads, loss, batch, star, nbeta, gamma, eps))
+                accept.append(_mala(step_grad, w, new, grads, loss, batch, star, nbeta, gamma, eps, G))
             w = new
     finally:
         model.train(was_training)
-    return _Sampled(losses.cpu(), torch.stack(accept).mean(0).cpu(), setup.init_loss, setup.init_n, n)
+    precond = torch.ones(C, dtype=torch.float64) if G is None else G.double().median(1).values.cpu()
+    return _Sampled(
+        losses.cpu(), torch.stack(accept).mean(0).cpu(), precond, setup.init_loss, setup.init_n, n
+    )
 
 
 def _check_step(epsilon: float, gamma: float, *, name: str = "epsilon") -> None:
@@ -402,7 +443,8 @@ def _chain_memory(setup: _Setup, est: LLCEstimator, chains: int) -> int:
     activations inside the batched gradient are not counted (they depend on the model)."""
     star = setup.flat.star
     P = star.numel()
-    per_chain = P * (CHAIN_VECTORS * star.element_size() + CHAIN_VECTORS_FLOAT64 * 8)
+    vectors = CHAIN_VECTORS + (2 if est.sampler == "rmsprop_sgld" else 0)
+    per_chain = P * (vectors * star.element_size() + CHAIN_VECTORS_FLOAT64 * 8)
     per_chain += 8 * (est.n_burnin + est.n_draws)
     if setup.batch_size < setup.n:
         per_chain += 20 * setup.n
@@ -433,9 +475,10 @@ def _check_memory(setup: _Setup, est: LLCEstimator, chains: int, *, what: str) -
         )
 
 
-def _mala(step_grad, w, new, grads, loss, batch, star, nbeta, gamma, eps) -> Tensor:
+def _mala(step_grad, w, new, grads, loss, batch, star, nbeta, gamma, eps, G=None) -> Tensor:
     """``[C]``: min(1, p(w')q(w|w') / p(w)q(w'|w)) with U = nβ L_m + (γ/2)‖w − w*‖² on this batch
-    (the Metropolis-adjusted Langevin acceptance, Roberts & Tweedie 1996)."""
+    (the Metropolis-adjusted Langevin acceptance, Roberts & Tweedie 1996); with a preconditioner
+    `G` the proposals are ``N(w − (ε/2) G ∇U, εG)``, G held fixed within the step."""
     grads_new, loss_new = step_grad(new, *batch)
     nb, e = nbeta[:, 0].double(), eps[:, 0].double()
 
@@ -444,8 +487,12 @@ def _mala(step_grad, w, new, grads, loss, batch, star, nbeta, gamma, eps) -> Ten
 
     drift = (w - star).mul_(gamma).addcmul_(grads, nbeta)
     drift_new = (new - star).mul_(gamma).addcmul_(grads_new, nbeta)
-    forward = _sq(new - w + 0.5 * eps * drift) / (2 * e)  # −log q(w'|w)
-    backward = _sq(w - new + 0.5 * eps * drift_new) / (2 * e)  # −log q(w|w')
+    if G is None:
+        forward = _sq(new - w + 0.5 * eps * drift) / (2 * e)  # −log q(w'|w)
+        backward = _sq(w - new + 0.5 * eps * drift_new) / (2 * e)  # −log q(w|w')
+    else:  # the squared norms in the metric G⁻¹
+        forward = _sq((new - w + 0.5 * eps * G * drift) / G.sqrt()) / (2 * e)
+        backward = _sq((w - new + 0.5 * eps * G * drift_new) / G.sqrt()) / (2 * e)
     log_ratio = potential(w, loss) - potential(new, loss_new) + forward - backward
     return torch.exp(torch.clamp(log_ratio.nan_to_num(-math.inf), max=0.0))
 
@@ -463,7 +510,9 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
         if not torch.isfinite(losses[c]).all() or bool((excess[c] > est.max_loss_increase).any())
     )  # fmt: skip
     mala = float(sampled.mala[rows].mean())
-    d = diagnose(draws.numpy(), epsilon=epsilon, gamma=float(est.gamma), n_burnin=est.n_burnin,
+    # τ = 2/(εγ), with RMSProp's median preconditioner scaling ε
+    stepped = epsilon * float(sampled.precond[rows].mean())
+    d = diagnose(draws.numpy(), epsilon=stepped, gamma=float(est.gamma), n_burnin=est.n_burnin,
                  divergent=len(divergent), mala=mala)  # fmt: skip
     return LLCResult(
         llc_mean=float(per_chain.mean()),
@@ -487,6 +536,7 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
         tau=d.tau,
         converged=d.converged,
         verdict=d.verdict,
+        sampler=est.sampler,
     )
 
 
