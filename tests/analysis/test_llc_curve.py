@@ -31,7 +31,7 @@ def small_run(tmp_path_factory):
 
 def test_the_trajectory_estimates_every_checkpoint_on_the_training_split(small_run):
     est = LLCEstimator(n_chains=2, n_draws=10, batch_size=8, nbeta=5.0)
-    curve = LLCTrajectory(estimator=est).fit(small_run).result_
+    curve = LLCTrajectory(estimator=est, batched=False).fit(small_run).result_
     assert curve.steps == small_run.checkpoints
     assert len(curve.llc_mean) == len(curve.llc_std) == len(curve.mala_acceptance) == len(curve.steps)
     assert all(b in curve.steps for b in curve.boundaries)
@@ -48,6 +48,24 @@ def test_the_trajectory_estimates_every_checkpoint_on_the_training_split(small_r
     )
     assert again.result_.n_samples == round(PRESETS["demo"].train_fraction * 49)
     assert curve.llc_mean[-1] == pytest.approx(again.llc_mean_, rel=1e-12)
+
+
+def test_batched_checkpoints_are_one_run_each_localised_at_its_own_weights(small_run, monkeypatch):
+    import nerve.analysis.llc.trajectory as trajectory
+
+    calls = []
+    real = trajectory._run_chains
+    monkeypatch.setattr(trajectory, "_run_chains", lambda *a, **k: calls.append(1) or real(*a, **k))
+    est = LLCEstimator(n_chains=4, n_draws=200, batch_size=8, nbeta=5.0, epsilon=3e-4)
+    steps = (0, 3, 10, 20, 40)
+    batched = LLCTrajectory(estimator=est, steps=steps).fit(small_run).result_
+    assert len(calls) == 1  # every checkpoint's chains in one run
+    looped = LLCTrajectory(estimator=est, steps=steps, batched=False).fit(small_run).result_
+    assert batched.steps == looped.steps and batched.llc_mean != looped.llc_mean  # other random numbers
+    # the same estimate up to the sampling noise at every checkpoint, though λ̂ moves ~3x along the run
+    for b, sb, lo, sl in zip(batched.llc_mean, batched.llc_std, looped.llc_mean, looped.llc_std):
+        assert abs(b - lo) <= 3 * math.hypot(sb, sl) / 2 + 0.05 * abs(lo), (b, lo)
+    assert max(looped.llc_mean) > 2 * min(looped.llc_mean)
 
 
 def test_the_trajectory_refuses_steps_the_run_does_not_have(small_run):

@@ -335,17 +335,22 @@ class _Setup:
         k = n if est.init_loss_samples is None else est.init_loss_samples
         if k > n:
             raise AnalysisError(f"`init_loss_samples` (={k}) must be at most the dataset's size ({n}).")
-        was_training = model.training
-        model.eval()
-        try:  # L_n(w*) on the first k samples, in chunks, as a weighted mean
-            total, chunk = 0.0, max(est.batch_size, 4096)
+        self.init_n = k
+        self.init_loss = self.full_loss(flat.star)
+
+    def full_loss(self, w: Tensor) -> float:
+        """L_n(w) on the first `init_n` samples, in chunks, as a weighted mean (the model in eval mode)."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            total, chunk = 0.0, max(self.batch_size, 4096)
             with torch.no_grad():
-                for start in range(0, k, chunk):
-                    part = [x[start : min(start + chunk, k)] for x in self.tensors]
-                    total += float(loss_of(flat.star, *part)) * part[0].shape[0]
+                for start in range(0, self.init_n, chunk):
+                    part = [x[start : min(start + chunk, self.init_n)] for x in self.tensors]
+                    total += float(self.loss_of(w, *part)) * part[0].shape[0]
         finally:
-            model.train(was_training)
-        self.init_loss, self.init_n = total / k, k
+            self.model.train(was_training)
+        return total / self.init_n
 
     def nbeta(self, rule: float | str) -> float:
         return default_nbeta(rule, n=self.n, batch_size=self.batch_size) if isinstance(rule, str) \
@@ -362,8 +367,12 @@ class _Sampled:
     n: int
 
 
-def _run_chains(est: LLCEstimator, setup: _Setup, eps: Tensor, nbeta: Tensor) -> _Sampled:
-    """Advance ``len(eps)`` chains together, chain c with step size ``eps[c]`` and ``nbeta[c]``.
+def _run_chains(
+    est: LLCEstimator, setup: _Setup, eps: Tensor, nbeta: Tensor, centre: Tensor | None = None
+) -> _Sampled:
+    """Advance ``len(eps)`` chains together, chain c with step size ``eps[c]`` and ``nbeta[c]``,
+    localised at ``centre[c]`` (``[C, P]``: each chain its own w*, as for the checkpoints of a run;
+    default: the setup's w* for all).
 
     The chains' parameters are one ``[C, P]`` tensor: one ``vmap(grad)`` per step gives every
     chain its loss and gradient on its own minibatch, and the update is a few whole-tensor passes.
@@ -372,6 +381,7 @@ def _run_chains(est: LLCEstimator, setup: _Setup, eps: Tensor, nbeta: Tensor) ->
     C, m, n, gamma = len(eps), est.batch_size, setup.n, float(est.gamma)
     star = setup.flat.star
     top = torch.finfo(star.dtype).max
+    star = star.expand(C, -1) if centre is None else centre.to(device=device, dtype=star.dtype)
     for name, values in (("epsilon", eps), ("nbeta", nbeta)):
         if bool((values > top).any()):
             raise AnalysisError(
@@ -383,7 +393,7 @@ def _run_chains(est: LLCEstimator, setup: _Setup, eps: Tensor, nbeta: Tensor) ->
     full = m == n  # full batch: every chain sees the same data, no gather, no shuffle
     step_grad = vmap(grad_and_value(setup.loss_of), in_dims=(0,) + (None if full else 0,) * len(tensors))
     g = torch.Generator(device=device).manual_seed(est.seed)
-    w = star.expand(C, -1).clone()
+    w = star.clone()
     batches = _Minibatches(n, C, m, generator=g, device=device)
     total = est.n_burnin + est.n_draws
     losses = torch.empty(C, total, dtype=torch.float64, device=device)
@@ -406,7 +416,7 @@ def _run_chains(est: LLCEstimator, setup: _Setup, eps: Tensor, nbeta: Tensor) ->
             losses[:, t] = loss.detach()
             new = torch.randn(w.shape, generator=g, device=device, dtype=w.dtype)
             if V is None:
-                new.mul_(noise).addcmul_(w, keep).addcmul_(star.expand_as(w), pull).addcmul_(grads, push)
+                new.mul_(noise).addcmul_(w, keep).addcmul_(star, pull).addcmul_(grads, push)
             else:  # w − (ε/2) G (nβ ∇L + γ (w − w*)) + √(εG) ξ
                 V.mul_(est.rmsprop_alpha).addcmul_(grads, grads, value=1 - est.rmsprop_alpha)
                 G = V.sqrt().add_(est.rmsprop_eps).reciprocal_()

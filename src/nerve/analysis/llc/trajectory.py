@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -14,8 +14,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nerve._estimator import Estimator, Progress
+from nerve._memory import available_memory
 from nerve._results import Result
-from nerve.analysis.llc.estimator import LLCEstimator
+from nerve.analysis.llc.estimator import (
+    LLCEstimator,
+    _chain_memory,
+    _check_memory,
+    _run_chains,
+    _Setup,
+    _summarise,
+)
 from nerve.analysis.registry import Analysis, Drawing, register
 from nerve.errors import AnalysisError, NerveWarning
 from nerve.tasks import SuperpositionData, split_indices
@@ -114,6 +122,11 @@ class LLCTrajectory(Estimator):
       (default: its defaults); the same hyperparameters and seed at every step.
     - `steps`: which checkpoints (default: all).
     - `tolerance`: for :func:`trend_changes`.
+    - `batched`: sample every checkpoint's chains in one batched run, each localised at its own
+      w* (as many checkpoints per run as the memory allows; default), instead of one run per
+      checkpoint. Runs with `params` (a subset of the weights) or checkpoints whose buffers differ
+      are sampled one checkpoint at a time whatever this says. The chains draw other random numbers
+      in the two modes, so the values differ by the sampling noise; each is reproducible.
 
     ``fit(run, progress=None)`` returns ``self`` with ``result_`` (an :class:`LLCTrajectoryResult`);
     `progress` is called as ``progress("LLC", done, total)``.
@@ -125,10 +138,12 @@ class LLCTrajectory(Estimator):
         estimator: LLCEstimator | None = None,
         steps: Sequence[int] | None = None,
         tolerance: float = 0.05,
+        batched: bool = True,
     ) -> None:
         self.estimator = estimator
         self.steps = steps
         self.tolerance = tolerance
+        self.batched = batched
 
     def fit(self, run, *, progress: Progress | None = None) -> LLCTrajectory:
         data = training_data(run)
@@ -137,13 +152,18 @@ class LLCTrajectory(Estimator):
         if missing:
             raise AnalysisError(f"`steps` asks for {missing}, which {run.path} has no checkpoints of.")
         est = self.estimator if self.estimator is not None else LLCEstimator()
-        results = []
-        for done, step in enumerate(steps):
-            with warnings.catch_warnings():  # one warning for the whole curve, below
-                warnings.simplefilter("ignore", NerveWarning)
-                results.append(est.fit(run.model_at(step), data, loss_fn=cross_entropy64).result_)
-            if progress is not None:
-                progress("LLC", done + 1, len(steps))
+        est._check_params()
+        models = [run.model_at(step) for step in steps]
+        if self.batched and est.params is None and _same_buffers(models):
+            results = _batched(est, models, data, progress)
+        else:  # a subset of the weights keeps each checkpoint's others fixed: one run per checkpoint
+            results = []
+            for done, model in enumerate(models):
+                with warnings.catch_warnings():  # one warning for the whole curve, below
+                    warnings.simplefilter("ignore", NerveWarning)
+                    results.append(est.fit(model, data, loss_fn=cross_entropy64).result_)
+                if progress is not None:
+                    progress("LLC", done + 1, len(steps))
         means = [r.llc_mean for r in results]
         bad = [(s, r) for s, r in zip(steps, results) if not r.converged]
         if bad:
@@ -174,6 +194,47 @@ class LLCTrajectory(Estimator):
             estimator=params,
         )
         return self
+
+
+def _same_buffers(models: Sequence[torch.nn.Module]) -> bool:
+    """Whether every checkpoint's buffers (not sampled: they enter the forward pass fixed) are the
+    first one's."""
+    first = dict(models[0].named_buffers())
+    return all(
+        dict(m.named_buffers()).keys() == first.keys()
+        and all(torch.equal(b, first[k]) for k, b in m.named_buffers())
+        for m in models[1:]
+    )
+
+
+def _batched(est: LLCEstimator, models: Sequence[torch.nn.Module], data, progress: Progress | None) -> list:
+    """Every checkpoint's :class:`LLCResult` from batched runs over (checkpoint × chain): chain
+    c·k of checkpoint k is localised at that checkpoint's weights, its λ̂ taken against that
+    checkpoint's L_n(w*). As many checkpoints go into one run as fit the memory available."""
+    setup = _Setup(est, models[0], data, cross_entropy64)
+    names = setup.flat.names
+    stars = []
+    for model in models:
+        params = dict(model.named_parameters())
+        stars.append(torch.cat([params[k].detach().reshape(-1) for k in names]).to(setup.device))
+    C, nbeta = est.n_chains, setup.nbeta(est.nbeta)
+    per_checkpoint = _chain_memory(setup, est, C)
+    budget = available_memory() if setup.device.type != "cuda" else torch.cuda.mem_get_info(setup.device)[0]
+    group = max(1, min(len(models), budget // max(per_checkpoint, 1)))
+    _check_memory(setup, est, C * group, what=f"`n_chains` (={C}) × {group} checkpoints")
+    results = []
+    for first in range(0, len(models), group):
+        ks = range(first, min(first + group, len(models)))
+        centre = torch.stack([stars[k] for k in ks]).repeat_interleave(C, 0)  # [K·C, P]
+        eps = torch.full((len(centre),), float(est.epsilon), dtype=torch.float64)
+        sampled = _run_chains(est, setup, eps, torch.full_like(eps, nbeta), centre=centre)
+        for i, k in enumerate(ks):
+            mine = replace(sampled, init_loss=setup.full_loss(stars[k]))
+            chains = range(i * C, (i + 1) * C)
+            results.append(_summarise(est, mine, chains, nbeta=nbeta, epsilon=float(est.epsilon)))
+        if progress is not None:
+            progress("LLC", ks[-1] + 1, len(models))
+    return results
 
 
 def training_data(run) -> tuple[Tensor, Tensor]:
