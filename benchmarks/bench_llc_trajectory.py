@@ -1,0 +1,57 @@
+"""The LLC through training, batched over (checkpoint × chain) against one run per checkpoint (the
+loop users would otherwise write, and what nerve did before): wall time of each and the ratio, and
+the largest gap between the two curves in units of their combined spread over chains.
+
+Runs: the demo preset (a+b mod 59, the MLP, trained here in about 20 s) and, with --nanda, the
+nanda2023 fixture's transformer at its checkpoints. Same estimator both ways (4 chains, the draws
+given, batch 64, ε 1e-4, γ 100, nβ = m/log m).
+
+    python benchmarks/bench_llc_trajectory.py [--draws 200] [--nanda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import nerve
+from nerve.analysis.llc.estimator import LLCEstimator
+from nerve.analysis.llc.trajectory import LLCTrajectory
+from nerve.training import PRESETS, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compare(name: str, run, draws: int) -> None:
+    est = LLCEstimator(n_chains=4, n_draws=draws, batch_size=64)
+    times, curves = {}, {}
+    for batched in (True, False):
+        start = time.perf_counter()
+        curves[batched] = LLCTrajectory(estimator=est, batched=batched).fit(run).result_
+        times[batched] = time.perf_counter() - start
+    b, lo = curves[True], curves[False]
+    gap = max(abs(x - y) / max(math.hypot(sx, sy) / 2, 1e-12)
+              for x, sx, y, sy in zip(b.llc_mean, b.llc_std, lo.llc_mean, lo.llc_std))  # fmt: skip
+    print(f"| {name} | {len(b.steps)} | {draws} | {times[True]:.1f} | {times[False]:.1f} | "
+          f"{times[False] / times[True]:.2f} | {gap:.2f} |")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--draws", type=int, default=200)
+    parser.add_argument("--nanda", action="store_true")
+    args = parser.parse_args()
+    print("| run | checkpoints | draws | batched (s) | one run per checkpoint (s) | speed-up | "
+          "largest gap (combined SE) |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        compare("demo preset (MLP, a+b mod 59)", train(PRESETS["demo"], Path(tmp) / "demo"), args.draws)
+    if args.nanda:
+        compare("nanda2023 (transformer)", nerve.load(ROOT / "fixtures" / "nanda2023"), args.draws)
+
+
+if __name__ == "__main__":
+    main()
