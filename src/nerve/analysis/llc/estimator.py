@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -160,6 +160,13 @@ class LLCEstimator(Estimator):
       preconditioner at the last step, and the MALA acceptance treats G as fixed within a step.
     - `params`: sample only these parameters (names, or prefixes such as ``"mlp"``); the rest stay
       at w*. The LLC of a subset of the weights (Wang et al. 2024's refined LLCs); default: all.
+    - `subspace`: sample only a linear subspace of the weights: ``{name: Q}`` with Q
+      ``[rows of the parameter, r]`` orthonormal columns; that parameter moves as ``p* + Q Z`` (Z
+      ``[r, ...]``, the rest of its shape) and every parameter not named stays at w*. The chains
+      live in the coordinates Z (the localisation ``γ/2 ‖Q Z‖² = γ/2 ‖Z‖²``), so this is the LLC
+      of the restriction of the loss to ``w* + span``; `params` with Q = I is the special case.
+      :func:`~nerve.analysis.llc.subspaces.irrep_subspace` gives the subspace of one irrep's
+      Fourier components in a group-task model's embeddings and unembedding. Not with `params`.
     - `seed`, `device`: randomness (an integer from 0 to 2⁶⁴ − 1) and where the chains run
       (default: the model's device).
 
@@ -207,6 +214,7 @@ class LLCEstimator(Estimator):
         rmsprop_alpha: float = 0.99,
         rmsprop_eps: float = 0.1,
         params: Sequence[str] | None = None,
+        subspace: Mapping[str, Tensor] | None = None,
         seed: int = 0,
         device: str | torch.device | None = None,
     ) -> None:
@@ -224,6 +232,7 @@ class LLCEstimator(Estimator):
         self.rmsprop_alpha = rmsprop_alpha
         self.rmsprop_eps = rmsprop_eps
         self.params = params
+        self.subspace = subspace
         self.seed = seed
         self.device = device
 
@@ -259,6 +268,8 @@ class LLCEstimator(Estimator):
             )
         if not _is_int(self.seed) or not 0 <= self.seed < 2**64:
             raise AnalysisError(f"`seed` (={self.seed!r}) must be an integer from 0 to 2**64 - 1.")
+        if self.params is not None and self.subspace is not None:
+            raise AnalysisError("`params` and `subspace` both choose what to sample; give one of them.")
         if self.params is not None and (
             isinstance(self.params, str) or not isinstance(self.params, Sequence)
             or not self.params or not all(isinstance(x, str) for x in self.params)
@@ -320,8 +331,14 @@ class _Setup:
             raise AnalysisError("`model` has no parameter that requires grad: there is nothing to sample.")
         device = torch.device(est.device) if est.device is not None else next(iter(params.values())).device
         self.device = device
-        chosen = _choose(params, est.params)
-        self.flat = flat = _Flat({k: p.to(device) for k, p in params.items() if k in chosen})
+        flat: _Flat | _Subspace
+        if est.subspace is not None:
+            chosen = set(est.subspace)
+            flat = _Subspace({k: p.to(device) for k, p in params.items()}, est.subspace, device)
+        else:
+            chosen = _choose(params, est.params)
+            flat = _Flat({k: p.to(device) for k, p in params.items() if k in chosen})
+        self.flat = flat
         # the parameters not sampled stay at w* and enter the forward pass like buffers
         buffers = {k: b.to(device) for k, b in model.named_buffers()}
         buffers |= {k: p.to(device) for k, p in params.items() if k not in chosen}
@@ -548,6 +565,56 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
         verdict=d.verdict,
         sampler=est.sampler,
     )
+
+
+class _Subspace:
+    """The chains' coordinates in a subspace: `star` is 0 (the origin is w*) and `unflatten(z)`
+    gives ``{name: p* + Q Z}`` for each parameter in the subspace, Z read from z."""
+
+    def __init__(self, params: dict[str, Tensor], bases: Mapping[str, Tensor], device: torch.device):
+        if not isinstance(bases, Mapping) or not bases:
+            raise AnalysisError(
+                f"`subspace` (={bases!r}) must be a non-empty mapping of parameter names to bases."
+            )
+        self.names, self.bases, self.centres, self.shapes, self.sizes = [], [], [], [], []
+        for name, Q in bases.items():
+            if name not in params:
+                raise AnalysisError(
+                    f"`subspace` names {name!r}, which is no parameter of the model ({sorted(params)})."
+                )
+            p = params[name]
+            if (
+                not isinstance(Q, Tensor)
+                or Q.ndim != 2
+                or Q.shape[0] != p.shape[0]
+                or not torch.isfinite(Q).all()
+            ):
+                raise AnalysisError(
+                    f"`subspace[{name!r}]` must be a finite [rows, r] tensor with rows = {p.shape[0]} "
+                    f"(the parameter's first dimension); got {getattr(Q, 'shape', type(Q).__name__)}."
+                )
+            Q = Q.to(device=device, dtype=p.dtype)
+            gram = Q.T.double() @ Q.double()
+            if not torch.allclose(gram, torch.eye(Q.shape[1], dtype=torch.float64), atol=1e-5):
+                raise AnalysisError(f"`subspace[{name!r}]`'s columns must be orthonormal (QᵀQ = I).")
+            self.names.append(name)
+            self.bases.append(Q)
+            self.centres.append(p)
+            self.shapes.append((Q.shape[1], *p.shape[1:]))
+            self.sizes.append(Q.shape[1] * p[0].numel())
+        dtypes = {p.dtype for p in self.centres}
+        if len(dtypes) > 1:
+            raise AnalysisError(f"the parameters of `subspace` mix dtypes {sorted(map(str, dtypes))}.")
+        self.star = torch.zeros(sum(self.sizes), dtype=self.centres[0].dtype, device=device)
+
+    def unflatten(self, z: Tensor) -> dict[str, Tensor]:
+        out = {}
+        for name, Q, p, shape, part in zip(
+            self.names, self.bases, self.centres, self.shapes, z.split(self.sizes)
+        ):
+            Z = part.view(shape[0], -1)
+            out[name] = p + (Q @ Z).view(p.shape)
+        return out
 
 
 class _Flat:

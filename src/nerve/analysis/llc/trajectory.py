@@ -154,7 +154,7 @@ class LLCTrajectory(Estimator):
         est = self.estimator if self.estimator is not None else LLCEstimator()
         est._check_params()
         models = [run.model_at(step) for step in steps]
-        if self.batched and est.params is None and _same_buffers(models):
+        if self.batched and est.params is None and est.subspace is None and _same_buffers(models):
             results = _batched(est, models, data, progress)
         else:  # a subset of the weights keeps each checkpoint's others fixed: one run per checkpoint
             results = []
@@ -176,6 +176,8 @@ class LLCTrajectory(Estimator):
             )
         params = {k: v for k, v in vars(est).items() if not k.endswith("_") and not isinstance(v, Tensor)}
         params["device"] = None if params.get("device") is None else str(params["device"])
+        if est.subspace is not None:  # the bases themselves are not JSON: their ranks say which
+            params["subspace"] = {k: int(Q.shape[1]) for k, Q in est.subspace.items()}
         self.result_ = LLCTrajectoryResult(
             steps=steps,
             llc_mean=tuple(means),
