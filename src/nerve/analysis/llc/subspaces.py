@@ -59,21 +59,15 @@ def irrep_subspace(model: nn.Module, group: Any, irrep: int | str) -> dict[str, 
     {'embed.0.weight': (6, 4), 'embed.1.weight': (6, 4), 'unembed.weight': (6, 4)}
     """
     Q = irrep_basis(group, irrep)
-    n = group.order
+    if not isinstance(model, MLP | Transformer):
+        raise AnalysisError(f"`model` (a {type(model).__name__}) must be nerve's MLP or Transformer.")
+    vocab, classes = model.config.n_vocab, model.config.n_classes
+    if vocab != group.order or classes != group.order:
+        raise AnalysisError(
+            f"`model` has {vocab} tokens and {classes} classes; {group.name} has {group.order} elements."
+        )
     if isinstance(model, MLP):
-        c = model.config
-        if c.n_vocab != n or c.n_classes != n:
-            raise AnalysisError(
-                f"`model` has {c.n_vocab} tokens and {c.n_classes} classes; {group.name} has {n}."
-            )
         names = [f"embed.{i}.weight" for i in range(model.config.n_inputs)] + ["unembed.weight"]
         return {name: Q.clone() for name in names}
-    if isinstance(model, Transformer):
-        c = model.config
-        if c.n_vocab != n or c.n_classes != n:
-            raise AnalysisError(
-                f"`model` has {c.n_vocab} tokens and {c.n_classes} classes; {group.name} has {n}."
-            )
-        padded = torch.cat([Q, torch.zeros(1, Q.shape[1], dtype=Q.dtype)])  # the '=' token's row
-        return {"embed.weight": padded, "unembed.weight": Q.clone()}
-    raise AnalysisError(f"`model` (a {type(model).__name__}) must be nerve's MLP or Transformer.")
+    padded = torch.cat([Q, torch.zeros(1, Q.shape[1], dtype=Q.dtype)])  # the '=' token's row stays
+    return {"embed.weight": padded, "unembed.weight": Q.clone()}
