@@ -1,6 +1,8 @@
 """The LLC of a linear subspace of the weights (issue 17, item 5): on a regular model it is half
 the subspace's dimension; the irrep subspaces of a group-task model split each column exactly."""
 
+import functools
+
 import pytest
 import torch
 from torch import nn
@@ -65,3 +67,31 @@ def test_subspace_errors_name_the_argument():
         LLCEstimator(params=["weight"], subspace={"weight": torch.eye(3)}).fit(model, data)
     with pytest.raises(AnalysisError, match=r"`irrep` \(='\[9\]'\) must be one of S4's irreps"):
         irrep_basis(parse_group("S4"), "[9]")
+
+
+def test_the_llc_by_irrep_runs_through_the_registry_after_the_fourier_analysis(tmp_path, monkeypatch):
+    import nerve.analysis.llc.irreps as irreps_module
+    from nerve.analysis.llc.irreps import IrrepLLCResult
+    from nerve.analysis.registry import fit_all, save
+    from nerve.report import render
+    from nerve.training import PRESETS, train
+
+    config = PRESETS["demo"].replace(task__kind="group", task__group="S3", steps=20, checkpoint_every=10,
+                                     eval_every=10, checkpoint_log_points=0)  # fmt: skip
+    run = train(config, tmp_path / "s3")
+    # the registered fit uses the estimator's defaults; smaller ones keep the test short
+    small = functools.partial(LLCEstimator, n_chains=2, n_draws=12, batch_size=8)
+    monkeypatch.setattr(irreps_module, "LLCEstimator", small)
+    with pytest.warns(UserWarning, match=r"irrep LLC estimates are not converged"):
+        fitted = fit_all(run, ["llc_irreps"])
+    r = fitted["llc_irreps"]
+    assert isinstance(r, IrrepLLCResult) and r.steps == run.checkpoints
+    fourier = fit_all(run, ["fourier"])["fourier"]
+    assert r.irreps == tuple(fourier.irreps[i] for i in fourier.key_irreps)
+    assert all(len(row) == len(r.steps) for row in r.llc_mean) and r.dims == tuple(
+        irrep_basis(run.task.group, label).shape[1] for label in r.irreps
+    )
+    assert IrrepLLCResult.from_json(r.to_json()) == r
+    save(run, "llc_irreps", r)
+    render(run.path)
+    assert 'id="figure-llc-irreps"' in (run.path / "report.html").read_text()

@@ -116,7 +116,9 @@ def test_registration_refuses_what_it_cannot_keep(toy):
         dataclasses.replace(TOY, name="Weight Norms")
     with pytest.raises(AnalysisError, match=r"needs \['absent'\], which are not registered"):
         register(dataclasses.replace(TOY, name="other", needs=("absent",)))
-    with pytest.raises(AnalysisError, match=r"'fourier' is needed by \['circles', 'progress'\]"):
+    with pytest.raises(
+        AnalysisError, match=r"'fourier' is needed by \['circles', 'progress', 'llc_irreps'\]"
+    ):
         unregister("fourier")
     with pytest.raises(AnalysisError, match=r"`name` \(='nope'\) is not a registered analysis"):
         get("nope")
@@ -135,5 +137,13 @@ def test_a_fit_that_returns_another_type_is_refused(run_dir):
 
 def test_the_built_in_analyses_are_registered_in_report_order():
     names = [a.name for a in registered()]
-    assert names[:6] == ["fourier", "progress", "circles", "learning_order", "llc", "llc_calibration"]
+    assert names[:7] == [
+        "fourier",
+        "progress",
+        "circles",
+        "learning_order",
+        "llc",
+        "llc_irreps",
+        "llc_calibration",
+    ]
     assert [a.name for a in registered() if a.default] == ["fourier", "progress", "circles"]

@@ -7,6 +7,9 @@ the closed forms it is checked against.
   the rules that say which cells are healthy.
 - :mod:`~nerve.analysis.llc.trajectory`: λ̂ at every checkpoint of a run, and its stages.
 - :mod:`~nerve.analysis.llc.closed_forms`: learning coefficients known exactly.
+- :mod:`~nerve.analysis.llc.diagnostics`: R̂, bulk ESS and the verdict every estimate carries.
+- :mod:`~nerve.analysis.llc.subspaces`, :mod:`~nerve.analysis.llc.irreps`: the LLC of a linear
+  subspace of the weights, and of each key irrep's Fourier components through training.
 """
 
 from nerve.analysis.llc.calibration import (
@@ -18,11 +21,14 @@ from nerve.analysis.llc.calibration import (
 )
 from nerve.analysis.llc.closed_forms import rrr_learning_coefficient
 from nerve.analysis.llc.estimator import LLCEstimator, LLCResult, default_nbeta
+from nerve.analysis.llc.irreps import IrrepLLC, IrrepLLCResult
 from nerve.analysis.llc.trajectory import LLCTrajectory, LLCTrajectoryResult, trend_changes
 
 __all__ = [
     "DEFAULT_EPSILONS",
     "DEFAULT_NBETAS",
+    "IrrepLLC",
+    "IrrepLLCResult",
     "LLCCalibrationResult",
     "LLCCalibrator",
     "LLCEstimator",

@@ -1,0 +1,165 @@
+"""The LLC refined by representation: for each key irrep of a group-task model, the local learning
+coefficient of the weights restricted to that irrep's Fourier components in the embeddings and
+the unembedding (:mod:`nerve.analysis.llc.subspaces`), at every checkpoint: how the model's
+complexity at w* is shared among the irreps it uses, and when each part forms."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from torch import Tensor
+
+from nerve._estimator import Estimator, Progress
+from nerve._results import Result
+from nerve.analysis.llc.estimator import LLCEstimator
+from nerve.analysis.llc.subspaces import irrep_basis, irrep_subspace
+from nerve.analysis.llc.trajectory import cross_entropy64, no_fixed_dataset, training_data
+from nerve.analysis.registry import Analysis, Drawing, register
+from nerve.errors import AnalysisError, NerveWarning
+
+__all__ = ["IrrepLLC", "IrrepLLCResult"]
+
+
+@dataclass(frozen=True)
+class IrrepLLCResult(Result):
+    """The LLC in each irrep's subspace through training; grids are indexed ``[irrep][checkpoint]``.
+
+    - `steps`; `irreps` (labels) and `dims` (each subspace's dimension per column, d² for an irrep
+      of real type); `llc_mean`, `llc_std` (over chains), `converged` (each estimate's verdict).
+    - `estimator`: the hyperparameters of the :class:`~nerve.analysis.LLCEstimator` used.
+    """
+
+    FORMAT = "nerve-llc-irreps/1"
+
+    steps: tuple[int, ...]
+    irreps: tuple[str, ...]
+    dims: tuple[int, ...]
+    llc_mean: tuple[tuple[float, ...], ...]
+    llc_std: tuple[tuple[float, ...], ...]
+    converged: tuple[tuple[bool, ...], ...]
+    estimator: dict[str, float | int | str | None]
+
+
+class IrrepLLC(Estimator):
+    """λ̂ in the subspace of each of `irreps` (labels; default: the key irreps of the Fourier
+    analysis of the last checkpoint, given to ``fit`` as `fourier`) at each of `steps` (default:
+    every checkpoint), each estimate by `estimator` with ``subspace=irrep_subspace(...)``.
+
+    ``fit(run, fourier=None, progress=None)`` returns ``self`` with ``result_``.
+    """
+
+    def __init__(
+        self,
+        *,
+        estimator: LLCEstimator | None = None,
+        irreps: Sequence[str] | None = None,
+        steps: Sequence[int] | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.irreps = irreps
+        self.steps = steps
+
+    def fit(self, run: Any, *, fourier: Any = None, progress: Progress | None = None) -> IrrepLLC:
+        why = _not_applicable(run)
+        if why is not None:
+            raise AnalysisError(f"`run` ({run.path}): {why}.")
+        group = run.task.group
+        if self.irreps is not None:
+            labels = tuple(self.irreps)
+        elif fourier is not None:
+            labels = tuple(fourier.irreps[i] for i in fourier.key_irreps)
+        else:
+            raise AnalysisError(
+                "`irreps` is not given and no Fourier result (`fourier`) names the key irreps."
+            )
+        steps = tuple(run.checkpoints if self.steps is None else self.steps)
+        missing = sorted(set(steps) - set(run.checkpoints))
+        if missing:
+            raise AnalysisError(f"`steps` asks for {missing}, which {run.path} has no checkpoints of.")
+        base = self.estimator if self.estimator is not None else LLCEstimator()
+        params = {k: v for k, v in base.get_params().items() if k not in ("subspace", "params", "device")}
+        data = training_data(run)
+        means = [[0.0] * len(steps) for _ in labels]
+        stds = [[0.0] * len(steps) for _ in labels]
+        ok = [[False] * len(steps) for _ in labels]
+        for j, step in enumerate(steps):
+            model = run.model_at(step)
+            for i, label in enumerate(labels):
+                est = LLCEstimator(**params, subspace=irrep_subspace(model, group, label))
+                with warnings.catch_warnings():  # one warning for all, below
+                    warnings.simplefilter("ignore", NerveWarning)
+                    r = est.fit(model, data, loss_fn=cross_entropy64).result_
+                means[i][j], stds[i][j], ok[i][j] = r.llc_mean, r.llc_std, r.converged
+            if progress is not None:
+                progress("LLC by irrep", j + 1, len(steps))
+        bad = sum(not x for row in ok for x in row)
+        if bad:
+            warnings.warn(
+                f"{bad} of {len(labels) * len(steps)} irrep LLC estimates are not converged; calibrate "
+                "the estimator (`nerve llc --calibrate`) and give it more draws.",
+                NerveWarning,
+                stacklevel=2,
+            )
+        self.result_ = IrrepLLCResult(
+            steps=steps,
+            irreps=labels,
+            dims=tuple(int(irrep_basis(group, label).shape[1]) for label in labels),
+            llc_mean=tuple(map(tuple, means)),
+            llc_std=tuple(map(tuple, stds)),
+            converged=tuple(map(tuple, ok)),
+            estimator={k: v for k, v in params.items() if not isinstance(v, Tensor)},
+        )
+        return self
+
+
+def _fit(run: Any, fitted: Any, progress: Any) -> IrrepLLCResult:
+    return IrrepLLC().fit(run, fourier=fitted["fourier"], progress=progress).result_
+
+
+def _not_applicable(run: Any) -> str | None:
+    if getattr(run.task, "group", None) is None:
+        return f"it trains {run.task.name}, which has no group: the LLC by irrep needs a group task"
+    return no_fixed_dataset(run)
+
+
+def _figures(result: IrrepLLCResult, drawing: Drawing) -> list[tuple[str, Any]]:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for label, dim, mean, std, ok in zip(result.irreps, result.dims, result.llc_mean, result.llc_std,
+                                          result.converged):  # fmt: skip
+        fig.add_trace(go.Scatter(
+            x=list(result.steps), y=list(mean), name=f"{label} (dim {dim} per column)", mode="lines+markers",
+            error_y={"type": "data", "array": list(std), "visible": True},
+            marker={"symbol": ["circle" if x else "circle-open" for x in ok]},
+        ))  # fmt: skip
+    drawing.mark(fig)
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="λ̂ in the irrep's subspace")
+    fig.update_layout(title="LLC by irrep: each key irrep's Fourier components (open: not converged)",
+                      height=420)  # fmt: skip
+    return [("llc-irreps", fig)]
+
+
+def _rows(result: IrrepLLCResult, drawing: Drawing) -> list[tuple[str, str]]:
+    last = ", ".join(f"{label} {row[-1]:.3g}" for label, row in zip(result.irreps, result.llc_mean))
+    n_ok = sum(x for row in result.converged for x in row)
+    total = len(result.irreps) * len(result.steps)
+    return [("LLC by irrep at the last checkpoint", f"{last} ({n_ok} of {total} estimates converged)")]
+
+
+LLC_IRREPS = register(Analysis(
+    name="llc_irreps",
+    title="LLC by irrep: the complexity in each key irrep's Fourier components",
+    result=IrrepLLCResult,
+    fit=_fit,
+    applies=_not_applicable,
+    needs=("fourier",),
+    figures=_figures,
+    rows=_rows,
+    default=False,  # an LLC per key irrep per checkpoint: `nerve analyze RUN -a llc_irreps`
+    order=55,
+))  # fmt: skip
