@@ -33,7 +33,7 @@ def test_a_subspace_of_a_regular_model_has_half_its_dimension_as_llc():
     assert r.converged, r.verdict
     assert r.llc_mean == pytest.approx(2.0, rel=0.1)  # Q ⊗ R⁴: a 4-dimensional subspace
     # the whole space as a subspace is the full model
-    full = LLCEstimator(epsilon=2e-2, gamma=1.0, nbeta=20.0, n_chains=8, n_draws=1000, n_burnin=100,
+    full = LLCEstimator(epsilon=2e-2, gamma=1.0, nbeta=20.0, n_chains=4, n_draws=500, n_burnin=100,
                         batch_size=2000, subspace={"weight": torch.eye(3)})  # fmt: skip
     assert full.fit(model, data, loss_fn=nn.functional.mse_loss).result_.llc_mean == pytest.approx(
         6.0, rel=0.1
