@@ -189,10 +189,11 @@ class LLCEstimator(Estimator):
     >>> X = torch.randn(2000, 3); y = X @ torch.tensor([[1.0], [-2.0], [0.5]]) + torch.randn(2000, 1)
     >>> model = nn.Linear(3, 1, bias=False)
     >>> model.weight.data = torch.linalg.lstsq(X, y).solution.T   # the minimum w*
-    >>> est = LLCEstimator(epsilon=5e-3, gamma=1.0, nbeta=20.0, n_chains=16, n_draws=500,
+    >>> est = LLCEstimator(epsilon=1e-2, gamma=1.0, nbeta=20.0, n_chains=8, n_draws=1000,
     ...                    n_burnin=100, batch_size=2000, seed=0)
-    >>> 1.2 < est.fit(model, (X, y), loss_fn=nn.functional.mse_loss).llc_mean_ < 1.8   # d/2 = 1.5
-    True
+    >>> est = est.fit(model, (X, y), loss_fn=nn.functional.mse_loss)
+    >>> 1.2 < est.llc_mean_ < 1.8, est.result_.verdict   # d/2 = 1.5
+    (True, 'converged')
     """
 
     def __init__(
