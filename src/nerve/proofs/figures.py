@@ -12,10 +12,13 @@ __all__ = ["exhaustive_share", "frontier_figure"]
 
 
 def exhaustive_share(cert: Certificate) -> float:
-    """The certificate's FLOPs as a fraction of the exhaustive proof's (1 for that proof itself)."""
+    """The certificate's FLOPs as a fraction of the exhaustive proof's (1 for that proof itself;
+    NaN when a compact record does not say the exhaustive proof's count)."""
     if cert.compact is None:
         return 1.0
-    return cert.result.flops / cert.compact["brute_force_flops"]
+    total = cert.compact.get("brute_force_flops")
+    ok = isinstance(total, int) and not isinstance(total, bool) and total > 0
+    return cert.result.flops / total if ok else float("nan")
 
 
 def frontier_figure(proofs: Sequence[Certificate]) -> go.Figure | None:
