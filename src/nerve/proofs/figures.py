@@ -17,8 +17,9 @@ def exhaustive_share(cert: Certificate) -> float:
     if cert.compact is None:
         return 1.0
     total = cert.compact.get("brute_force_flops")
-    ok = isinstance(total, int) and not isinstance(total, bool) and total > 0
-    return cert.result.flops / total if ok else float("nan")
+    if not isinstance(total, int) or isinstance(total, bool) or total <= 0:
+        return float("nan")
+    return cert.result.flops / total
 
 
 def frontier_figure(proofs: Sequence[Certificate]) -> go.Figure | None:
