@@ -45,7 +45,7 @@ from nerve.errors import AnalysisError
 from nerve.models import MLP, Transformer
 from nerve.proofs.bounds import logit_bounds
 from nerve.proofs.intervals import Interval, gamma, up
-from nerve.proofs.prove import ProofResult, margin_bounds, prove, result_from_margins
+from nerve.proofs.prove import ProofResult, exhaustive_flops, margin_bounds, result_from_margins
 from nerve.proofs.statements import Correct, Robust, Statement
 
 __all__ = ["CompactProof", "prove_compact"]
@@ -112,7 +112,7 @@ def prove_compact(model: MLP, task: Any, statement: Statement | None = None, *, 
     if method not in ("orbits", "factored"):
         raise AnalysisError(f"`method` (={method!r}) must be 'orbits' or 'factored'.")
     if brute_force_flops is None:
-        brute_force_flops = prove(model, task, statement).flops
+        brute_force_flops = exhaustive_flops(model, task)
     inputs, targets = task.enumerate()
     start = time.perf_counter()
     d = model.config.d_embed
@@ -152,7 +152,7 @@ def _transformer_factored(
     the three-way softmax of each head, the hidden layer as the pattern-weighted sum of those
     tables, and ``W_U W_out ReLU(hidden)`` in one narrow interval product."""
     if brute_force_flops is None:
-        brute_force_flops = prove(model, task, statement).flops
+        brute_force_flops = exhaustive_flops(model, task)
     inputs, targets = task.enumerate()
     c, attn, mlp = model.config, model.attn, model.mlp
     H, dh = c.n_heads, c.d_head

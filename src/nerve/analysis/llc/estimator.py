@@ -480,12 +480,17 @@ def _chain_memory(setup: _Setup, est: LLCEstimator, chains: int) -> int:
     return chains * per_chain
 
 
+def _memory_budget(device: torch.device) -> int:
+    """Bytes available now on `device` (a GPU's free memory, or the host's)."""
+    return torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_memory()
+
+
 def _check_memory(setup: _Setup, est: LLCEstimator, chains: int, *, what: str) -> None:
     """Refuse, before anything is allocated, `chains` chains whose memory exceeds what the device
     has available now (:func:`_chain_memory`)."""
     need = _chain_memory(setup, est, chains)
     device = setup.device
-    budget = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_memory()
+    budget = _memory_budget(device)
     if need > budget:
         per_chain = _chain_memory(setup, est, 1)
         if per_chain > budget:  # not the chains: one chain's loss trace of burn-in + draws

@@ -15,7 +15,7 @@ from torch import Tensor
 from nerve._estimator import Estimator, Progress
 from nerve._results import Result
 from nerve.analysis.llc.estimator import LLCEstimator
-from nerve.analysis.llc.subspaces import irrep_basis, irrep_subspace
+from nerve.analysis.llc.subspaces import irrep_subspace
 from nerve.analysis.llc.trajectory import cross_entropy64, no_fixed_dataset, training_data
 from nerve.analysis.registry import Analysis, Drawing, register
 from nerve.errors import AnalysisError, NerveWarning
@@ -77,18 +77,24 @@ class IrrepLLC(Estimator):
             )
         steps = tuple(run.checkpoints if self.steps is None else self.steps)
         missing = sorted(set(steps) - set(run.checkpoints))
-        if missing:
-            raise AnalysisError(f"`steps` asks for {missing}, which {run.path} has no checkpoints of.")
+        if missing or not steps:
+            raise AnalysisError(
+                f"`steps` (={list(steps)!r}) must be a non-empty list of checkpoints of {run.path}; "
+                f"not {missing}."
+            )
         base = self.estimator if self.estimator is not None else LLCEstimator()
         params = {k: v for k, v in base.get_params().items() if k not in ("subspace", "params", "device")}
         data = training_data(run)
         means = [[0.0] * len(steps) for _ in labels]
         stds = [[0.0] * len(steps) for _ in labels]
         ok = [[False] * len(steps) for _ in labels]
+        # the subspaces depend on the architecture and the group, not on the weights: built once
+        first = run.model_at(steps[0])
+        subspaces = [irrep_subspace(first, group, label) for label in labels]
         for j, step in enumerate(steps):
-            model = run.model_at(step)
-            for i, label in enumerate(labels):
-                est = LLCEstimator(**params, subspace=irrep_subspace(model, group, label))
+            model = first if j == 0 else run.model_at(step)
+            for i, subspace in enumerate(subspaces):
+                est = LLCEstimator(**params, subspace=subspace)
                 with warnings.catch_warnings():  # one warning for all, below
                     warnings.simplefilter("ignore", NerveWarning)
                     r = est.fit(model, data, loss_fn=cross_entropy64).result_
@@ -106,7 +112,7 @@ class IrrepLLC(Estimator):
         self.result_ = IrrepLLCResult(
             steps=steps,
             irreps=labels,
-            dims=tuple(int(irrep_basis(group, label).shape[1]) for label in labels),
+            dims=tuple(int(next(iter(sub.values())).shape[1]) for sub in subspaces),
             llc_mean=tuple(map(tuple, means)),
             llc_std=tuple(map(tuple, stds)),
             converged=tuple(map(tuple, ok)),

@@ -14,12 +14,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nerve._estimator import Estimator, Progress
-from nerve._memory import available_memory
 from nerve._results import Result
+from nerve.analysis.llc.diagnostics import RULE
 from nerve.analysis.llc.estimator import (
     LLCEstimator,
     _chain_memory,
     _check_memory,
+    _memory_budget,
     _run_chains,
     _Setup,
     _summarise,
@@ -221,8 +222,7 @@ def _batched(est: LLCEstimator, models: Sequence[torch.nn.Module], data, progres
         stars.append(torch.cat([params[k].detach().reshape(-1) for k in names]).to(setup.device))
     C, nbeta = est.n_chains, setup.nbeta(est.nbeta)
     per_checkpoint = _chain_memory(setup, est, C)
-    budget = available_memory() if setup.device.type != "cuda" else torch.cuda.mem_get_info(setup.device)[0]
-    group = max(1, min(len(models), budget // max(per_checkpoint, 1)))
+    group = max(1, min(len(models), _memory_budget(setup.device) // max(per_checkpoint, 1)))
     _check_memory(setup, est, C * group, what=f"`n_chains` (={C}) × {group} checkpoints")
     results = []
     for first in range(0, len(models), group):
@@ -283,7 +283,7 @@ def _converged_row(result: LLCTrajectoryResult) -> str:
     bad = [(s, v) for s, ok, v in zip(result.steps, result.converged, result.verdict) if not ok]
     n = len(result.steps)
     if not bad:
-        return f"all {n} checkpoints (rank-normalised split-R̂ < 1.01, bulk ESS ≥ 100 per chain)"
+        return f"all {n} checkpoints ({RULE})"
     return f"{n - len(bad)} of {n} checkpoints; at step {bad[0][0]}: {bad[0][1]}"
 
 
