@@ -1,6 +1,7 @@
 """The LLC estimator against closed forms: a Gaussian posterior exactly, reduced-rank regression
 (Aoyagi & Watanabe 2005) within 10%; its diagnostics and its errors."""
 
+import itertools
 import json
 import math
 
@@ -10,7 +11,13 @@ from torch import nn
 
 from nerve import AnalysisError, NerveWarning
 from nerve.analysis import MemoryBudgetError
-from nerve.analysis.llc import LLCEstimator, LLCResult, default_nbeta, rrr_learning_coefficient
+from nerve.analysis.llc import (
+    LLCEstimator,
+    LLCResult,
+    default_nbeta,
+    dln_learning_coefficient,
+    rrr_learning_coefficient,
+)
 from nerve.analysis.llc import estimator as llc_module
 
 
@@ -81,6 +88,33 @@ def test_the_closed_form_of_aoyagi_and_watanabe_in_its_cases():
     assert rrr_learning_coefficient(2, 6, 1, 0) == 1 * 2 / 2  # M + H < N + r: (HM − Hr + Nr) / 2
     with pytest.raises(ValueError, match=r"`r` \(=4\) must be an integer from 0 to H \(=3\)"):
         rrr_learning_coefficient(4, 4, 3, 4)
+
+
+def test_aoyagis_deep_linear_coefficient_is_reduced_rank_regression_with_one_hidden_layer():
+    # two independent derivations (Aoyagi & Watanabe 2005 for one hidden layer, Aoyagi 2024 for
+    # any depth) agree on every shape up to width 7
+    for M, N, H in itertools.product(range(1, 8), repeat=3):
+        for r in range(min(M, N, H) + 1):
+            assert dln_learning_coefficient([M, H, N], r) == rrr_learning_coefficient(M, N, H, r), (
+                M,
+                N,
+                H,
+                r,
+            )
+    # depth: a network with no truth (r = 0) of equal widths h, L layers, Σ = all L + 1 layers
+    # (ℓ = L, S = (L + 1)h, a = ℓ when ℓ divides S): λ = −ℓ(ℓ−1)/4 (S/ℓ)² + ½ C(L+1, 2) h²
+    for L, h in [(3, 3), (4, 4), (5, 5), (2, 2)]:
+        S = (L + 1) * h
+        expected = -L * (L - 1) / 4 * (S / L) ** 2 + (L + 1) * L / 4 * h * h
+        assert dln_learning_coefficient([h] * (L + 1), 0) == pytest.approx(expected)
+    # a full-rank truth through a bottleneck no narrower than the ends is regular: d_eff / 2
+    assert dln_learning_coefficient([3, 5, 5, 2], 2) == (2 * 5 - 4) / 2
+    with pytest.raises(AnalysisError, match=r"`widths` \(=\[3\]\) must be two or more positive integers"):
+        dln_learning_coefficient([3], 0)
+    with pytest.raises(
+        AnalysisError, match=r"`r` \(=3\) must be an integer from 0 to the least width \(=2\)"
+    ):
+        dln_learning_coefficient([4, 2, 4], 3)
 
 
 def test_nbeta_rules():

@@ -51,6 +51,22 @@ def test_too_short_or_constant_traces_have_no_diagnostics_and_fail_the_verdict()
     assert not d.converged and len(d.reasons) == 2
 
 
+def test_a_drift_hidden_by_minibatch_noise_is_caught_by_the_same_batch_difference():
+    """Each step's minibatch loss is the chains' slow part plus fresh sampling noise; the noise,
+    white and 30 times larger, makes the loss trace look mixed (R̂ ~ 1, ESS ~ the draws) while
+    the chains still drift. The difference from w*'s loss on the same batch keeps the drift."""
+    rng = np.random.default_rng(7)
+    slow = np.linspace(0.0, 0.1, 2000) + 0.02 * rng.normal(size=(4, 2000))  # still rising
+    loss = slow + 0.6 * rng.normal(size=(4, 2000))
+    alone = diagnose(loss, epsilon=1e-3, gamma=1.0, n_burnin=0)
+    assert alone.converged and alone.ess_bulk > 4000
+    both = diagnose(loss, epsilon=1e-3, gamma=1.0, n_burnin=0, deltas=slow)
+    assert not both.converged and both.rhat_trace == both.ess_trace == "L_m(w) − L_m(w*)"
+    assert "of the L_m(w) − L_m(w*) trace" in both.verdict and both.rhat > 1.1
+    with pytest.raises(ValueError, match=r"`deltas` \(shape \(4, 3\)\) must have the draws' shape"):
+        diagnose(loss, epsilon=1e-3, gamma=1.0, n_burnin=0, deltas=slow[:, :3])
+
+
 def regular():
     """Linear regression at its least-squares minimum: a regular model, λ = d/2 = 1.5."""
     torch.manual_seed(0)

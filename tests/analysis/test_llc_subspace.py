@@ -87,10 +87,13 @@ def test_the_llc_by_irrep_runs_through_the_registry_after_the_fourier_analysis(t
     r = fitted["llc_irreps"]
     assert isinstance(r, IrrepLLCResult) and r.steps == run.checkpoints
     fourier = fit_all(run, ["fourier"])["fourier"]
-    assert r.irreps == tuple(fourier.irreps[i] for i in fourier.key_irreps)
-    assert all(len(row) == len(r.steps) for row in r.llc_mean) and r.dims == tuple(
-        irrep_basis(run.task.group, label).shape[1] for label in r.irreps
+    key = tuple(fourier.irreps[i] for i in fourier.key_irreps)
+    assert r.irreps == (*key, "complement")
+    # the key irreps' subspaces and the complement's together span every function on the group
+    assert all(len(row) == len(r.steps) for row in r.llc_mean) and r.dims[:-1] == tuple(
+        irrep_basis(run.task.group, label).shape[1] for label in key
     )
+    assert sum(r.dims) == run.task.group.order
     assert IrrepLLCResult.from_json(r.to_json()) == r
     save(run, "llc_irreps", r)
     render(run.path)

@@ -19,7 +19,7 @@ from nerve.analysis.llc.calibration import (
     LLCCalibrator,
     calibrate_llc,
 )
-from nerve.analysis.llc.closed_forms import rrr_learning_coefficient
+from nerve.analysis.llc.closed_forms import dln_learning_coefficient, rrr_learning_coefficient
 from nerve.analysis.llc.estimator import LLCEstimator, LLCResult, default_nbeta
 from nerve.analysis.llc.irreps import IrrepLLC, IrrepLLCResult
 from nerve.analysis.llc.trajectory import LLCTrajectory, LLCTrajectoryResult, trend_changes
@@ -37,6 +37,7 @@ __all__ = [
     "LLCTrajectoryResult",
     "calibrate_llc",
     "default_nbeta",
+    "dln_learning_coefficient",
     "rrr_learning_coefficient",
     "trend_changes",
 ]

@@ -183,7 +183,9 @@ class LLCEstimator(Estimator):
     batch norm on its running statistics) and is left as it was found. Fitted: ``result_``
     (:class:`LLCResult`), ``llc_mean_``, ``llc_std_``, ``llc_per_chain_`` ``[C]``,
     ``loss_trace_`` ``[C, burnin + draws]`` (the minibatch loss at each step's start),
-    ``llc_trace_`` ``[C, draws]`` (nβ (loss − L_n(w*)) of each draw).
+    ``llc_trace_`` ``[C, draws]`` (nβ (loss − L_n(w*)) of each draw), ``delta_trace_``
+    ``[C, burnin + draws]`` (the loss less w*'s on the same minibatch: the trace the verdict
+    diagnoses beside the loss, free of the minibatch's noise).
 
     >>> torch.manual_seed(0) and None
     >>> X = torch.randn(2000, 3); y = X @ torch.tensor([[1.0], [-2.0], [0.5]]) + torch.randn(2000, 1)
@@ -307,6 +309,7 @@ class LLCEstimator(Estimator):
                 stacklevel=2,
             )
         self.loss_trace_ = sampled.losses
+        self.delta_trace_ = sampled.deltas
         self.llc_trace_ = nbeta * (sampled.losses[:, self.n_burnin :] - sampled.init_loss)
         self.llc_per_chain_ = torch.tensor(result.llc_per_chain, dtype=torch.float64)
         self.llc_mean_ = result.llc_mean
@@ -378,6 +381,7 @@ class _Setup:
 @dataclass
 class _Sampled:
     losses: Tensor  # [C, burnin + draws], float64, on the CPU
+    deltas: Tensor  # [C, burnin + draws]: L_m(w_t) − L_m(w*) on each step's own minibatch, float64, CPU
     mala: Tensor  # [C]: mean acceptance probability of each chain
     precond: Tensor  # [C]: each chain's median preconditioner at the last step (1 for plain SGLD)
     init_loss: float
@@ -410,11 +414,13 @@ def _run_chains(
     nbeta = nbeta.to(device=device, dtype=star.dtype)[:, None]
     full = m == n  # full batch: every chain sees the same data, no gather, no shuffle
     step_grad = vmap(grad_and_value(setup.loss_of), in_dims=(0,) + (None if full else 0,) * len(tensors))
+    star_loss = vmap(setup.loss_of, in_dims=(0,) + (None if full else 0,) * len(tensors))
     g = torch.Generator(device=device).manual_seed(est.seed)
     w = star.clone()
     batches = _Minibatches(n, C, m, generator=g, device=device)
     total = est.n_burnin + est.n_draws
     losses = torch.empty(C, total, dtype=torch.float64, device=device)
+    deltas = torch.empty_like(losses)  # the loss less w*'s on the same batch: no minibatch noise
     accept: list[Tensor] = []
     # w' = w − (ε/2)(nβ ∇L_m(w) + γ (w − w*)) + √ε ξ  =  √ε ξ + (1 − εγ/2) w + (εγ/2) w* − (εnβ/2) ∇L_m(w)
     noise, keep, pull, push = eps.sqrt(), 1.0 - 0.5 * eps * gamma, 0.5 * eps * gamma, -0.5 * eps * nbeta
@@ -432,6 +438,11 @@ def _run_chains(
                 batch = [x.index_select(0, idx).view(C, m, *x.shape[1:]) for x in tensors]
             grads, loss = step_grad(w, *batch)
             losses[:, t] = loss.detach()
+            if full:
+                deltas[:, t] = loss.detach() - setup.init_loss
+            else:
+                with torch.no_grad():
+                    deltas[:, t] = loss.detach() - star_loss(star, *batch)
             new = torch.randn(w.shape, generator=g, device=device, dtype=w.dtype)
             if V is None:
                 new.mul_(noise).addcmul_(w, keep).addcmul_(star, pull).addcmul_(grads, push)
@@ -447,8 +458,9 @@ def _run_chains(
         model.train(was_training)
     precond = torch.ones(C, dtype=torch.float64) if G is None else G.double().median(1).values.cpu()
     return _Sampled(
-        losses.cpu(), torch.stack(accept).mean(0).cpu(), precond, setup.init_loss, setup.init_n, n
-    )
+        losses.cpu(), deltas.cpu(), torch.stack(accept).mean(0).cpu(), precond, setup.init_loss,
+        setup.init_n, n,
+    )  # fmt: skip
 
 
 def _check_step(epsilon: float, gamma: float, *, name: str = "epsilon") -> None:
@@ -546,7 +558,8 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
     # τ = 2/(εγ), with RMSProp's median preconditioner scaling ε
     stepped = epsilon * float(sampled.precond[rows].mean())
     d = diagnose(draws.numpy(), epsilon=stepped, gamma=float(est.gamma), n_burnin=est.n_burnin,
-                 divergent=len(divergent), mala=mala)  # fmt: skip
+                 divergent=len(divergent), mala=mala,
+                 deltas=sampled.deltas[rows, est.n_burnin :].numpy())  # fmt: skip
     return LLCResult(
         llc_mean=float(per_chain.mean()),
         llc_std=float(per_chain.std()) if len(rows) > 1 else 0.0,

@@ -27,8 +27,9 @@ __all__ = ["IrrepLLC", "IrrepLLCResult"]
 class IrrepLLCResult(Result):
     """The LLC in each irrep's subspace through training; grids are indexed ``[irrep][checkpoint]``.
 
-    - `steps`; `irreps` (labels) and `dims` (each subspace's dimension per column, d² for an irrep
-      of real type); `llc_mean`, `llc_std` (over chains), `converged` (each estimate's verdict).
+    - `steps`; `irreps` (labels; the last is ``"complement"``, every other irrep's part together,
+      when the estimator was asked for it) and `dims` (each subspace's dimension per column, d²
+      for an irrep of real type); `llc_mean`, `llc_std` (over chains), `converged` (each estimate's verdict).
     - `estimator`: the hyperparameters of the :class:`~nerve.analysis.LLCEstimator` used.
     """
 
@@ -46,7 +47,9 @@ class IrrepLLCResult(Result):
 class IrrepLLC(Estimator):
     """λ̂ in the subspace of each of `irreps` (labels; default: the key irreps of the Fourier
     analysis of the last checkpoint, given to ``fit`` as `fourier`) at each of `steps` (default:
-    every checkpoint), each estimate by `estimator` with ``subspace=irrep_subspace(...)``.
+    every checkpoint), each estimate by `estimator` with ``subspace=irrep_subspace(...)``; with
+    `complement` (default), one more row: the part of every irrep not among them, so that the rows'
+    subspaces together are the whole of the embeddings and unembedding.
 
     ``fit(run, fourier=None, progress=None)`` returns ``self`` with ``result_``.
     """
@@ -57,10 +60,12 @@ class IrrepLLC(Estimator):
         estimator: LLCEstimator | None = None,
         irreps: Sequence[str] | None = None,
         steps: Sequence[int] | None = None,
+        complement: bool = True,
     ) -> None:
         self.estimator = estimator
         self.irreps = irreps
         self.steps = steps
+        self.complement = complement
 
     def fit(self, run: Any, *, fourier: Any = None, progress: Progress | None = None) -> IrrepLLC:
         why = _not_applicable(run)
@@ -85,12 +90,16 @@ class IrrepLLC(Estimator):
         base = self.estimator if self.estimator is not None else LLCEstimator()
         params = {k: v for k, v in base.get_params().items() if k not in ("subspace", "params", "device")}
         data = training_data(run)
-        means = [[0.0] * len(steps) for _ in labels]
-        stds = [[0.0] * len(steps) for _ in labels]
-        ok = [[False] * len(steps) for _ in labels]
         # the subspaces depend on the architecture and the group, not on the weights: built once
         first = run.model_at(steps[0])
         subspaces = [irrep_subspace(first, group, label) for label in labels]
+        rest = [r.label for r in group.irreps() if r.label not in labels]
+        if self.complement and rest:
+            subspaces.append(irrep_subspace(first, group, rest))
+            labels = (*labels, "complement")
+        means = [[0.0] * len(steps) for _ in labels]
+        stds = [[0.0] * len(steps) for _ in labels]
+        ok = [[False] * len(steps) for _ in labels]
         for j, step in enumerate(steps):
             model = first if j == 0 else run.model_at(step)
             for i, subspace in enumerate(subspaces):

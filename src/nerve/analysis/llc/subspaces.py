@@ -11,6 +11,7 @@ this refines it by representation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -47,18 +48,26 @@ def irrep_basis(group: Any, irrep: int | str) -> Tensor:
     return U[:, s > 1e-8 * s.max()]
 
 
-def irrep_subspace(model: nn.Module, group: Any, irrep: int | str) -> dict[str, Tensor]:
+def irrep_subspace(
+    model: nn.Module, group: Any, irrep: int | str | Sequence[int | str]
+) -> dict[str, Tensor]:
     """``{parameter name: Q}`` for :class:`~nerve.analysis.LLCEstimator`'s `subspace`: irrep ρ's part
     of every column of the embeddings and of the unembedding of nerve's MLP or transformer on a
-    task over `group` (the transformer's '=' token's row stays fixed).
+    task over `group` (the transformer's '=' token's row stays fixed). Given several irreps, the
+    sum of their parts (for instance every irrep but the key ones: the complement).
 
     >>> from nerve.groups import parse_group
     >>> from nerve.models import MLP, MLPConfig
     >>> model = MLP(MLPConfig(n_vocab=6, n_classes=6, d_embed=8, d_hidden=16))
     >>> {k: tuple(Q.shape) for k, Q in irrep_subspace(model, parse_group("S3"), "[2,1]").items()}
     {'embed.0.weight': (6, 4), 'embed.1.weight': (6, 4), 'unembed.weight': (6, 4)}
+    >>> irrep_subspace(model, parse_group("S3"), ["[3]", "[1,1,1]"])["unembed.weight"].shape
+    torch.Size([6, 2])
     """
-    Q = irrep_basis(group, irrep)
+    several = irrep if isinstance(irrep, Sequence) and not isinstance(irrep, str) else [irrep]
+    if not several:
+        raise AnalysisError(f"`irrep` (={irrep!r}) must name at least one irrep.")
+    Q = torch.cat([irrep_basis(group, x) for x in several], dim=1)  # orthogonal across irreps
     if not isinstance(model, MLP | Transformer):
         raise AnalysisError(f"`model` (a {type(model).__name__}) must be nerve's MLP or Transformer.")
     vocab, classes = model.config.n_vocab, model.config.n_classes
