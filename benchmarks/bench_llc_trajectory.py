@@ -4,9 +4,11 @@ the largest gap between the two curves in units of their combined spread over ch
 
 Runs: the demo preset (a+b mod 59, the MLP, trained here in about 20 s) and, with --nanda, the
 nanda2023 fixture's transformer at its checkpoints. Same estimator both ways (4 chains, the draws
-given, batch 64, ε 1e-4, γ 100, nβ = m/log m).
+given, batch 64, ε 1e-4, γ 100, nβ = m/log m). With --devinterp (and --nanda), also devinterp 2.x
+run checkpoint by checkpoint at the same hyperparameters on the transformer (the tool users would
+otherwise pick; benchmark-only: ``pip install -c <(echo torch==2.13.0) devinterp==2.0.1``).
 
-    python benchmarks/bench_llc_trajectory.py [--draws 200] [--nanda]
+    python benchmarks/bench_llc_trajectory.py [--draws 200] [--nanda [--devinterp]] [--no-demo]
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 import nerve
 from nerve.analysis.llc.estimator import LLCEstimator
 from nerve.analysis.llc.trajectory import LLCTrajectory
@@ -25,7 +29,7 @@ from nerve.training import PRESETS, train
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def compare(name: str, run, draws: int) -> None:
+def compare(name: str, run, draws: int) -> float:
     est = LLCEstimator(n_chains=4, n_draws=draws, batch_size=64)
     times, curves = {}, {}
     for batched in (True, False):
@@ -37,20 +41,44 @@ def compare(name: str, run, draws: int) -> None:
               for x, sx, y, sy in zip(b.llc_mean, b.llc_std, lo.llc_mean, lo.llc_std))  # fmt: skip
     print(f"| {name} | {len(b.steps)} | {draws} | {times[True]:.1f} | {times[False]:.1f} | "
           f"{times[False] / times[True]:.2f} | {gap:.2f} |")  # fmt: skip
+    return times[True]
+
+
+def devinterp_curve(run, draws: int) -> float:
+    """Seconds for devinterp's LLC at every checkpoint of the transformer run, one call each."""
+    from bench_llc import devinterp_llc, token_loss
+
+    from nerve.analysis.llc.trajectory import training_data
+
+    X, y = training_data(run)
+    rows = torch.cat([X, y[:, None]], 1)
+    start = time.perf_counter()
+    for step in run.checkpoints:
+        devinterp_llc(run.model_at(step), rows, chains=4, draws=draws, batch=64, eps=1e-4, gamma=100.0,
+                      nbeta=64 / math.log(64), device="cpu", loss_fn=token_loss)  # fmt: skip
+    return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--nanda", action="store_true")
+    parser.add_argument("--devinterp", action="store_true")
+    parser.add_argument("--no-demo", action="store_true")
     args = parser.parse_args()
     print("| run | checkpoints | draws | batched (s) | one run per checkpoint (s) | speed-up | "
           "largest gap (combined SE) |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|")
-    with tempfile.TemporaryDirectory() as tmp:
-        compare("demo preset (MLP, a+b mod 59)", train(PRESETS["demo"], Path(tmp) / "demo"), args.draws)
+    if not args.no_demo:
+        with tempfile.TemporaryDirectory() as tmp:
+            compare("demo preset (MLP, a+b mod 59)", train(PRESETS["demo"], Path(tmp) / "demo"), args.draws)
     if args.nanda:
-        compare("nanda2023 (transformer)", nerve.load(ROOT / "fixtures" / "nanda2023"), args.draws)
+        run = nerve.load(ROOT / "fixtures" / "nanda2023")
+        batched = compare("nanda2023 (transformer)", run, args.draws)
+        if args.devinterp:
+            seconds = devinterp_curve(run, args.draws)
+            print(f"\ndevinterp 2.x, one call per checkpoint: {seconds:.1f} s; devinterp / nerve batched: "
+                  f"{seconds / batched:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":
