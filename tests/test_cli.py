@@ -210,6 +210,12 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
     assert (
         words.exit_code == 2 and "`--epsilons` (='small') must be numbers separated by commas" in words.output
     )
+    crossed = runner.invoke(app, [*cal, "--gammas", "50,100", "--samplers", "sgld,rmsprop_sgld"],
+                            env={"COLUMNS": "300"})  # fmt: skip
+    assert crossed.exit_code == 0, crossed.output
+    sweep = json.loads((run_dir / "analysis" / "llc_calibration.json").read_text())
+    assert sweep["gammas"] == [50.0, 50.0, 100.0, 100.0] * 2 and sweep["samplers"][-1] == "rmsprop_sgld"
+    assert "γ = 100, rmsprop_sgld" in crossed.output
     hmc = runner.invoke(app, ["llc", str(run_dir), "--sampler", "hmc"], env={"COLUMNS": "200"})
     assert hmc.exit_code == 2 and "`sampler` (='hmc') must be one of ['sgld', 'rmsprop_sgld']" in hmc.output
     bad = runner.invoke(app, ["llc", str(run_dir), "--nbeta", "lots"], env={"COLUMNS": "200"})

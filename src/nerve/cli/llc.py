@@ -67,6 +67,12 @@ def llc_command(
     nbetas: str = typer.Option(
         ",".join(map(str, DEFAULT_NBETAS)), help="With --calibrate: the nβ values, comma-separated."
     ),
+    gammas: str = typer.Option(
+        None, help="With --calibrate: the γ values, comma-separated (default: --gamma)."
+    ),
+    samplers: str = typer.Option(
+        None, help="With --calibrate: the samplers, comma-separated (default: --sampler)."
+    ),
 ) -> None:
     """Estimate the local learning coefficient at every checkpoint: analysis/llc.json, the stage
     boundaries where its trend changes, and (for a group task) the report with its curve. With
@@ -83,7 +89,7 @@ def llc_command(
             n_burnin=burnin, batch_size=batch_size, seed=seed, sampler=sampler,
         )  # fmt: skip
         if calibrate:
-            _calibrate(console, run, estimator, step, epsilons, nbetas)
+            _calibrate(console, run, estimator, step, epsilons, nbetas, gammas, samplers)
             return
         with Progress(*bar_columns(), console=console) as bar:
             handle = bar.add_task("LLC", total=len(run.checkpoints))
@@ -118,8 +124,9 @@ def llc_command(
 
 
 def _calibrate(
-    console: Console, run: Any, estimator: LLCEstimator, step: int | None, epsilons: str, nbetas: str
-) -> None:
+    console: Console, run: Any, estimator: LLCEstimator, step: int | None, epsilons: str, nbetas: str,
+    gammas: str | None, samplers: str | None,
+) -> None:  # fmt: skip
     """``nerve llc --calibrate``: the sweep, its table, the JSON, and the report when there is one."""
     from nerve.analysis.llc.calibration import calibrate_llc
     from nerve.analysis.llc.trajectory import cross_entropy64, training_data
@@ -128,21 +135,23 @@ def _calibrate(
     if at not in run.checkpoints:
         raise NerveError(f"`--step` (={at}) must be a checkpoint of {run.path}: {list(run.checkpoints)}.")
     grid, rules = _numbers("epsilons", epsilons), [_nbeta(x) for x in nbetas.split(",") if x.strip()]
-    cells = len(grid) * len(rules)
+    gamma_list = None if gammas is None else _numbers("gammas", gammas)
+    sampler_list = None if samplers is None else [x.strip() for x in samplers.split(",") if x.strip()]
+    cells = len(grid) * len(rules) * len(gamma_list or [0]) * len(sampler_list or [0])
     console.print(
         f"calibrating at step {at}: {cells} cells x {estimator.n_chains} chains x "
-        f"{estimator.n_burnin + estimator.n_draws} steps, in one batched run"
+        f"{estimator.n_burnin + estimator.n_draws} steps, in one batched run per sampler"
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NerveWarning)
         cal = calibrate_llc(
             run.model_at(at), training_data(run), epsilons=grid, nbetas=rules, estimator=estimator,
-            loss_fn=cross_entropy64,
+            loss_fn=cross_entropy64, gammas=gamma_list, samplers=sampler_list,
         )  # fmt: skip
     path = save(run, "llc_calibration", cal)
     console.print(_calibration_view(run, at, cal))
     console.print(f"✓ healthy, ★ recommended. {cal.rule}.")
-    best = cal.recommendation()
+    best = cal.best()
     if best is None:
         soonest = cal.fewest_draws()
         hint = (
@@ -152,7 +161,8 @@ def _calibrate(
         )  # fmt: skip
         console.print(f"[yellow]no stable region[/yellow]: {hint}.")
     else:
-        flags = f"--epsilon {best[0]:g} --nbeta {best[1]:.6g} --gamma {estimator.gamma:g}"
+        flags = (f"--epsilon {best['epsilon']:g} --nbeta {best['nbeta']:.6g} --gamma {best['gamma']:g} "
+                 f"--sampler {best['sampler']}")  # fmt: skip
         console.print(f"use: nerve llc {run.path} {flags}")
     console.print(f"wrote {path}")
     rerender_report(console, run)
@@ -164,8 +174,8 @@ def _calibration_view(run: Any, at: int, cal: Any) -> Table:
         title=f"{run.path} at step {at}: LLC calibration (λ̂ ± spread; MALA acceptance; R̂, bulk ESS)"
     )
     table.add_column("ε")
-    for label, value in zip(cal.nbeta_labels, cal.nbetas):
-        table.add_column(f"nβ = {label}" + ("" if label == f"{value}" else f" ({value:.4g})"))
+    for i in range(len(cal.nbetas)):
+        table.add_column(cal.row_label(i))
     for j, eps in enumerate(cal.epsilons):
         cells_text = []
         for i in range(len(cal.nbetas)):

@@ -44,13 +44,16 @@ DEFAULT_NBETAS = ("batch", "dataset")
 
 @dataclass(frozen=True)
 class LLCCalibrationResult(Result):
-    """λ̂ over a grid of ε × nβ, each cell's diagnostics, and the recommended ε for each nβ.
+    """λ̂ over a grid of ε × nβ (× γ × sampler), each cell's diagnostics, and the recommended ε
+    for each row.
 
-    Grids are indexed ``[nbeta][epsilon]``.
+    Grids are indexed ``[row][epsilon]``; a row is one (sampler, γ, nβ), in that nesting order.
 
     **Attributes:**
 
-    - `epsilons`, `nbetas` (the numbers), `nbeta_labels` (how each was asked for).
+    - `epsilons`; per row, `nbetas` (the numbers), `nbeta_labels` (how each was asked for),
+      `gammas` and `samplers` (empty in files written before the sweep had those axes: then
+      every row used the estimator's).
     - `llc_mean`, `llc_std`: λ̂ over each cell's chains.
     - `mala_acceptance`, `divergent_chains` (how many), `drift`: the mean over chains of (mean of
       the second half of the draws − mean of the first half), in λ̂'s units; `drift_se` its standard error.
@@ -59,7 +62,8 @@ class LLCCalibrationResult(Result):
       bulk ESS would reach the verdict's 100 per chain, at its measured ESS per draw.
     - `healthy`: the cell passes every rule in `rule`; `stable`: healthy and within `tolerance`
       of a healthy neighbour in ε.
-    - `recommended`: for each nβ, the stable ε that needs the fewest draws, or ``None``.
+    - `recommended`: for each row, the stable ε that needs the fewest draws, or ``None``; the
+      cheapest of all: :meth:`best`.
     - `estimator`: the other hyperparameters (chains per cell, draws, γ, batch size, seed).
     """
 
@@ -83,6 +87,43 @@ class LLCCalibrationResult(Result):
     ess_bulk: tuple[tuple[float, ...], ...] = ()
     converged: tuple[tuple[bool, ...], ...] = ()
     draws_needed: tuple[tuple[float, ...], ...] = ()
+    gammas: tuple[float, ...] = ()
+    samplers: tuple[str, ...] = ()
+
+    def row_gamma(self, i: int) -> float:
+        """The localisation γ of row i."""
+        return self.gammas[i] if self.gammas else float(self.estimator["gamma"])
+
+    def row_sampler(self, i: int) -> str:
+        """The sampler of row i."""
+        return self.samplers[i] if self.samplers else str(self.estimator.get("sampler", "sgld"))
+
+    def row_label(self, i: int) -> str:
+        """How row i is named in tables and figures: its nβ, and its γ and sampler when the sweep
+        varied them."""
+        label = f"nβ = {self.nbeta_labels[i]}"
+        if self.nbeta_labels[i] != f"{self.nbetas[i]}":
+            label += f" ({self.nbetas[i]:.4g})"
+        if len(set(self.gammas)) > 1:
+            label += f", γ = {self.row_gamma(i):g}"
+        if len(set(self.samplers)) > 1:
+            label += f", {self.row_sampler(i)}"
+        return label
+
+    def best(self) -> dict[str, Any] | None:
+        """The cheapest recommendation over every row: ``{"epsilon", "nbeta", "gamma", "sampler",
+        "draws_needed"}`` of the stable cell that needs the fewest draws, or ``None``."""
+        options = []
+        for i, eps in enumerate(self.recommended):
+            if eps is not None:
+                j = self.epsilons.index(eps)
+                need = self.draws_needed[i][j] if self.draws_needed else math.inf
+                options.append((need, i, eps))
+        if not options:
+            return None
+        need, i, eps = min(options)
+        return {"epsilon": eps, "nbeta": self.nbetas[i], "gamma": self.row_gamma(i),
+                "sampler": self.row_sampler(i), "draws_needed": need}  # fmt: skip
 
     def fewest_draws(self, min_acceptance: float = 0.9) -> tuple[float, float, float] | None:
         """``(draws per chain, epsilon, nbeta)`` of the cell that would converge soonest among
@@ -101,11 +142,9 @@ class LLCCalibrationResult(Result):
         return best
 
     def recommendation(self) -> tuple[float, float] | None:
-        """``(epsilon, nbeta)`` for the first nβ that has a stable region, or ``None``."""
-        for nbeta, eps in zip(self.nbetas, self.recommended):
-            if eps is not None:
-                return eps, nbeta
-        return None
+        """``(epsilon, nbeta)`` of :meth:`best`, or ``None``."""
+        best = self.best()
+        return None if best is None else (best["epsilon"], best["nbeta"])
 
 
 def calibrate_llc(
@@ -118,20 +157,25 @@ def calibrate_llc(
     loss_fn: LossFn | None = None,
     min_acceptance: float = 0.9,
     tolerance: float = 0.1,
+    gammas: Sequence[float] | None = None,
+    samplers: Sequence[str] | None = None,
 ) -> LLCCalibrationResult:
-    """Sample every (ε, nβ) of the grid with `estimator`'s other hyperparameters (its
-    `n_chains` chains per cell; all cells' chains advance together in one batched run, so the
-    sweep costs one run of ``len(epsilons) · len(nbetas) · n_chains`` chains, whose memory is
-    estimated first: more than is available is a :class:`~nerve.analysis.MemoryBudgetError`) and
-    judge each cell. Each ε must be finite and > 0 with εγ < 4 (see :class:`LLCEstimator`).
+    """Sample every (ε, nβ) of the grid, for each of `gammas` and `samplers` (default: the
+    estimator's γ and sampler), with `estimator`'s other hyperparameters (its `n_chains` chains
+    per cell; all cells of one sampler advance together in one batched run, each chain its own ε,
+    nβ and γ, so the sweep costs ``len(samplers)`` runs of ``len(epsilons) · len(nbetas) ·
+    len(gammas) · n_chains`` chains, whose memory is estimated first: more than is available is a
+    :class:`~nerve.analysis.MemoryBudgetError`) and judge each cell. Each ε must be finite and
+    > 0 with εγ < 4 for every γ (see :class:`LLCEstimator`).
 
     A cell is **healthy** when its estimate has converged (the verdict of
     :data:`~nerve.analysis.llc.diagnostics.RULE`: no divergent chain, rank-normalised split-R̂
     below 1.01, bulk ESS at least 100 per chain), its MALA acceptance is at least
     `min_acceptance` and λ̂ > 0. A healthy cell is **stable** when a neighbouring ε (same nβ) is
     healthy with λ̂ within `tolerance` (relative) or within two standard errors. The recommended
-    ε for each nβ is the stable one that needs the fewest draws (its bulk ESS per draw is the
-    highest); when none is stable, :meth:`LLCCalibrationResult.fewest_draws` says which cell would
+    ε for each row (sampler, γ, nβ) is the stable one that needs the fewest draws (its bulk ESS
+    per draw is the highest), and :meth:`LLCCalibrationResult.best` the cheapest over all rows;
+    when none is stable, :meth:`LLCCalibrationResult.fewest_draws` says which cell would
     converge soonest and after how many draws.
 
     >>> torch.manual_seed(0) and None
@@ -158,7 +202,17 @@ def calibrate_llc(
     epsilons = [float(e) for e in epsilons]
     if epsilons != sorted(set(epsilons)):
         raise AnalysisError(f"`epsilons` (={epsilons!r}) must be increasing, without repeats.")
-    _check_step(epsilons[-1], float(est.gamma), name="epsilons")  # the largest ε is the one at risk
+    gammas = [float(est.gamma)] if gammas is None else list(gammas)
+    if not gammas or any(not _is_finite_number(g) or g < 0 for g in gammas) or len(set(gammas)) < len(gammas):
+        raise AnalysisError(f"`gammas` (={gammas!r}) must be a non-empty list of distinct numbers >= 0.")
+    gammas = [float(g) for g in gammas]
+    samplers = [est.sampler] if samplers is None else list(samplers)
+    if not samplers or len(set(samplers)) < len(samplers):
+        raise AnalysisError(f"`samplers` (={samplers!r}) must be a non-empty list of distinct samplers.")
+    for sampler in samplers:
+        LLCEstimator(sampler=sampler)._check_params()
+    for g in gammas:  # the largest ε is the one at risk
+        _check_step(epsilons[-1], g, name="epsilons")
     if not nbetas:
         raise AnalysisError("`nbetas` must name at least one nβ (a number, 'batch' or 'dataset').")
     for name, value, low, high in (("min_acceptance", min_acceptance, 0, 1), ("tolerance", tolerance, 0, 1)):
@@ -170,16 +224,24 @@ def calibrate_llc(
         LLCEstimator(nbeta=rule)._check_params()
         values.append(setup.nbeta(rule))
     C = est.n_chains
-    cells = [(i, j) for i in range(len(values)) for j in range(len(epsilons))]
-    _check_memory(setup, est, C * len(cells), what=f"`n_chains` (={C}) × {len(cells)} cells")
-    eps = torch.tensor([epsilons[j] for _, j in cells for _ in range(C)], dtype=torch.float64)
-    nbeta = torch.tensor([values[i] for i, _ in cells for _ in range(C)], dtype=torch.float64)
-    sampled = _run_chains(est, setup, eps, nbeta)
+    # a row is one (sampler, γ, nβ); its cells are the ε values
+    rows = [(s, g, i) for s in samplers for g in gammas for i in range(len(values))]
+    per_run = len(gammas) * len(values) * len(epsilons)
+    _check_memory(setup, est, C * per_run, what=f"`n_chains` (={C}) × {per_run} cells")
     grid: dict[tuple[int, int], tuple[LLCResult, float, float]] = {}
-    for k, (i, j) in enumerate(cells):
-        chains = range(k * C, (k + 1) * C)
-        result = _summarise(est, sampled, chains, nbeta=values[i], epsilon=epsilons[j])
-        grid[i, j] = (result, *_drift(sampled.losses[list(chains), est.n_burnin :], values[i]))
+    for sampler in samplers:
+        mine = [r for r, row in enumerate(rows) if row[0] == sampler]
+        cells = [(r, j) for r in mine for j in range(len(epsilons))]
+        eps = torch.tensor([epsilons[j] for _, j in cells for _ in range(C)], dtype=torch.float64)
+        nbeta = torch.tensor([values[rows[r][2]] for r, _ in cells for _ in range(C)], dtype=torch.float64)
+        gamma = torch.tensor([rows[r][1] for r, _ in cells for _ in range(C)], dtype=torch.float64)
+        run_est = est if sampler == est.sampler else LLCEstimator(**{**est.get_params(), "sampler": sampler})
+        sampled = _run_chains(run_est, setup, eps, nbeta, gamma=gamma)
+        for k, (r, j) in enumerate(cells):
+            chains = range(k * C, (k + 1) * C)
+            nb = values[rows[r][2]]
+            result = _summarise(run_est, sampled, chains, nbeta=nb, epsilon=epsilons[j], gamma=rows[r][1])
+            grid[r, j] = (result, *_drift(sampled.losses[list(chains), est.n_burnin :], nb))
 
     def healthy(i: int, j: int) -> bool:
         r = grid[i, j][0]
@@ -191,7 +253,7 @@ def calibrate_llc(
         return float(math.ceil(ESS_PER_CHAIN * C / per_draw)) if per_draw > 0 else math.inf
 
     def table(f) -> tuple[tuple, ...]:
-        return tuple(tuple(f(i, j) for j in range(len(epsilons))) for i in range(len(values)))
+        return tuple(tuple(f(i, j) for j in range(len(epsilons))) for i in range(len(rows)))
 
     ok = table(healthy)
 
@@ -212,11 +274,11 @@ def calibrate_llc(
         options = [(needed[i][j], -e, e) for j, e in enumerate(epsilons) if steady[i][j]]
         return min(options)[2] if options else None
 
-    recommended = tuple(recommend(i) for i in range(len(values)))
+    recommended = tuple(recommend(i) for i in range(len(rows)))
     return LLCCalibrationResult(
         epsilons=tuple(epsilons),
-        nbetas=tuple(values),
-        nbeta_labels=tuple(str(rule) for rule in nbetas),
+        nbetas=tuple(values[i] for _, _, i in rows),
+        nbeta_labels=tuple(str(nbetas[i]) for _, _, i in rows),
         llc_mean=table(lambda i, j: grid[i, j][0].llc_mean),
         llc_std=table(lambda i, j: grid[i, j][0].llc_std),
         mala_acceptance=table(lambda i, j: grid[i, j][0].mala_acceptance),
@@ -236,9 +298,11 @@ def calibrate_llc(
         ess_bulk=table(lambda i, j: grid[i, j][0].ess_bulk),
         converged=table(lambda i, j: grid[i, j][0].converged),
         draws_needed=needed,
+        gammas=tuple(g for _, g, _ in rows),
+        samplers=tuple(s for s, _, _ in rows),
         estimator={
             "n_chains": C, "n_draws": est.n_draws, "n_burnin": est.n_burnin,
-            "gamma": float(est.gamma), "batch_size": est.batch_size, "seed": est.seed,
+            "gamma": float(est.gamma), "sampler": est.sampler, "batch_size": est.batch_size, "seed": est.seed,
             "n_samples": setup.n, "init_loss": setup.init_loss,
         },
     )  # fmt: skip
@@ -270,12 +334,16 @@ class LLCCalibrator(Estimator):
         estimator: LLCEstimator | None = None,
         min_acceptance: float = 0.9,
         tolerance: float = 0.1,
+        gammas: Sequence[float] | None = None,
+        samplers: Sequence[str] | None = None,
     ) -> None:
         self.epsilons = epsilons
         self.nbetas = nbetas
         self.estimator = estimator
         self.min_acceptance = min_acceptance
         self.tolerance = tolerance
+        self.gammas = gammas
+        self.samplers = samplers
 
     def fit(self, model: torch.nn.Module, dataset: Any, *, loss_fn: LossFn | None = None) -> LLCCalibrator:
         self.result_ = calibrate_llc(model, dataset, loss_fn=loss_fn, **self.get_params())
@@ -289,8 +357,10 @@ def _fit(run: Any, fitted: Any, progress: Any) -> LLCCalibrationResult:
 
 
 def _rows(result: LLCCalibrationResult, drawing: Drawing) -> list[tuple[str, str]]:
-    best = result.recommendation()
-    verdict = "no stable region: no ε to trust" if best is None else f"ε = {best[0]:g} at nβ = {best[1]:.4g}"
+    best = result.best()
+    verdict = "no stable region: no ε to trust" if best is None else (
+        f"ε = {best['epsilon']:g} at nβ = {best['nbeta']:.4g}, γ = {best['gamma']:g}, {best['sampler']}"
+    )  # fmt: skip
     return [("LLC calibration: recommended", verdict), ("rule for LLC calibration", result.rule)]
 
 

@@ -390,17 +390,22 @@ class _Sampled:
 
 
 def _run_chains(
-    est: LLCEstimator, setup: _Setup, eps: Tensor, nbeta: Tensor, centre: Tensor | None = None
+    est: LLCEstimator,
+    setup: _Setup,
+    eps: Tensor,
+    nbeta: Tensor,
+    centre: Tensor | None = None,
+    gamma: Tensor | None = None,
 ) -> _Sampled:
-    """Advance ``len(eps)`` chains together, chain c with step size ``eps[c]`` and ``nbeta[c]``,
-    localised at ``centre[c]`` (``[C, P]``: each chain its own w*, as for the checkpoints of a run;
-    default: the setup's w* for all).
+    """Advance ``len(eps)`` chains together, chain c with step size ``eps[c]``, ``nbeta[c]`` and
+    localisation ``gamma[c]`` (default: the estimator's γ for all), localised at ``centre[c]``
+    (``[C, P]``: each chain its own w*, as for the checkpoints of a run; default: the setup's w*).
 
     The chains' parameters are one ``[C, P]`` tensor: one ``vmap(grad)`` per step gives every
     chain its loss and gradient on its own minibatch, and the update is a few whole-tensor passes.
     """
     model, device, tensors = setup.model, setup.device, setup.tensors
-    C, m, n, gamma = len(eps), est.batch_size, setup.n, float(est.gamma)
+    C, m, n = len(eps), est.batch_size, setup.n
     star = setup.flat.star
     top = torch.finfo(star.dtype).max
     star = star.expand(C, -1) if centre is None else centre.to(device=device, dtype=star.dtype)
@@ -411,6 +416,7 @@ def _run_chains(
                 f"(largest {top:g}); the sampler computes in that dtype."
             )
     eps = eps.to(device=device, dtype=star.dtype)[:, None]
+    gamma = (torch.full((C,), float(est.gamma)) if gamma is None else gamma).to(device, star.dtype)[:, None]
     nbeta = nbeta.to(device=device, dtype=star.dtype)[:, None]
     full = m == n  # full batch: every chain sees the same data, no gather, no shuffle
     step_grad = vmap(grad_and_value(setup.loss_of), in_dims=(0,) + (None if full else 0,) * len(tensors))
@@ -525,10 +531,10 @@ def _mala(step_grad, w, new, grads, loss, batch, star, nbeta, gamma, eps, G=None
     (the Metropolis-adjusted Langevin acceptance, Roberts & Tweedie 1996); with a preconditioner
     `G` the proposals are ``N(w − (ε/2) G ∇U, εG)``, G held fixed within the step."""
     grads_new, loss_new = step_grad(new, *batch)
-    nb, e = nbeta[:, 0].double(), eps[:, 0].double()
+    nb, e, g = nbeta[:, 0].double(), eps[:, 0].double(), gamma[:, 0].double()
 
     def potential(p: Tensor, value: Tensor) -> Tensor:
-        return nb * value.double() + 0.5 * gamma * _sq(p - star)
+        return nb * value.double() + 0.5 * g * _sq(p - star)
 
     drift = (w - star).mul_(gamma).addcmul_(grads, nbeta)
     drift_new = (new - star).mul_(gamma).addcmul_(grads_new, nbeta)
@@ -543,8 +549,10 @@ def _mala(step_grad, w, new, grads, loss, batch, star, nbeta, gamma, eps, G=None
 
 
 def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, nbeta: float,
-               epsilon: float) -> LLCResult:  # fmt: skip
-    """The :class:`LLCResult` of the chains `chains` (all run with `nbeta` and `epsilon`)."""
+               epsilon: float, gamma: float | None = None) -> LLCResult:  # fmt: skip
+    """The :class:`LLCResult` of the chains `chains` (all run with `nbeta`, `epsilon` and `gamma`,
+    by default the estimator's)."""
+    gamma = float(est.gamma) if gamma is None else gamma
     rows = list(chains)
     losses, init_loss = sampled.losses[rows], sampled.init_loss
     draws = losses[:, est.n_burnin :]
@@ -557,7 +565,7 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
     mala = float(sampled.mala[rows].mean())
     # τ = 2/(εγ), with RMSProp's median preconditioner scaling ε
     stepped = epsilon * float(sampled.precond[rows].mean())
-    d = diagnose(draws.numpy(), epsilon=stepped, gamma=float(est.gamma), n_burnin=est.n_burnin,
+    d = diagnose(draws.numpy(), epsilon=stepped, gamma=gamma, n_burnin=est.n_burnin,
                  divergent=len(divergent), mala=mala,
                  deltas=sampled.deltas[rows, est.n_burnin :].numpy())  # fmt: skip
     return LLCResult(
@@ -568,7 +576,7 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
         init_loss_samples=sampled.init_n,
         nbeta=nbeta,
         epsilon=epsilon,
-        gamma=float(est.gamma),
+        gamma=gamma,
         n_chains=len(rows),
         n_draws=est.n_draws,
         n_burnin=est.n_burnin,

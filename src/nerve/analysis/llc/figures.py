@@ -56,14 +56,15 @@ def llc_figure(curve: LLCTrajectoryResult, drawing: Drawing) -> go.Figure:
 
 
 def llc_calibration_figure(cal: LLCCalibrationResult) -> go.Figure:
-    """λ̂ against the SGLD step ε, a line per nβ (± spread over chains), beside the MALA
-    acceptance; filled markers: healthy cells, crosses: the rest, a star: the recommended ε."""
+    """λ̂ against the SGLD step ε, a line per row (its nβ, and γ and sampler when the sweep varied
+    them; ± spread over chains), beside the MALA acceptance; filled markers: healthy cells,
+    crosses: the rest, a star: the recommended ε."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("λ̂ against ε", "MALA acceptance"))
     colours = ("#2ca02c", "#9467bd", "#ff7f0e", "#1f77b4", "#d62728")
     eps = list(cal.epsilons)
-    for i, label in enumerate(cal.nbeta_labels):
+    for i in range(len(cal.nbetas)):
         colour = colours[i % len(colours)]
-        name = f"nβ = {label}" + ("" if label == f"{cal.nbetas[i]}" else f" ({cal.nbetas[i]:.4g})")
+        name = label = cal.row_label(i)
         symbols = ["circle" if ok else "x-thin-open" for ok in cal.healthy[i]]
         means = [m if math.isfinite(m) else None for m in cal.llc_mean[i]]
         fig.add_trace(

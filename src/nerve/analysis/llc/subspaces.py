@@ -48,9 +48,7 @@ def irrep_basis(group: Any, irrep: int | str) -> Tensor:
     return U[:, s > 1e-8 * s.max()]
 
 
-def irrep_subspace(
-    model: nn.Module, group: Any, irrep: int | str | Sequence[int | str]
-) -> dict[str, Tensor]:
+def irrep_subspace(model: nn.Module, group: Any, irrep: int | str | Sequence[int | str]) -> dict[str, Tensor]:
     """``{parameter name: Q}`` for :class:`~nerve.analysis.LLCEstimator`'s `subspace`: irrep ρ's part
     of every column of the embeddings and of the unembedding of nerve's MLP or transformer on a
     task over `group` (the transformer's '=' token's row stays fixed). Given several irreps, the
