@@ -69,7 +69,9 @@ def test_batched_checkpoints_are_one_run_each_localised_at_its_own_weights(small
 
 
 def test_the_trajectory_refuses_steps_the_run_does_not_have(small_run):
-    with pytest.raises(AnalysisError, match=r"`steps` asks for \[12345\]"):
+    with pytest.raises(
+        AnalysisError, match=r"`steps` \(=\[12345\]\) must be non-empty checkpoints.*\[12345\] are not among"
+    ):
         LLCTrajectory(steps=[12345]).fit(small_run)
 
 

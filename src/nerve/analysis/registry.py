@@ -45,6 +45,7 @@ __all__ = [
     "Drawing",
     "Marker",
     "Result",
+    "checkpoint_steps",
     "fit_all",
     "get",
     "register",
@@ -234,6 +235,19 @@ def fit_all(run: Run, names: Sequence[str], *, progress: Progress | None = None)
     for analysis in wanted:
         visit(analysis, ())
     return {a.name: out[a.name] for a in wanted}
+
+
+def checkpoint_steps(run: Run, steps: Sequence[int] | None) -> tuple[int, ...]:
+    """`steps` (default: every checkpoint of `run`) as a tuple, refused by name when it is empty or
+    asks for a step that `run` has no checkpoint of: what an analysis through training reads."""
+    chosen = tuple(run.checkpoints if steps is None else steps)
+    missing = sorted(set(chosen) - set(run.checkpoints))
+    if not chosen or missing:
+        raise AnalysisError(
+            f"`steps` (={list(chosen)!r}) must be non-empty checkpoints of {run.path}; "
+            f"{missing} are not among {list(run.checkpoints)}."
+        )
+    return chosen
 
 
 def save(run: Run, name: str, result: Result) -> Path:

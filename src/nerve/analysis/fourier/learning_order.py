@@ -20,7 +20,7 @@ from nerve._estimator import Estimator, Progress
 from nerve._results import Result
 from nerve.analysis.fourier._pairs import not_a_group_task
 from nerve.analysis.fourier.irreps import FourierAnalysis
-from nerve.analysis.registry import Analysis, Drawing, register
+from nerve.analysis.registry import Analysis, Drawing, checkpoint_steps, register
 from nerve.errors import AnalysisError
 from nerve.training import Run
 
@@ -117,13 +117,7 @@ class LearningOrder(Estimator):
             raise AnalysisError(
                 f"`run` ({run.path}) is a {run.task.name} run; the learning order needs a group task."
             )
-        steps = tuple(run.checkpoints if self.steps is None else self.steps)
-        missing = sorted(set(steps) - set(run.checkpoints))
-        if not steps or missing:
-            raise AnalysisError(
-                f"`steps` (={list(steps)!r}) must be non-empty checkpoints of {run.path}; "
-                f"{missing} are not among {list(run.checkpoints)}."
-            )
+        steps = checkpoint_steps(run, self.steps)
         results = []
         # the first logged step with test accuracy >= 0.99: when the run generalised, for comparison
         generalised = next((m["step"] for m in run.metrics() if (m.get("test_acc") or 0.0) >= 0.99), None)

@@ -17,7 +17,7 @@ from nerve._results import Result
 from nerve.analysis.llc.estimator import LLCEstimator
 from nerve.analysis.llc.subspaces import irrep_subspace
 from nerve.analysis.llc.trajectory import cross_entropy64, no_fixed_dataset, training_data
-from nerve.analysis.registry import Analysis, Drawing, register
+from nerve.analysis.registry import Analysis, Drawing, checkpoint_steps, register
 from nerve.errors import AnalysisError, NerveWarning
 
 __all__ = ["IrrepLLC", "IrrepLLCResult"]
@@ -80,13 +80,7 @@ class IrrepLLC(Estimator):
             raise AnalysisError(
                 "`irreps` is not given and no Fourier result (`fourier`) names the key irreps."
             )
-        steps = tuple(run.checkpoints if self.steps is None else self.steps)
-        missing = sorted(set(steps) - set(run.checkpoints))
-        if missing or not steps:
-            raise AnalysisError(
-                f"`steps` (={list(steps)!r}) must be a non-empty list of checkpoints of {run.path}; "
-                f"not {missing}."
-            )
+        steps = checkpoint_steps(run, self.steps)
         base = self.estimator if self.estimator is not None else LLCEstimator()
         params = {k: v for k, v in base.get_params().items() if k not in ("subspace", "params", "device")}
         data = training_data(run)

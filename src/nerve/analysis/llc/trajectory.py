@@ -25,7 +25,7 @@ from nerve.analysis.llc.estimator import (
     _Setup,
     _summarise,
 )
-from nerve.analysis.registry import Analysis, Drawing, register
+from nerve.analysis.registry import Analysis, Drawing, checkpoint_steps, register
 from nerve.errors import AnalysisError, NerveWarning
 from nerve.tasks import SuperpositionData, split_indices
 
@@ -148,10 +148,7 @@ class LLCTrajectory(Estimator):
 
     def fit(self, run, *, progress: Progress | None = None) -> LLCTrajectory:
         data = training_data(run)
-        steps = tuple(run.checkpoints if self.steps is None else self.steps)
-        missing = sorted(set(steps) - set(run.checkpoints))
-        if missing:
-            raise AnalysisError(f"`steps` asks for {missing}, which {run.path} has no checkpoints of.")
+        steps = checkpoint_steps(run, self.steps)
         est = self.estimator if self.estimator is not None else LLCEstimator()
         est._check_params()
         models = [run.model_at(step) for step in steps]
