@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 import nerve
 from nerve.analysis.llc.calibration import calibrate_llc
 from nerve.analysis.llc.estimator import LLCEstimator
+from nerve.analysis.llc.trajectory import LLCTrajectory
 from nerve.cli import app
 from nerve.sweep import run_sweep
 
@@ -190,7 +191,14 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
         "bulk ESS" in v for v in curve["verdict"]
     )
     assert "warning: the estimate is not converged at" in result.output and "--calibrate" in result.output
-    assert 'id="figure-llc"' in (run_dir / "report.html").read_text()
+    assert 'id="figure-llc"' in (run_dir / "report.html").read_text() and curve["batched"] is True
+    # --no-batched: one checkpoint at a time, the library's looped values to the bit, and the file says so
+    assert runner.invoke(app, [*llc, "--no-batched"], env={"COLUMNS": "200"}).exit_code == 0
+    looped = json.loads((run_dir / "analysis" / "llc.json").read_text())
+    est = LLCEstimator(n_chains=2, n_draws=20, batch_size=8, nbeta=5.0)
+    library = LLCTrajectory(estimator=est, batched=False).fit(nerve.load(run_dir)).result_
+    assert looped["batched"] is False and tuple(looped["llc_mean"]) == library.llc_mean
+    assert looped["llc_mean"] != curve["llc_mean"]  # other random numbers than the batched run
     cal = ["llc", str(run_dir), "--calibrate", "--chains", "2", "--draws", "20", "--batch-size", "8",
            "--epsilons", "1e-5,1e-4,1e-3", "--nbetas", "batch,5"]  # fmt: skip
     result = runner.invoke(app, cal, env={"COLUMNS": "200"})
@@ -202,6 +210,8 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
     assert (
         len(sweep["rhat"]) == 2 and "no stable region" in result.output and "draws per chain" in result.output
     )
+    hint = " ".join(result.output.split())  # the hint names every flag of the cell to run
+    assert all(flag in hint for flag in ("--epsilon", "--nbeta", "--gamma 100", "--sampler sgld", "--draws"))
     report = (run_dir / "report.html").read_text()
     assert 'id="figure-llc-calibration"' in report and 'id="figure-llc"' in report
     unsorted = runner.invoke(app, [*cal[:3], "--epsilons", "1e-3,1e-4"], env={"COLUMNS": "200"})

@@ -74,6 +74,13 @@ def test_the_sweep_crosses_gamma_and_sampler_and_recommends_the_cheapest_converg
         cal.draws_needed[i][cal.epsilons.index(e)] for i, e in enumerate(cal.recommended) if e is not None
     )
     assert cal.recommendation() == (best["epsilon"], best["nbeta"])
+    # the soonest to converge names its row's γ and sampler, and needs no more draws than the best
+    soon = cal.fewest_draws()
+    i = next(
+        i for i in range(4) if (cal.row_gamma(i), cal.row_sampler(i)) == (soon["gamma"], soon["sampler"])
+    )
+    assert cal.draws_needed[i][cal.epsilons.index(soon["epsilon"])] == soon["draws_needed"]
+    assert soon["draws_needed"] <= best["draws_needed"] and soon["nbeta"] == 50.0
     assert LLCCalibrationResult.from_json(cal.to_json()) == cal
     with pytest.raises(
         AnalysisError, match=r"`gammas` \(=\[1.0, 1.0\]\) must be a non-empty list of distinct"

@@ -62,6 +62,7 @@ def test_batched_checkpoints_are_one_run_each_localised_at_its_own_weights(small
     assert len(calls) == 1  # every checkpoint's chains in one run
     looped = LLCTrajectory(estimator=est, steps=steps, batched=False).fit(small_run).result_
     assert batched.steps == looped.steps and batched.llc_mean != looped.llc_mean  # other random numbers
+    assert batched.batched is True and looped.batched is False  # the file says which
     # the same estimate up to the sampling noise at every checkpoint, though λ̂ moves ~3x along the run
     for b, sb, lo, sl in zip(batched.llc_mean, batched.llc_std, looped.llc_mean, looped.llc_std):
         assert abs(b - lo) <= 3 * math.hypot(sb, sl) / 2 + 0.05 * abs(lo), (b, lo)

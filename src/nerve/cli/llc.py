@@ -56,6 +56,11 @@ def llc_command(
     sampler: str = typer.Option(
         DEFAULT.sampler, help="'sgld' or 'rmsprop_sgld' (preconditioned: mixes flat directions faster)."
     ),
+    batched: bool = typer.Option(
+        True,
+        "--batched/--no-batched",
+        help="Sample every checkpoint's chains in one batched run (default), or one checkpoint at a time.",
+    ),
     calibrate: bool = typer.Option(
         False, "--calibrate", help="Sweep ε x nβ at one checkpoint instead, and recommend the stable ε."
     ),
@@ -95,7 +100,7 @@ def llc_command(
             handle = bar.add_task("LLC", total=len(run.checkpoints))
             with warnings.catch_warnings():  # divergent chains are in the table below
                 warnings.simplefilter("ignore", NerveWarning)
-                trajectory = LLCTrajectory(estimator=estimator).fit(
+                trajectory = LLCTrajectory(estimator=estimator, batched=batched).fit(
                     run, progress=lambda _, done, total: bar.update(handle, completed=done, total=total)
                 )
         curve = trajectory.result_
@@ -156,16 +161,21 @@ def _calibrate(
         soonest = cal.fewest_draws()
         hint = (
             "no cell would converge by more draws alone: widen the ε grid or change γ" if soonest is None
-            else f"the soonest to converge is ε = {soonest[1]:g} at nβ = {soonest[2]:.4g}, at about "
-            f"{soonest[0]:.0f} draws per chain (now {estimator.n_draws}): run with --draws {soonest[0]:.0f}"
+            else f"the soonest to converge would need about {soonest['draws_needed']:.0f} draws per chain "
+            f"(now {estimator.n_draws}): nerve llc {run.path} {_flags(soonest)} "
+            f"--draws {soonest['draws_needed']:.0f}"
         )  # fmt: skip
         console.print(f"[yellow]no stable region[/yellow]: {hint}.")
     else:
-        flags = (f"--epsilon {best['epsilon']:g} --nbeta {best['nbeta']:.6g} --gamma {best['gamma']:g} "
-                 f"--sampler {best['sampler']}")  # fmt: skip
-        console.print(f"use: nerve llc {run.path} {flags}")
+        console.print(f"use: nerve llc {run.path} {_flags(best)}")
     console.print(f"wrote {path}")
     rerender_report(console, run)
+
+
+def _flags(cell: dict[str, Any]) -> str:
+    """The `nerve llc` flags of a cell of :meth:`LLCCalibrationResult.best` or ``fewest_draws``."""
+    return (f"--epsilon {cell['epsilon']:g} --nbeta {cell['nbeta']:.6g} --gamma {cell['gamma']:g} "
+            f"--sampler {cell['sampler']}")  # fmt: skip
 
 
 def _calibration_view(run: Any, at: int, cal: Any) -> Table:

@@ -125,21 +125,26 @@ class LLCCalibrationResult(Result):
         return {"epsilon": eps, "nbeta": self.nbetas[i], "gamma": self.row_gamma(i),
                 "sampler": self.row_sampler(i), "draws_needed": need}  # fmt: skip
 
-    def fewest_draws(self, min_acceptance: float = 0.9) -> tuple[float, float, float] | None:
-        """``(draws per chain, epsilon, nbeta)`` of the cell that would converge soonest among
-        those with no divergent chain, MALA acceptance at least `min_acceptance` and λ̂ > 0,
-        whatever their R̂ and ESS now: what to run when no cell has converged. None when no cell
-        qualifies (or the file predates the diagnostics)."""
-        best = None
-        for i, nbeta in enumerate(self.nbetas):
-            for j, eps in enumerate(self.epsilons):
-                if not self.draws_needed or self.divergent_chains[i][j] or self.llc_mean[i][j] <= 0:
-                    continue
-                if self.mala_acceptance[i][j] >= min_acceptance and (
-                    best is None or self.draws_needed[i][j] < best[0]
-                ):
-                    best = (self.draws_needed[i][j], eps, nbeta)
-        return best
+    def fewest_draws(self, min_acceptance: float = 0.9) -> dict[str, Any] | None:
+        """The cell that would converge soonest among those with no divergent chain, MALA
+        acceptance at least `min_acceptance` and λ̂ > 0, whatever their R̂ and ESS now: what to run
+        when no cell has converged. ``{"epsilon", "nbeta", "gamma", "sampler", "draws_needed"}``
+        as :meth:`best` gives them, ``draws_needed`` per chain; None when no cell qualifies (or the
+        file predates the diagnostics)."""
+        options = [
+            (self.draws_needed[i][j], i, j)
+            for i in range(len(self.nbetas))
+            for j in range(len(self.epsilons))
+            if self.draws_needed
+            and not self.divergent_chains[i][j]
+            and self.llc_mean[i][j] > 0
+            and self.mala_acceptance[i][j] >= min_acceptance
+        ]
+        if not options:
+            return None
+        need, i, j = min(options)
+        return {"epsilon": self.epsilons[j], "nbeta": self.nbetas[i], "gamma": self.row_gamma(i),
+                "sampler": self.row_sampler(i), "draws_needed": need}  # fmt: skip
 
     def recommendation(self) -> tuple[float, float] | None:
         """``(epsilon, nbeta)`` of :meth:`best`, or ``None``."""

@@ -53,6 +53,9 @@ class LLCTrajectoryResult(Result):
       diagnosed estimates.
     - `boundaries`: the checkpoint steps where the trend of λ̂ changes; `rule` says how.
     - `estimator`: the hyperparameters of the :class:`~nerve.analysis.LLCEstimator` used.
+    - `batched`: whether the checkpoints' chains were sampled in batched runs or one checkpoint at
+      a time (they draw other random numbers: the mode is part of what reproduces the values);
+      None in a file written before the mode was recorded.
     """
 
     FORMAT = "nerve-llc-trajectory/1"
@@ -70,6 +73,7 @@ class LLCTrajectoryResult(Result):
     ess_bulk: tuple[float, ...] = ()
     converged: tuple[bool, ...] = ()
     verdict: tuple[str, ...] = ()
+    batched: bool | None = None
 
     @property
     def all_converged(self) -> bool:
@@ -152,7 +156,8 @@ class LLCTrajectory(Estimator):
         est = self.estimator if self.estimator is not None else LLCEstimator()
         est._check_params()
         models = [run.model_at(step) for step in steps]
-        if self.batched and est.params is None and est.subspace is None and _same_buffers(models):
+        batched = self.batched and est.params is None and est.subspace is None and _same_buffers(models)
+        if batched:
             results = _batched(est, models, data, progress)
         else:  # a subset of the weights keeps each checkpoint's others fixed: one run per checkpoint
             results = []
@@ -192,6 +197,7 @@ class LLCTrajectory(Estimator):
                 f"than {self.tolerance:g} of its range on both sides"
             ),
             estimator=params,
+            batched=batched,
         )
         return self
 
