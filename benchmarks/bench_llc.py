@@ -16,6 +16,14 @@ dataset with an ``input_ids`` column and a per-token loss; the pairs are given t
 ``(a, b, a+b)`` and the loss repeats each pair's cross-entropy over the two "next tokens".
 
 Run: ``python benchmarks/bench_llc.py [--chains 4 16 64] [--device cpu|cuda] [--transformer]``.
+
+``--agreement`` instead compares the two estimates on the small MLP over ``--seeds`` seeds of each
+tool (nerve's ``seed`` 0, 1, ...; devinterp's ``init_seed`` 100, 101, ...) at ``--chains`` chains,
+``--burnin`` and ``--draws`` (``--epsilon``): each seed's mean and its standard error over
+chains, and the two tools' means over seeds with the standard error of the seeds' spread.
+devinterp 2.x gives every chain of a run the same minibatches by default
+(``match_sampling_input_ids_across_chains=True``), so its chains share that noise and the spread
+over chains understates the error of a run's mean; ``--independent-batches`` turns that off.
 """
 
 from __future__ import annotations
@@ -87,20 +95,80 @@ def nanda_transformer(device: str) -> tuple[nn.Module, torch.Tensor, torch.Tenso
     return model, X.to(device), y.to(device), torch.cat([X, y[:, None]], 1)
 
 
-def devinterp_llc(model, rows, *, chains, draws, batch, eps, gamma, nbeta, device, loss_fn) -> tuple:
+def devinterp_llc(
+    model,
+    rows,
+    *,
+    chains,
+    draws,
+    batch,
+    eps,
+    gamma,
+    nbeta,
+    device,
+    loss_fn,
+    burnin=0,
+    seed=100,
+    match=True,
+    sampling_method="sgmcmc_sgld",
+) -> tuple:
     from datasets import Dataset
     from devinterp.slt.llc import llc
 
     dataset = Dataset.from_dict({"input_ids": rows.tolist()}).with_format("torch")
     t0 = time.perf_counter()
     out = llc(
-        model, dataset, {}, lr=eps, n_beta=nbeta, localization=gamma, n_chains=chains, n_draws=draws,
-        batch_size=batch, num_burnin_steps=0, num_init_loss_batches=math.ceil(len(rows) / batch),
-        loss_fn=loss_fn, device=device,
+        model, dataset, {}, lr=eps, n_beta=nbeta, localization=gamma, num_chains=chains, num_draws=draws,
+        batch_size=batch, num_burnin_steps=burnin, num_init_loss_batches=math.ceil(len(rows) / batch),
+        loss_fn=loss_fn, device=device, init_seed=seed, match_sampling_input_ids_across_chains=match,
+        sampling_method=sampling_method,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     per_chain = out["llc_per_chain"].values
     return seconds, float(per_chain.mean()), float(per_chain.std(ddof=1)) / math.sqrt(chains)
+
+
+def agreement(args: argparse.Namespace) -> None:
+    """The small MLP's LLC from both tools over several seeds each (see the module's docstring)."""
+    import warnings
+
+    from nerve.errors import NerveWarning
+
+    X, y, rows = data(args.device)
+    model, chains = trained_mlp(48, X, y), args.chains[0]
+    hyper = dict(batch=32, eps=args.epsilon, gamma=100.0, nbeta=32 / math.log(32), device=args.device)
+    common = dict(chains=chains, draws=args.draws, burnin=args.burnin, **hyper)
+    shared = not args.independent_batches
+    print(f"small MLP; {chains} chains x ({args.burnin} burn-in + {args.draws} draws), ε {args.epsilon:g}, "
+          f"γ 100, nβ = m/log m, devinterp chains share minibatches: {shared}")  # fmt: skip
+    means = {"nerve": [], "devinterp": []}
+    for s in range(args.seeds):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NerveWarning)
+            est = LLCEstimator(
+                epsilon=args.epsilon, gamma=100.0, nbeta=hyper["nbeta"], n_chains=chains, n_draws=args.draws,
+                n_burnin=args.burnin, batch_size=32, seed=s, device=args.device,
+            ).fit(model, (X, y))  # fmt: skip
+        _, m_d, se_d = devinterp_llc(
+            model, rows, loss_fn=one_hot_loss, seed=100 + s, match=not args.independent_batches, **common
+        )
+        means["nerve"].append(est.llc_mean_)
+        means["devinterp"].append(m_d)
+        r = est.result_
+        print(f"seed {s}: nerve {r.llc_mean:.4f} ± {r.llc_std / math.sqrt(chains):.4f} "
+              f"({r.verdict.split(':')[0]}, R̂ {r.rhat:.3f}, ESS {r.ess_bulk:.0f}); "
+              f"devinterp {m_d:.4f} ± {se_d:.4f}", flush=True)  # fmt: skip
+    summary = {}
+    for tool, values in means.items():
+        mean = sum(values) / len(values)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+        summary[tool] = (mean, sd / math.sqrt(len(values)))
+        print(
+            f"{tool}: mean over {len(values)} seeds {mean:.4f} ± {summary[tool][1]:.4f} (seeds' sd {sd:.4f})"
+        )
+    gap = summary["devinterp"][0] - summary["nerve"][0]
+    se = math.hypot(summary["nerve"][1], summary["devinterp"][1])
+    print(f"devinterp − nerve = {gap:+.4f} ({gap / se:+.1f} combined SE); within 2 SE: {abs(gap) <= 2 * se}")
 
 
 def main() -> None:
@@ -110,8 +178,17 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--transformer", action="store_true", help="the nanda2023 transformer too")
     parser.add_argument("--only-transformer", action="store_true")
+    parser.add_argument("--agreement", action="store_true", help="both tools over seeds on the small MLP")
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--burnin", type=int, default=0)
+    parser.add_argument("--epsilon", type=float, default=1e-4)
+    parser.add_argument("--independent-batches", action="store_true")
     args = parser.parse_args()
     import devinterp  # noqa: F401  (fail early, before training, when it is missing)
+
+    if args.agreement:
+        agreement(args)
+        return
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}")
     X, y, rows = data(args.device)

@@ -4,11 +4,13 @@ the largest gap between the two curves in units of their combined spread over ch
 
 Runs: the demo preset (a+b mod 59, the MLP, trained here in about 20 s) and, with --nanda, the
 nanda2023 fixture's transformer at its checkpoints. Same estimator both ways (4 chains, the draws
-given, batch 64, ε 1e-4, γ 100, nβ = m/log m). With --devinterp (and --nanda), also devinterp 2.x
-run checkpoint by checkpoint at the same hyperparameters on the transformer (the tool users would
-otherwise pick; benchmark-only: ``pip install -c <(echo torch==2.13.0) devinterp==2.0.1``).
+given, batch 64, γ 100, nβ = m/log m, the sampler and ε given: default SGLD at 1e-4; the fixture's
+converged curve is ``--sampler rmsprop_sgld --epsilon 1e-5``). With --devinterp (and --nanda), also
+devinterp 2.x run checkpoint by checkpoint at the same hyperparameters on the transformer (the tool
+users would otherwise pick; benchmark-only: ``pip install -c <(echo torch==2.13.0) devinterp==2.0.1``).
 
     python benchmarks/bench_llc_trajectory.py [--draws 200] [--nanda [--devinterp]] [--no-demo]
+        [--sampler sgld|rmsprop_sgld] [--epsilon 1e-4]
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from nerve.training import PRESETS, train
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def compare(name: str, run, draws: int) -> float:
-    est = LLCEstimator(n_chains=4, n_draws=draws, batch_size=64)
+def compare(name: str, run, draws: int, sampler: str, epsilon: float) -> float:
+    est = LLCEstimator(n_chains=4, n_draws=draws, batch_size=64, sampler=sampler, epsilon=epsilon)
     times, curves = {}, {}
     for batched in (True, False):
         start = time.perf_counter()
@@ -44,7 +46,7 @@ def compare(name: str, run, draws: int) -> float:
     return times[True]
 
 
-def devinterp_curve(run, draws: int) -> float:
+def devinterp_curve(run, draws: int, sampler: str, epsilon: float) -> float:
     """Seconds for devinterp's LLC at every checkpoint of the transformer run, one call each."""
     from bench_llc import devinterp_llc, token_loss
 
@@ -54,8 +56,9 @@ def devinterp_curve(run, draws: int) -> float:
     rows = torch.cat([X, y[:, None]], 1)
     start = time.perf_counter()
     for step in run.checkpoints:
-        devinterp_llc(run.model_at(step), rows, chains=4, draws=draws, batch=64, eps=1e-4, gamma=100.0,
-                      nbeta=64 / math.log(64), device="cpu", loss_fn=token_loss)  # fmt: skip
+        devinterp_llc(run.model_at(step), rows, chains=4, draws=draws, batch=64, eps=epsilon, gamma=100.0,
+                      nbeta=64 / math.log(64), device="cpu", loss_fn=token_loss,
+                      sampling_method="sgmcmc_sgld" if sampler == "sgld" else sampler)  # fmt: skip
     return time.perf_counter() - start
 
 
@@ -65,18 +68,23 @@ def main() -> None:
     parser.add_argument("--nanda", action="store_true")
     parser.add_argument("--devinterp", action="store_true")
     parser.add_argument("--no-demo", action="store_true")
+    parser.add_argument("--sampler", default="sgld")
+    parser.add_argument("--epsilon", type=float, default=1e-4)
     args = parser.parse_args()
+    how = (args.sampler, args.epsilon)
     print("| run | checkpoints | draws | batched (s) | one run per checkpoint (s) | speed-up | "
           "largest gap (combined SE) |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|")
     if not args.no_demo:
         with tempfile.TemporaryDirectory() as tmp:
-            compare("demo preset (MLP, a+b mod 59)", train(PRESETS["demo"], Path(tmp) / "demo"), args.draws)
+            compare(
+                "demo preset (MLP, a+b mod 59)", train(PRESETS["demo"], Path(tmp) / "demo"), args.draws, *how
+            )
     if args.nanda:
         run = nerve.load(ROOT / "fixtures" / "nanda2023")
-        batched = compare("nanda2023 (transformer)", run, args.draws)
+        batched = compare("nanda2023 (transformer)", run, args.draws, *how)
         if args.devinterp:
-            seconds = devinterp_curve(run, args.draws)
+            seconds = devinterp_curve(run, args.draws, *how)
             print(f"\ndevinterp 2.x, one call per checkpoint: {seconds:.1f} s; devinterp / nerve batched: "
                   f"{seconds / batched:.2f}")  # fmt: skip
 
