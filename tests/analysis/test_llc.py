@@ -117,6 +117,62 @@ def test_aoyagis_deep_linear_coefficient_is_reduced_rank_regression_with_one_hid
         dln_learning_coefficient([4, 2, 4], 3)
 
 
+def _interval_modules(dims: tuple[int, ...]) -> list[dict[tuple[int, int], int]]:
+    """Every representation of the chain quiver 0 → 1 → … → L with these dimensions, up to
+    isomorphism: a multiset of interval modules [a, b] (Gabriel), as ``{(a, b): multiplicity}``."""
+    L = len(dims) - 1
+    intervals = [(a, b) for a in range(L + 1) for b in range(a, L + 1)]
+    found: list[dict[tuple[int, int], int]] = []
+
+    def extend(k: int, left: list[int], chosen: dict[tuple[int, int], int]) -> None:
+        if k == len(intervals):
+            if not any(left):
+                found.append(dict(chosen))
+            return
+        a, b = intervals[k]
+        for m in range(min(left[a : b + 1]) + 1):
+            rest = [x - m if a <= i <= b else x for i, x in enumerate(left)]
+            extend(k + 1, rest, {**chosen, (a, b): m} if m else chosen)
+
+    extend(0, list(dims), {})
+    return found
+
+
+def _fibre_codimension(widths: tuple[int, ...], r: int) -> int:
+    """The codimension, among all tuples (W_1, …, W_L), of those whose product is one given
+    matrix of rank r. The tuples with a product of rank r are the representations with exactly
+    r summands [0, L]; finitely many orbits, so their dimension is the largest orbit's,
+    Σ dim² − dim End, with dim Hom([a, b], [c, d]) = 1 exactly when c ≤ a ≤ d ≤ b. The fibre over
+    one product is that less the r(m + n − r) dimensions of the rank-r matrices."""
+    L = len(widths) - 1
+    largest = max(
+        sum(d * d for d in widths)
+        - sum(mi * mj for (a, b), mi in rep.items() for (c, d), mj in rep.items() if c <= a <= d <= b)
+        for rep in _interval_modules(widths)
+        if rep.get((0, L), 0) == r
+    )
+    fibre = largest - r * (widths[0] + widths[-1] - r)
+    return sum(widths[i] * widths[i + 1] for i in range(L)) - fibre
+
+
+def test_aoyagis_deep_linear_coefficient_is_half_the_codimension_of_the_fibre():
+    """An independent route to the same numbers: Pepin Lehalleur & Rimányi (2024) prove that the
+    RLCT of ‖W_L ⋯ W_1‖² is half the codimension of {product = 0}, computed here from the
+    interval modules of the chain quiver (no formula of Aoyagi's used). It equals Aoyagi's λ at
+    r = 0 on every shape of depth 3 of width at most 3 and of depth 4 of width at most 2, and so
+    does half the codimension of the fibre over a product of rank r > 0 (a check of the
+    transcription, not a theorem); all 1,293 shapes of depth 2 to 4 and width at most 4 (3 at depth 4) agree (not run here)."""
+    assert _fibre_codimension((2, 2, 2, 2), 0) == 3  # ABC = 0 in R^12: top components of dim 9
+    assert dln_learning_coefficient([3, 3, 3, 3], 1) == _fibre_codimension((3, 3, 3, 3), 1) / 2 == 4.0
+    for depth, widest in ((3, 3), (4, 2)):
+        for widths in itertools.product(range(1, widest + 1), repeat=depth + 1):
+            for r in range(min(widths) + 1):
+                assert dln_learning_coefficient(list(widths), r) == _fibre_codimension(widths, r) / 2, (
+                    widths,
+                    r,
+                )
+
+
 def test_nbeta_rules():
     assert default_nbeta("batch", n=1000, batch_size=64) == pytest.approx(64 / math.log(64))
     assert default_nbeta("dataset", n=1000, batch_size=64) == pytest.approx(1000 / math.log(1000))

@@ -149,7 +149,10 @@ def not_reproduced(widths, r, measured):
         ([4, 3, 3, 4], 1),  # 5.155 / 5.5 (R̂ 1.009, ESS 1273, MALA 0.98)
         ([6, 3, 3, 5], 2),  # 9.693 / 9.5 (R̂ 1.008, ESS 931, MALA 0.98)
         not_reproduced(
-            [3, 3, 3, 3], 1, "3.429 against 4 (−14.3%), converged (R̂ 1.007, ESS 1308): not explained"
+            [3, 3, 3, 3],
+            1,
+            "3.429 against 4 (−14.3%), converged (R̂ 1.007, ESS 1308); 4 is also half the "
+            "fibre's codimension (test_llc.py), so the estimator's, not the formula's: not explained",
         ),
         not_reproduced([5, 4, 3, 4, 5], 1, "6.693 against 7 (−4.4%) but R̂ 1.016: not converged"),
         not_reproduced([6, 4, 4, 4, 6], 2, "11.57 against 11.5 (+0.6%) but R̂ 1.038, ESS 153: not converged"),
