@@ -18,12 +18,18 @@ dataset with an ``input_ids`` column and a per-token loss; the pairs are given t
 Run: ``python benchmarks/bench_llc.py [--chains 4 16 64] [--device cpu|cuda] [--transformer]``.
 
 ``--agreement`` instead compares the two estimates on the small MLP over ``--seeds`` seeds of each
-tool (nerve's ``seed`` 0, 1, ...; devinterp's ``init_seed`` 100, 101, ...) at ``--chains`` chains,
+tool (nerve's ``seed`` 0, 1, ...; devinterp's ``init_seed`` 100, 10100, 20100, ...: devinterp
+seeds chain c with ``init_seed + c``, so seeds closer than the chains share chains) at ``--chains`` chains,
 ``--burnin`` and ``--draws`` (``--epsilon``): each seed's mean and its standard error over
 chains, and the two tools' means over seeds with the standard error of the seeds' spread.
 devinterp 2.x gives every chain of a run the same minibatches by default
 (``match_sampling_input_ids_across_chains=True``), so its chains share that noise and the spread
 over chains understates the error of a run's mean; ``--independent-batches`` turns that off.
+Its loader is ``itertools.cycle`` over one shuffled epoch, so after the first epoch every chain
+meets the same batches again in the same order; ``--replicate K`` gives it each row K times (the
+same empirical distribution and L(w*)) so that no batch repeats within K epochs. devinterp 2.0.1's
+``llc_per_chain`` averages the loss over the burn-in steps too; the estimate compared here is taken
+from its ``loss_trace`` over the draws alone (its own number is printed beside it).
 """
 
 from __future__ import annotations
@@ -124,8 +130,18 @@ def devinterp_llc(
         sampling_method=sampling_method,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
-    per_chain = out["llc_per_chain"].values
+    # devinterp 2.0.1's llc_per_chain averages the loss over every step, burn-in included (its
+    # loss_trace holds burn-in + draws steps): the draws' estimate is taken from the trace instead
+    trace = out["loss_trace"].values
+    assert trace.shape == (chains, burnin + draws), trace.shape
+    per_chain = nbeta * (trace[:, burnin:].mean(1) - float(out["init_loss"]))
+    if burnin:
+        DEVINTERP_OWN.append(float(out["llc_per_chain"].values.mean()))
     return seconds, float(per_chain.mean()), float(per_chain.std(ddof=1)) / math.sqrt(chains)
+
+
+#: devinterp's own llc_per_chain means (burn-in included) of the runs with burn-in, for the record
+DEVINTERP_OWN: list[float] = []
 
 
 def agreement(args: argparse.Namespace) -> None:
@@ -150,7 +166,12 @@ def agreement(args: argparse.Namespace) -> None:
                 n_burnin=args.burnin, batch_size=32, seed=s, device=args.device,
             ).fit(model, (X, y))  # fmt: skip
         _, m_d, se_d = devinterp_llc(
-            model, rows, loss_fn=one_hot_loss, seed=100 + s, match=not args.independent_batches, **common
+            model,
+            rows.repeat(args.replicate, 1),
+            loss_fn=one_hot_loss,
+            seed=100 + 10_000 * s,
+            match=not args.independent_batches,
+            **common,
         )
         means["nerve"].append(est.llc_mean_)
         means["devinterp"].append(m_d)
@@ -166,6 +187,9 @@ def agreement(args: argparse.Namespace) -> None:
         print(
             f"{tool}: mean over {len(values)} seeds {mean:.4f} ± {summary[tool][1]:.4f} (seeds' sd {sd:.4f})"
         )
+    if DEVINTERP_OWN:
+        own = ", ".join(f"{v:.4f}" for v in DEVINTERP_OWN)
+        print(f"devinterp's own llc_per_chain means (burn-in steps averaged in): {own}")
     gap = summary["devinterp"][0] - summary["nerve"][0]
     se = math.hypot(summary["nerve"][1], summary["devinterp"][1])
     print(f"devinterp − nerve = {gap:+.4f} ({gap / se:+.1f} combined SE); within 2 SE: {abs(gap) <= 2 * se}")
@@ -183,6 +207,11 @@ def main() -> None:
     parser.add_argument("--burnin", type=int, default=0)
     parser.add_argument("--epsilon", type=float, default=1e-4)
     parser.add_argument("--independent-batches", action="store_true")
+    parser.add_argument(
+        "--replicate", type=int, default=1,
+        help="give devinterp each row this many times: its loader (itertools.cycle) replays the first "
+        "epoch's batches in the same order, and a K-fold dataset (the same distribution) postpones that",
+    )  # fmt: skip
     args = parser.parse_args()
     import devinterp  # noqa: F401  (fail early, before training, when it is missing)
 
