@@ -4,6 +4,7 @@
 import itertools
 import json
 import math
+import warnings
 
 import pytest
 import torch
@@ -225,6 +226,23 @@ def test_divergent_chains_are_reported_by_chain_and_kept():
         )
     assert est.result_.divergent_chains == (0, 1)
     assert len(est.result_.llc_per_chain) == 2
+    assert "lower epsilon" in est.result_.verdict and "not local" not in est.result_.verdict
+
+
+def test_chains_that_agree_above_the_divergence_threshold_are_told_to_raise_nbeta():
+    # λ/nβ is the draws' mean excess loss: at nβ = 20 it is ~0.05, above a threshold of 0.01 at every
+    # step, though the chains mix and agree. A smaller ε cannot help; a larger nβ brings them home.
+    model, X, y = least_squares()
+    hot = dict(gamma=50.0, n_chains=4, n_burnin=100, batch_size=len(X), max_loss_increase=0.01)
+    with pytest.warns(NerveWarning, match=r"diverged.*not local to w\*\. Raise `nbeta`"):
+        est = LLCEstimator(epsilon=5e-3, nbeta=20.0, n_draws=1000, **hot).fit(model, (X, y), loss_fn=half_mse)
+    r = est.result_
+    assert r.divergent_chains == (0, 1, 2, 3) and r.rhat < 1.01
+    assert "not local to w*" in r.verdict and "raise nbeta" in r.verdict and "lower epsilon" not in r.verdict
+    cooler = LLCEstimator(epsilon=1e-4, nbeta=2000.0, n_draws=300, **hot)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NerveWarning)  # 300 draws: converged or not, not the point
+        assert cooler.fit(model, (X, y), loss_fn=half_mse).result_.divergent_chains == ()
 
 
 def test_mala_acceptance_falls_as_the_step_grows():

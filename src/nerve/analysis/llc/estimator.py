@@ -41,7 +41,7 @@ from torch.utils.data import TensorDataset
 from nerve._estimator import Estimator
 from nerve._memory import available_memory, format_bytes
 from nerve._results import Result
-from nerve.analysis.llc.diagnostics import diagnose
+from nerve.analysis.llc.diagnostics import RHAT_MAX, diagnose
 from nerve.errors import AnalysisError, MemoryBudgetError, NerveWarning
 
 __all__ = ["LLCEstimator", "LLCResult", "default_nbeta"]
@@ -304,7 +304,7 @@ class LLCEstimator(Estimator):
             warnings.warn(
                 f"LLC chains {list(result.divergent_chains)} diverged (a non-finite loss, or one more than "
                 f"`max_loss_increase` (={self.max_loss_increase:g}) above L(w*) = {result.init_loss:.4g}); "
-                "they are kept in llc_mean_. Lower `epsilon` or raise `gamma`.",
+                f"they are kept in llc_mean_. {_divergence_advice(result, self)}",
                 NerveWarning,
                 stacklevel=2,
             )
@@ -563,10 +563,12 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
         if not torch.isfinite(losses[c]).all() or bool((excess[c] > est.max_loss_increase).any())
     )  # fmt: skip
     mala = float(sampled.mala[rows].mean())
+    stays = _stay_above(per_chain.tolist(), nbeta, divergent, est.max_loss_increase)
+    hot = float(per_chain.mean()) / nbeta if stays else None
     # τ = 2/(εγ), with RMSProp's median preconditioner scaling ε
     stepped = epsilon * float(sampled.precond[rows].mean())
     d = diagnose(draws.numpy(), epsilon=stepped, gamma=gamma, n_burnin=est.n_burnin,
-                 divergent=len(divergent), mala=mala,
+                 divergent=len(divergent), mala=mala, hot=hot,
                  deltas=sampled.deltas[rows, est.n_burnin :].numpy())  # fmt: skip
     return LLCResult(
         llc_mean=float(per_chain.mean()),
@@ -592,6 +594,26 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
         verdict=d.verdict,
         sampler=est.sampler,
     )
+
+
+def _stay_above(per_chain: Sequence[float], nbeta: float, divergent: Sequence[int], threshold: float) -> bool:
+    """Whether every divergent chain's draws sit above L(w*) + `threshold` on average (its λ̂/nβ),
+    not only in a spike: the tempered posterior is too hot to be local to w*."""
+    return bool(divergent) and all(
+        math.isfinite(per_chain[c]) and per_chain[c] / nbeta > threshold for c in divergent
+    )
+
+
+def _divergence_advice(result: LLCResult, est: LLCEstimator) -> str:
+    """What to change when chains diverged: raise nβ when they stay above the threshold and agree
+    (R̂), else lower ε or raise γ."""
+    r = result
+    if _stay_above(r.llc_per_chain, r.nbeta, r.divergent_chains, est.max_loss_increase) and r.rhat < RHAT_MAX:
+        return (
+            f"They sit {result.llc_mean / result.nbeta:.3g} above it on average and agree: the tempered "
+            f"posterior at nβ = {result.nbeta:.4g} is not local to w*. Raise `nbeta` (or `gamma`)."
+        )
+    return "Lower `epsilon` or raise `gamma`."
 
 
 class _Subspace:
