@@ -209,9 +209,10 @@ def diagnose(
     (burn-in removed) of chains run with step size `epsilon` and localisation `gamma`; `divergent`
     chains and the mean `mala` acceptance enter the verdict; `deltas` (the same shape: each draw's
     loss less w*'s on the same minibatch), when given, is diagnosed too, and the worse trace counts.
-    `hot`, when given, is the draws' mean loss above L(w*) when every divergent chain sits above
-    the divergence threshold on average, not only in a spike: if the chains then agree (R̂), the
-    advice is to raise nβ (the tempered posterior is not local to w*), not to lower ε.
+    `hot`, when given, is the draws' mean loss above L(w*) when every chain crossed the divergence
+    threshold: if the chains then agree (R̂), the crossings are the stationary distribution's (its
+    mean λ/nβ or its minibatch noise), the advice is to raise nβ (the tempered posterior is not
+    local to w*), not to lower ε.
 
     >>> rng = np.random.default_rng(1)
     >>> d = diagnose(rng.normal(size=(4, 500)), epsilon=1e-3, gamma=100.0, n_burnin=100)
@@ -238,9 +239,9 @@ def diagnose(
     reasons = []
     if divergent and hot is not None and rhat < RHAT_MAX:
         reasons.append(
-            f"{divergent} of {C} chains diverged, and stay there: the draws sit {hot:.3g} above L(w*) on "
-            "average (λ̂/nβ), so the tempered posterior is not local to w* (raise nbeta or gamma; a "
-            "smaller epsilon does not help)"
+            f"{divergent} of {C} chains diverged, and agree: the draws sit {hot:.3g} above L(w*) on average "
+            "(λ̂/nβ), so the crossings are the stationary distribution's and the tempered posterior is not "
+            "local to w* (raise nbeta or gamma; a smaller epsilon does not help)"
         )
     elif divergent:
         reasons.append(f"{divergent} of {C} chains diverged (lower epsilon or raise gamma)")

@@ -306,7 +306,7 @@ class LLCEstimator(Estimator):
             warnings.warn(
                 f"LLC chains {list(result.divergent_chains)} diverged (a non-finite loss, or one more than "
                 f"`max_loss_increase` (={self.max_loss_increase:g}) above L(w*) = {result.init_loss:.4g}); "
-                f"they are kept in llc_mean_. {_divergence_advice(result, self)}",
+                f"they are kept in llc_mean_. {_divergence_advice(result)}",
                 NerveWarning,
                 stacklevel=2,
             )
@@ -565,8 +565,7 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
         if not torch.isfinite(losses[c]).all() or bool((excess[c] > est.max_loss_increase).any())
     )  # fmt: skip
     mala = float(sampled.mala[rows].mean())
-    stays = _stay_above(per_chain.tolist(), nbeta, divergent, est.max_loss_increase)
-    hot = float(per_chain.mean()) / nbeta if stays else None
+    hot = float(per_chain.mean()) / nbeta if _every_chain_crossed(per_chain.tolist(), divergent) else None
     # τ = 2/(εγ), with RMSProp's median preconditioner scaling ε
     stepped = epsilon * float(sampled.precond[rows].mean())
     d = diagnose(draws.numpy(), epsilon=stepped, gamma=gamma, n_burnin=est.n_burnin,
@@ -598,22 +597,20 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
     )
 
 
-def _stay_above(per_chain: Sequence[float], nbeta: float, divergent: Sequence[int], threshold: float) -> bool:
-    """Whether every divergent chain's draws sit above L(w*) + `threshold` on average (its λ̂/nβ),
-    not only in a spike: the tempered posterior is too hot to be local to w*."""
-    return bool(divergent) and all(
-        math.isfinite(per_chain[c]) and per_chain[c] / nbeta > threshold for c in divergent
-    )
+def _every_chain_crossed(per_chain: Sequence[float], divergent: Sequence[int]) -> bool:
+    """Whether every chain crossed the divergence threshold with every λ̂ finite: with chains that
+    agree (R̂), the crossings are the stationary distribution's, not one chain's accident."""
+    return bool(per_chain) and len(divergent) == len(per_chain) and all(map(math.isfinite, per_chain))
 
 
-def _divergence_advice(result: LLCResult, est: LLCEstimator) -> str:
-    """What to change when chains diverged: raise nβ when they stay above the threshold and agree
-    (R̂), else lower ε or raise γ."""
-    r = result
-    if _stay_above(r.llc_per_chain, r.nbeta, r.divergent_chains, est.max_loss_increase) and r.rhat < RHAT_MAX:
+def _divergence_advice(result: LLCResult) -> str:
+    """What to change when chains diverged: raise nβ when every chain crossed the threshold and
+    they agree (R̂), else lower ε or raise γ."""
+    if _every_chain_crossed(result.llc_per_chain, result.divergent_chains) and result.rhat < RHAT_MAX:
         return (
-            f"They sit {result.llc_mean / result.nbeta:.3g} above it on average and agree: the tempered "
-            f"posterior at nβ = {result.nbeta:.4g} is not local to w*. Raise `nbeta` (or `gamma`)."
+            f"Every chain crossed, and they agree: their draws sit {result.llc_mean / result.nbeta:.3g} "
+            f"above L(w*) on average (λ̂/nβ), and the tempered posterior at nβ = {result.nbeta:.4g} is not "
+            "local to w*. Raise `nbeta` (or `gamma`)."
         )
     return "Lower `epsilon` or raise `gamma`."
 
