@@ -145,8 +145,9 @@ class LLCEstimator(Estimator):
     - `init_loss_samples`: on how many samples, the first ones, L_n(w*) is computed (from 1 to n;
       default: all).
     - `max_loss_increase`: a chain whose loss exceeds L_n(w*) by more than this is divergent. When
-      the chains agree on a level above it (the draws' mean excess is λ/nβ), the tempered posterior
-      is not local to w*, and the verdict says to raise nβ rather than lower ε.
+      every chain crosses it and they agree (R̂), the crossings are the stationary distribution's
+      (its mean excess is λ/nβ), the tempered posterior is not local to w*, and the verdict says to
+      raise nβ rather than lower ε.
     - `mala_every`: measure the MALA acceptance every this many steps (one extra batched
       gradient each time).
     - `sampler`: ``"sgld"`` (the update above) or ``"rmsprop_sgld"``, preconditioned SGLD (Li, Chen,
