@@ -121,7 +121,7 @@ def llc_command(
             console.print(
                 f"[yellow]warning[/yellow]: the estimate is not converged at {len(bad)} of "
                 f"{len(curve.steps)} checkpoints ({RULE}); at step {bad[0][0]}: {bad[0][1]}. Calibrate "
-                f"with `nerve llc {run.path} --calibrate` to find a step size and draws that converge."
+                f"with `nerve llc {run.path} --calibrate` to find a step size, nβ and draws that converge."
             )
         console.print(f"stage boundaries (trend changes): {list(curve.boundaries) or 'none'}; {curve.rule}")
         console.print(f"wrote {path}")

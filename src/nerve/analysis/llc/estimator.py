@@ -41,7 +41,7 @@ from torch.utils.data import TensorDataset
 from nerve._estimator import Estimator
 from nerve._memory import available_memory, format_bytes
 from nerve._results import Result
-from nerve.analysis.llc.diagnostics import RHAT_MAX, diagnose
+from nerve.analysis.llc.diagnostics import diagnose
 from nerve.errors import AnalysisError, MemoryBudgetError, NerveWarning
 
 __all__ = ["LLCEstimator", "LLCResult", "default_nbeta"]
@@ -307,7 +307,7 @@ class LLCEstimator(Estimator):
             warnings.warn(
                 f"LLC chains {list(result.divergent_chains)} diverged (a non-finite loss, or one more than "
                 f"`max_loss_increase` (={self.max_loss_increase:g}) above L(w*) = {result.init_loss:.4g}); "
-                f"they are kept in llc_mean_. {_divergence_advice(result)}",
+                f"they are kept in llc_mean_. The estimate is {result.verdict}.",
                 NerveWarning,
                 stacklevel=2,
             )
@@ -566,7 +566,9 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
         if not torch.isfinite(losses[c]).all() or bool((excess[c] > est.max_loss_increase).any())
     )  # fmt: skip
     mala = float(sampled.mala[rows].mean())
-    hot = float(per_chain.mean()) / nbeta if _every_chain_crossed(per_chain.tolist(), divergent) else None
+    # every chain over the threshold, none non-finite: with R̂ good, the stationary distribution's crossings
+    every = len(divergent) == len(rows) and bool(torch.isfinite(per_chain).all())
+    hot = float(per_chain.mean()) / nbeta if every else None
     # τ = 2/(εγ), with RMSProp's median preconditioner scaling ε
     stepped = epsilon * float(sampled.precond[rows].mean())
     d = diagnose(draws.numpy(), epsilon=stepped, gamma=gamma, n_burnin=est.n_burnin,
@@ -596,24 +598,6 @@ def _summarise(est: LLCEstimator, sampled: _Sampled, chains: Sequence[int], *, n
         verdict=d.verdict,
         sampler=est.sampler,
     )
-
-
-def _every_chain_crossed(per_chain: Sequence[float], divergent: Sequence[int]) -> bool:
-    """Whether every chain crossed the divergence threshold with every λ̂ finite: with chains that
-    agree (R̂), the crossings are the stationary distribution's, not one chain's accident."""
-    return bool(per_chain) and len(divergent) == len(per_chain) and all(map(math.isfinite, per_chain))
-
-
-def _divergence_advice(result: LLCResult) -> str:
-    """What to change when chains diverged: raise nβ when every chain crossed the threshold and
-    they agree (R̂), else lower ε or raise γ."""
-    if _every_chain_crossed(result.llc_per_chain, result.divergent_chains) and result.rhat < RHAT_MAX:
-        return (
-            f"Every chain crossed, and they agree: their draws sit {result.llc_mean / result.nbeta:.3g} "
-            f"above L(w*) on average (λ̂/nβ), and the tempered posterior at nβ = {result.nbeta:.4g} is not "
-            "local to w*. Raise `nbeta` (or `gamma`)."
-        )
-    return "Lower `epsilon` or raise `gamma`."
 
 
 class _Subspace:
