@@ -1,5 +1,6 @@
 """Finite groups as Cayley tables, their real irreducible representations, characters and
-the group Fourier transform.
+the group Fourier transform; the compact groups SO(2), O(2), SO(3), O(3) with their real irreps,
+Haar measure and exact quadrature.
 
 >>> from nerve.groups import parse_group
 >>> G = parse_group("S4")
@@ -8,6 +9,7 @@ the group Fourier transform.
 """
 
 from nerve.groups._characters import CharacterTable, class_function, inner_product
+from nerve.groups._compact import CompactGroup, CompactIrrep, o2, o3, so2, so3
 from nerve.groups._constructors import (
     MAX_ORDER,
     alternating,
@@ -27,6 +29,8 @@ from nerve.groups._irreps import Irrep
 __all__ = [
     "MAX_ORDER",
     "CharacterTable",
+    "CompactGroup",
+    "CompactIrrep",
     "Component",
     "Element",
     "FiniteGroup",
@@ -40,7 +44,11 @@ __all__ = [
     "from_permutations",
     "from_table",
     "inner_product",
+    "o2",
+    "o3",
     "parse_group",
     "quaternion",
+    "so2",
+    "so3",
     "symmetric",
 ]
