@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nerve import GroupError, RepresentationError
-from nerve.groups import o2, o3, so2, so3
+from nerve.groups import finite_subgroup, o2, o3, so2, so3
 from nerve.groups._rotations import quaternion_of, rotation_vector
 
 GROUPS = {"SO(2)": (so2, 12), "O(2)": (o2, 12), "SO(3)": (so3, 10), "O(3)": (o3, 6)}
@@ -184,3 +184,74 @@ def test_bad_elements_and_labels_are_refused_by_name():
         so2().quadrature(1.5)
     with pytest.raises(GroupError, match=r"`reflect` \(=True\): SO\(2\) has no reflections"):
         so2().element(torch.tensor(0.0), reflect=True)
+
+
+def series(numerator, denominator, terms):
+    """Power-series coefficients of Π(1 + t^a)/Π(1 − t^b) up to t^(terms − 1)."""
+    c = [1] + [0] * (terms - 1)
+    for a in numerator:
+        c = [c[i] + (c[i - a] if i >= a else 0) for i in range(terms)]
+    for b in denominator:
+        for i in range(b, terms):
+            c[i] += c[i - b]
+    return c
+
+
+@pytest.mark.parametrize(
+    "name, molien",  # invariant harmonics of the rotation groups (Meyer 1954): Σ_ℓ m_trivial(ℓ) t^ℓ
+    [("A4", ((6,), (3, 4))), ("S4", ((9,), (4, 6))), ("A5", ((15,), (6, 10)))],
+)
+def test_restricting_so3_to_the_polyhedral_groups_counts_their_invariants(name, molien):
+    """ℓ ≤ 20 of SO(3) restricted to the tetrahedral, octahedral and icosahedral rotation groups: the
+    trivial irrep's multiplicity is the Molien series' coefficient, each isotypic projector
+    (d_σ/(c_σ|H|)) Σ_h χ_σ(h) ρ(h) is a projector of rank m_σ d_σ, and the dimensions add up."""
+    H = finite_subgroup(so3(), name)
+    expected = series(*molien, 21)
+    for ell in range(21):
+        rho = so3().irrep(f"l={ell}")
+        counts = H.restrict(rho)
+        trivial = H.group.irreps()[0]
+        assert counts.get(trivial.label, 0) == expected[ell], ell
+        matrices = rho(H.elements)
+        for sigma in H.group.irreps():
+            p = (
+                torch.einsum("h,hij->ij", sigma.character, matrices)
+                * sigma.dim
+                / (sigma.divisor * H.group.order)
+            )
+            torch.testing.assert_close(p @ p, p, atol=1e-10, rtol=0)
+            assert round(float(torch.trace(p))) == counts.get(sigma.label, 0) * sigma.dim
+
+
+def test_planar_subgroups_restrict_by_frequency_mod_n():
+    """k of SO(2) on C_n is the frequency k mod n folded into [0, n/2]; on D_n, k ≡ 0 or n/2 splits in two signs."""
+    for n in (3, 5, 8):
+        H = finite_subgroup(so2(), f"C{n}")
+        for k in range(1, 3 * n):
+            counts = H.restrict(so2().irrep(f"k={k}"))
+            folded = min(k % n, n - k % n)
+            # R(kθ) on θ = 2πa/n: the identity when n | k, and (−1)^a twice when k ≡ n/2
+            expected = {f"k={folded}": 2} if folded == 0 or 2 * folded == n else {f"k={folded}": 1}
+            assert counts == expected, (n, k, counts)
+    D4 = finite_subgroup(o2(), "D4")
+    assert D4.restrict(o2().irrep("k=1")) == {"k=1": 1}
+    assert D4.restrict(o2().irrep("k=4")) == {"trivial": 1, "sign": 1}
+    assert D4.restrict(o2().irrep("det")) == {"sign": 1}
+    assert finite_subgroup(so3(), "D3").restrict(so3().irrep("l=2")) == {"trivial": 1, "k=1": 2}
+
+
+def test_embeddings_are_checked_and_unknown_subgroups_refused():
+    from nerve.groups import FiniteSubgroup, cyclic
+
+    with pytest.raises(GroupError, match=r"not a homomorphism of C4 into SO\(2\)"):
+        FiniteSubgroup(cyclic(4), so2(), so2().element(torch.tensor([0.0, 1.0, 2.0, 3.0])))
+    with pytest.raises(GroupError, match=r"embedding of C4 into SO\(2\) is not faithful"):
+        FiniteSubgroup(cyclic(4), so2(), so2().element(torch.tensor([0.0, 0.0, 0.0, 0.0])))
+    with pytest.raises(
+        GroupError, match=r"`name` \(='D4'\) is not a finite subgroup nerve embeds in SO\(2\)"
+    ):
+        finite_subgroup(so2(), "D4")
+    with pytest.raises(GroupError, match=r"`name` \(='A5'\) is not a finite subgroup nerve embeds in O\(2\)"):
+        finite_subgroup(o2(), "A5")
+    with pytest.raises(RepresentationError, match=r"is an irrep of SO\(3\), not of O\(3\)"):
+        finite_subgroup(o3(), "A5").restrict(so3().irrep("l=1"))

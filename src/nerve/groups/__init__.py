@@ -25,6 +25,7 @@ from nerve.groups._constructors import (
 from nerve.groups._fourier import Component, FourierTransform
 from nerve.groups._group import Element, FiniteGroup
 from nerve.groups._irreps import Irrep
+from nerve.groups._subgroups import FiniteSubgroup, finite_subgroup
 
 __all__ = [
     "MAX_ORDER",
@@ -34,6 +35,7 @@ __all__ = [
     "Component",
     "Element",
     "FiniteGroup",
+    "FiniteSubgroup",
     "FourierTransform",
     "Irrep",
     "alternating",
@@ -41,6 +43,7 @@ __all__ = [
     "cyclic",
     "dihedral",
     "direct_product",
+    "finite_subgroup",
     "from_permutations",
     "from_table",
     "inner_product",
