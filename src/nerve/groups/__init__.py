@@ -10,6 +10,7 @@ Haar measure and exact quadrature.
 
 from nerve.groups._characters import CharacterTable, class_function, inner_product
 from nerve.groups._compact import CompactGroup, CompactIrrep, o2, o3, so2, so3
+from nerve.groups._compact_fourier import CompactFourierTransform, sphere_harmonics, sphere_quadrature
 from nerve.groups._constructors import (
     MAX_ORDER,
     alternating,
@@ -30,6 +31,7 @@ from nerve.groups._subgroups import FiniteSubgroup, finite_subgroup
 __all__ = [
     "MAX_ORDER",
     "CharacterTable",
+    "CompactFourierTransform",
     "CompactGroup",
     "CompactIrrep",
     "Component",
@@ -53,5 +55,7 @@ __all__ = [
     "quaternion",
     "so2",
     "so3",
+    "sphere_harmonics",
+    "sphere_quadrature",
     "symmetric",
 ]
