@@ -107,3 +107,26 @@ def test_bad_shapes_are_refused_by_name():
         sphere_harmonics(torch.tensor([[2.0, 0.0, 0.0]]), 1)
     with pytest.raises(ShapeError, match=r"`degree` \(=-1\) must be a non-negative integer"):
         sphere_quadrature(-1)
+
+
+def test_a_finite_subgroup_is_transformed_over_its_elements_with_its_own_irreps():
+    """D4 ⊂ O(2): every function on its 8 elements is carried by its 5 irreps (no residual), inverts,
+    and a function of the matrices' rotation angle of frequency 2 lands in D4's two signs of r."""
+    from nerve import RepresentationError
+    from nerve.groups import finite_subgroup
+
+    D4 = finite_subgroup(o2(), "D4")
+    ft = CompactFourierTransform(D4)
+    f = torch.randn(8, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    power = ft.power(f)
+    assert float(power[-1].abs().max()) < 1e-14
+    torch.testing.assert_close(ft.inverse(ft.transform(f), ft.nodes[[3, 5]]), f[[3, 5]], atol=1e-12, rtol=0)
+    cos2 = torch.cos(2 * torch.atan2(D4.elements[:, 1, 0], D4.elements[:, 0, 0]))
+    frac = ft.variance_fraction(cos2)
+    assert {ft.labels[i] for i in torch.nonzero(frac > 1e-12).flatten().tolist()} == {"sign(r)"}
+    with pytest.raises(
+        ShapeError, match=r"`max_degree` \(=2\) and `resolution` \(=None\) are for compact groups"
+    ):
+        CompactFourierTransform(D4, 2)
+    with pytest.raises(RepresentationError, match=r"`g` has elements outside FiniteSubgroup\(D4 ⊂ O\(2\)\)"):
+        ft.irrep_values(o2().element(torch.tensor([0.1])))

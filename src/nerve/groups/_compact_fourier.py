@@ -4,13 +4,16 @@ functions sampled at an exact quadrature's nodes."""
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import Tensor
 
 from nerve.errors import RepresentationError, ShapeError
 from nerve.groups._compact import CompactGroup, CompactIrrep
+from nerve.groups._irreps import Irrep
 from nerve.groups._rotations import euler_zyz, gauss_legendre, wigner_d
+from nerve.groups._subgroups import FiniteSubgroup
 
 __all__ = ["CompactFourierTransform", "sphere_harmonics", "sphere_quadrature"]
 
@@ -32,8 +35,10 @@ class CompactFourierTransform:
 
     **Arguments:**
 
-    - `group`: a :class:`~nerve.groups.CompactGroup` (``so2()``, ``o2()``, ``so3()``, ``o3()``).
-    - `max_degree`: the largest frequency k or degree ℓ kept.
+    - `group`: a :class:`~nerve.groups.CompactGroup` (``so2()``, ``o2()``, ``so3()``, ``o3()``), or
+      a :class:`~nerve.groups.FiniteSubgroup` of one (``finite_subgroup(o2(), "D4")``): then the
+      nodes are its elements, the weights 1/|H|, the irreps its own, and nothing is left over.
+    - `max_degree`: the largest frequency k or degree ℓ kept (compact groups only).
     - `resolution`: the quadrature's degree; default ``4·max_degree`` (at least 1).
 
     Functions are tensors ``[N, *batch]`` of their values at the N nodes.
@@ -46,10 +51,33 @@ class CompactFourierTransform:
     [1.0, 0.0, 0.0, 0.5, 0.0, 0.0]
     """
 
-    def __init__(self, group: CompactGroup, max_degree: int, *, resolution: int | None = None) -> None:
+    def __init__(
+        self,
+        group: CompactGroup | FiniteSubgroup,
+        max_degree: int | None = None,
+        *,
+        resolution: int | None = None,
+    ) -> None:
         self.group = group
         self.max_degree = max_degree
-        self.irreps: tuple[CompactIrrep, ...] = group.irreps(max_degree)
+        if isinstance(group, FiniteSubgroup):
+            if max_degree is not None or resolution is not None:
+                raise ShapeError(
+                    f"`max_degree` (={max_degree!r}) and `resolution` (={resolution!r}) are for compact "
+                    f"groups; {group!r} is summed over all its elements."
+                )
+            self.irreps: tuple[CompactIrrep | Irrep, ...] = group.group.irreps()
+            self.nodes = group.elements
+            self.weights = torch.full((group.group.order,), 1 / group.group.order, dtype=torch.float64)
+            self._values = [rho.matrices for rho in group.group.irreps()]
+            self.plancherel = torch.tensor(
+                [rho.dim / rho.divisor for rho in self.irreps], dtype=torch.float64
+            )
+            return
+        if not isinstance(max_degree, int) or isinstance(max_degree, bool) or max_degree < 0:
+            raise ShapeError(f"`max_degree` (={max_degree!r}) must be a non-negative integer for {group!r}.")
+        compact = group.irreps(max_degree)
+        self.irreps = compact
         self.resolution = max(1, 4 * max_degree) if resolution is None else resolution
         if not isinstance(self.resolution, int) or self.resolution < 2 * max_degree:
             raise ShapeError(
@@ -58,7 +86,7 @@ class CompactFourierTransform:
             )
         #: ``[N, n, n]`` and ``[N]``: where to sample f, and the quadrature weights.
         self.nodes, self.weights = group.quadrature(self.resolution)
-        self._values = [rho(self.nodes) for rho in self.irreps]  # each [N, d, d]
+        self._values = [rho(self.nodes) for rho in compact]  # each [N, d, d]
         #: w_ρ = d_ρ / c_ρ, the Plancherel weight of each irrep.
         self.plancherel = torch.tensor([rho.dim / rho.divisor for rho in self.irreps], dtype=torch.float64)
 
@@ -87,10 +115,22 @@ class CompactFourierTransform:
             raise RepresentationError(
                 f"`coefficients` has {len(coefficients)} entries, one per irrep is {len(self.irreps)}."
             )
+        values = self.irrep_values(g)
         return sum(
-            w * torch.einsum("mij,...ij->m...", rho(g), c)
-            for w, rho, c in zip(self.plancherel.tolist(), self.irreps, coefficients, strict=True)
+            w * torch.einsum("mij,...ij->m...", r, c)
+            for w, r, c in zip(self.plancherel.tolist(), values, coefficients, strict=True)
         )
+
+    def irrep_values(self, g: Tensor) -> list[Tensor]:
+        """``ρ(g) [M, d, d]`` for each irrep, at elements ``g [M, n, n]`` (of a finite subgroup: its own)."""
+        if not isinstance(self.group, FiniteSubgroup):
+            return [rho(g) for rho in self.group.irreps(cast(int, self.max_degree))]
+        g = self.group.ambient.check(g)
+        gap = torch.cdist(g.flatten(1), self.nodes.flatten(1))
+        index = gap.argmin(1)
+        if len(g) and float(gap.min(1).values.max()) > 1e-6:
+            raise RepresentationError(f"`g` has elements outside {self.group!r}.")
+        return [m[index] for m in self._values]
 
     def power(self, f: Tensor) -> Tensor:
         """``[len(irreps) + 1, *batch]``: ``w_ρ ‖f̂(ρ)‖²_F`` per irrep, then the residual ``∫ f² − Σ``
@@ -106,7 +146,7 @@ class CompactFourierTransform:
         """``[len(irreps) + 1, *batch]``: the share of ``∫ (f − ∫f)²`` in each non-trivial irrep and the
         residual; the trivial irrep's row (the mean) is 0. NaN where f is constant."""
         p = self.power(f)
-        p[0] = 0.0  # every group's irrep 0 is the trivial one
+        p[0] = 0.0  # every group's irrep 0 is the trivial one (finite groups list it first too)
         return p / p.sum(0)
 
 
