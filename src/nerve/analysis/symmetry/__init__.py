@@ -1,0 +1,8 @@
+"""Group actions on a model's inputs, and what they do to each of its layers: the isotypic
+decomposition along orbits, the equivariance error, and the generator a layer's representation
+would have."""
+
+from nerve.analysis.symmetry.actions import Action, RotateImage, RotatePoints, ShiftSequence
+from nerve.analysis.symmetry.layers import LayerSymmetry, LayerSymmetryResult
+
+__all__ = ["Action", "LayerSymmetry", "LayerSymmetryResult", "RotateImage", "RotatePoints", "ShiftSequence"]

@@ -1,0 +1,228 @@
+"""What a symmetry of the inputs does to each layer of any ``nn.Module``: the isotypic decomposition
+of its activations along the inputs' orbits, how far it is from carrying a linear representation
+of the group, and, for a Lie group, the generator that representation would have and the
+frequencies or degrees ℓ it carries (cf. Gruver et al. 2023, "The Lie derivative for measuring
+learned equivariance"; Moskalev et al. 2022, LieGG)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from nerve._estimator import Estimator, Progress
+from nerve._results import Result
+from nerve.analysis.symmetry.actions import Action
+from nerve.errors import AnalysisError, NerveWarning
+from nerve.groups import CompactFourierTransform, FiniteSubgroup
+from nerve.sites import read_sites
+
+__all__ = ["LayerSymmetry", "LayerSymmetryResult"]
+
+
+@dataclass(frozen=True)
+class LayerSymmetryResult(Result):
+    """Per site (``[site]``; ``[site][label]`` for the fractions):
+
+    - `labels`: the group's irreps (the trivial one first), then ``"residual"``: the part of the
+      variance above the transform's `max_degree` (zero for a finite group).
+    - `fractions`: the share of each irrep in the site's variance over the inputs and their orbits
+      (each unit's activation g ↦ f(g·x), centred on the unit's mean, summed over units and
+      inputs). The trivial irrep's share is the invariant part.
+    - `equivariance_error`: on held-out inputs, ``Σ_g ‖a(g·x) − ρ̂(g) a(x)‖² / Σ_g ‖a(g·x) − ā‖²``
+      with ρ̂(g) the least-squares linear map from a(x) to a(g·x) fitted on the other inputs,
+      averaged over the orbit's nodes: 0 when the layer carries a linear representation.
+    - `lie_error` (Lie groups): the same for the derivative along each Lie algebra direction,
+      ``Σ_k ‖d/dt a(exp(tX_k)·x)|₀ − Â_k a(x)‖² / (dim 𝔤 · Σ ‖a(x) − ā‖²)`` on held-out inputs (a
+      Lie derivative per radian, relative to the layer's spread; 0 for an invariant layer too),
+      by central differences of step `lie_step` (Richardson).
+    - `generator_degrees` (SO(2), O(2): the frequencies ``|Im μ|`` of the eigenvalues μ of Â;
+      SO(3), O(3): the ℓ with ``ℓ(ℓ+1)`` the eigenvalues of the Casimir ``−Σ Â_k²``): one per
+      direction of the span of the site's activations, sorted, for the rotations' generator
+      fitted on all inputs.
+    """
+
+    FORMAT = "nerve-layer-symmetry/1"
+
+    group: str
+    sites: tuple[str, ...]
+    labels: tuple[str, ...]
+    fractions: tuple[tuple[float, ...], ...]
+    equivariance_error: tuple[float, ...]
+    lie_error: tuple[float, ...] | None
+    generator_degrees: tuple[tuple[float, ...], ...] | None
+    n_inputs: int
+    n_nodes: int
+    max_degree: int | None
+    resolution: int | None
+
+
+class LayerSymmetry(Estimator):
+    """The symmetry of `action`'s group in each of `sites` (module paths, as :func:`~nerve.sites.read_sites`).
+
+    **Arguments:**
+
+    - `action`: an :class:`~nerve.analysis.symmetry.Action` (its `group`: a compact group, sampled
+      at its quadrature, or a finite subgroup, summed over).
+    - `sites`: the layers to read.
+    - `max_degree`, `resolution`: the compact Fourier transform's (default 4 and 4·max_degree).
+    - `lie_step`: the step t of the central differences along the Lie algebra.
+    - `seed`: which half of the inputs fits ρ̂ and Â and which half measures the errors.
+    - `rank_tol`: directions of the activations' span with a second moment below `rank_tol` times
+      the largest are left out of the generator's spectrum.
+
+    ``fit(model, inputs, progress=None)`` reads every site at every orbit node and returns
+    ``self`` with ``result_``.
+
+    >>> from nerve.analysis.symmetry import RotatePoints
+    >>> class Norms(nn.Module):  # |x| of each point: invariant
+    ...     def forward(self, x):
+    ...         return x.norm(dim=-1)
+    >>> model = nn.Sequential(Norms())
+    >>> r = LayerSymmetry(RotatePoints(), ["0"], max_degree=2).fit(model, torch.randn(64, 5, 3)).result_
+    >>> r.labels[0], round(r.fractions[0][0], 6), r.equivariance_error[0] < 1e-10
+    ('l=0', 1.0, True)
+    """
+
+    def __init__(
+        self,
+        action: Action,
+        sites: Sequence[str],
+        *,
+        max_degree: int | None = None,
+        resolution: int | None = None,
+        lie_step: float = 1e-3,
+        seed: int = 0,
+        rank_tol: float = 1e-8,
+    ) -> None:
+        self.action = action
+        self.sites = sites
+        self.max_degree = max_degree
+        self.resolution = resolution
+        self.lie_step = lie_step
+        self.seed = seed
+        self.rank_tol = rank_tol
+
+    def fit(self, model: nn.Module, inputs: Tensor, *, progress: Progress | None = None) -> LayerSymmetry:
+        if not isinstance(self.action, Action):
+            raise AnalysisError(
+                f"`action` (={self.action!r}) must be an Action (RotateImage, ShiftSequence, ...)."
+            )
+        sites = [self.sites] if isinstance(self.sites, str) else list(self.sites)
+        if not sites:
+            raise AnalysisError("`sites` is empty: name at least one module path to read.")
+        if len(inputs) < 4:
+            raise AnalysisError(
+                f"`inputs` has {len(inputs)} examples; at least 4 are needed (half fit, half test)."
+            )
+        finite = isinstance(self.action.group, FiniteSubgroup)
+        degree = None if finite else (4 if self.max_degree is None else self.max_degree)
+        ft = CompactFourierTransform(
+            self.action.group, degree, resolution=None if finite else self.resolution
+        )
+
+        def read(x: Tensor) -> dict[str, Tensor]:
+            acts = read_sites(model, x, sites)
+            return {k: v.reshape(len(x), -1).to(torch.float64) for k, v in acts.items()}
+
+        base = read(inputs)
+        orbit: dict[str, list[Tensor]] = {s: [] for s in sites}
+        for i, g in enumerate(ft.nodes):
+            for s, a in read(self.action(g, inputs)).items():
+                orbit[s].append(a)
+            if progress is not None:
+                progress("orbit", i + 1, len(ft.nodes))
+        lie = None if finite else self._derivatives(inputs, read)
+        perm = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(self.seed))
+        fit_half, test_half = perm[: len(inputs) // 2], perm[len(inputs) // 2 :]
+
+        fractions, errors, lie_errors, degrees = [], [], [], []
+        for s in sites:
+            rank = int(torch.linalg.matrix_rank(base[s][fit_half]))
+            if rank >= len(fit_half):
+                warnings.warn(
+                    f"site {s!r}: its activations on the {len(fit_half)} fitting inputs have rank {rank}, so "
+                    "ρ̂ is not determined by them and the equivariance errors overstate; give more inputs.",
+                    NerveWarning,
+                    stacklevel=2,
+                )
+            a = torch.stack(orbit[s])  # [N, B, D]: a(g_i · x_b)
+            mean = torch.einsum("n,nbd->d", ft.weights, a) / a.shape[1]
+            power = ft.power(a - mean).sum((1, 2))  # [irreps + 1]
+            fractions.append(tuple((power / power.sum()).tolist()))
+            errors.append(_held_out_error(base[s], a, ft.weights, a - mean, fit_half, test_half))
+            if lie is not None:
+                d = torch.stack([dk[s] for dk in lie])  # [k, B, D]
+                ones = torch.ones(len(d), dtype=torch.float64)
+                spread = (base[s] - base[s].mean(0)).expand(len(d), -1, -1)
+                lie_errors.append(_held_out_error(base[s], d, ones, spread, fit_half, test_half))
+                degrees.append(self._degrees(a.flatten(0, 1), base[s], d))
+        self.result_ = LayerSymmetryResult(
+            group=repr(self.action.group),
+            sites=tuple(sites),
+            labels=(*ft.labels, "residual"),
+            fractions=tuple(fractions),
+            equivariance_error=tuple(errors),
+            lie_error=None if lie is None else tuple(lie_errors),
+            generator_degrees=None if lie is None else tuple(degrees),
+            n_inputs=len(inputs),
+            n_nodes=len(ft.nodes),
+            max_degree=degree,
+            resolution=None if finite else ft.resolution,
+        )
+        return self
+
+    def _derivatives(
+        self, inputs: Tensor, read: Callable[[Tensor], dict[str, Tensor]]
+    ) -> list[dict[str, Tensor]]:
+        """``d/dt a(exp(tX_k)·x)`` at t = 0 for each rotation generator X_k, by central differences
+        at t and t/2 combined (Richardson) so that the error is O(t⁴)."""
+        group = self.action.ambient
+        out = []
+        for x_k in group.lie_algebra:
+
+            def at(t: float, x_k: Tensor = x_k) -> dict[str, Tensor]:
+                return read(self.action(torch.linalg.matrix_exp(t * x_k), inputs))
+
+            t = self.lie_step
+            plus, minus, half_plus, half_minus = at(t), at(-t), at(t / 2), at(-t / 2)
+            out.append(
+                {
+                    s: (4 * (half_plus[s] - half_minus[s]) / t - (plus[s] - minus[s]) / (2 * t)) / 3
+                    for s in plus
+                }
+            )
+        return out
+
+    def _degrees(self, cloud: Tensor, a: Tensor, d: Tensor) -> tuple[float, ...]:
+        """The spectrum of the generators fitted on every input, in the span of the orbit's activations."""
+        second = cloud.T @ cloud / len(cloud)
+        values, vectors = torch.linalg.eigh(second)
+        keep = values > self.rank_tol * values.max().clamp_min(1e-300)
+        u = vectors[:, keep]  # [D, r]
+        z = a @ u
+        gens = [torch.linalg.lstsq(z, dk @ u).solution.T for dk in d]  # Â_k in the span: dz ≈ z Âᵀ
+        if len(gens) == 1:
+            mu = torch.linalg.eigvals(gens[0])
+            return tuple(sorted(round(float(v), 9) for v in mu.imag.abs()))
+        casimir = -sum(g @ g for g in gens)
+        c = torch.linalg.eigvals(casimir).real.clamp_min(0)
+        return tuple(sorted(round((math.sqrt(1 + 4 * float(v)) - 1) / 2, 9) for v in c))
+
+
+def _held_out_error(
+    base: Tensor, target: Tensor, weights: Tensor, spread: Tensor, fit: Tensor, test: Tensor
+) -> float:
+    """``Σ_i wᵢ ‖targetᵢ − base Mᵢᵀ‖²`` on `test`, each Mᵢ fitted by least squares on `fit`, over
+    ``Σ_i wᵢ ‖spreadᵢ‖²`` on `test`."""
+    num = den = 0.0
+    x_fit, x_test = base[fit], base[test]
+    for w, y, v in zip(weights.tolist(), target, spread, strict=True):
+        m = torch.linalg.lstsq(x_fit, y[fit]).solution
+        num += w * float((y[test] - x_test @ m).pow(2).sum())
+        den += w * float(v[test].pow(2).sum())
+    return num / den if den > 0 else 0.0
