@@ -131,10 +131,29 @@ def test_a_circular_convolution_is_shift_equivariant():
     assert r.labels[:2] == ("k=0", "k=1") and r.equivariance_error[0] <= 1e-10
 
 
-def test_too_few_inputs_for_the_layers_rank_are_warned_about():
+def test_a_layer_wider_than_its_principal_directions_is_warned_about():
+    """10 inputs fit at most 2 principal directions of a 12-wide tanh layer: too few to describe it."""
+    torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 12), nn.Tanh()).double()
-    with pytest.warns(NerveWarning, match=r"site '1': its activations on the 5 fitting inputs have rank 5"):
-        LayerSymmetry(RotatePoints(), ["1"], max_degree=1).fit(model, points(10, 3, 5))
+    with pytest.warns(
+        NerveWarning, match=r"site '1': its top 2 principal directions hold \d+% of its second"
+    ):
+        r = LayerSymmetry(RotatePoints(), ["1"], max_degree=1).fit(model, points(10, 3, 5)).result_
+    assert r.components == (2,) and r.captured[0] < 0.9
+
+
+def test_a_wide_layer_is_read_in_its_principal_directions_reproducibly():
+    """A 600-wide planted SO(2) layer (frequencies 1, 2 embedded by a random 600 × 4 map): the
+    randomized principal directions find its 4-dimensional span, bit for bit the same twice."""
+    g = torch.Generator().manual_seed(1)
+    embed = torch.randn(600, 4, generator=g, dtype=torch.float64)
+    model = nn.Sequential(Fn(circular([1, 2])), Fn(lambda f: f @ embed.T))
+    est = LayerSymmetry(RotatePoints(so2()), ["1"], max_degree=3, components=8)
+    r1, r2 = est.fit(model, points(60, 2, 6)).result_, est.fit(model, points(60, 2, 6)).result_
+    assert r1 == r2 and r1.components == (4,) and r1.captured[0] == pytest.approx(1.0, abs=1e-12)
+    assert r1.equivariance_error[0] <= 1e-6 and r1.generator_degrees[0] == pytest.approx(
+        (1, 1, 2, 2), abs=1e-6
+    )
 
 
 def test_bad_arguments_are_refused_by_name():

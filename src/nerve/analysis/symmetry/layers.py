@@ -35,7 +35,9 @@ class LayerSymmetryResult(Result):
       inputs). The trivial irrep's share is the invariant part.
     - `equivariance_error`: on held-out inputs, ``Σ_g ‖a(g·x) − ρ̂(g) a(x)‖² / Σ_g ‖a(g·x) − ā‖²``
       with ρ̂(g) the least-squares linear map from a(x) to a(g·x) fitted on the other inputs,
-      averaged over the orbit's nodes: 0 when the layer carries a linear representation.
+      averaged over the orbit's nodes: 0 when the layer carries a linear representation. Measured
+      in the layer's top principal directions (`components` of them per site, holding the share
+      `captured` of its second moment over the orbits).
     - `lie_error` (Lie groups): the same for the derivative along each Lie algebra direction,
       ``Σ_k ‖d/dt a(exp(tX_k)·x)|₀ − Â_k a(x)‖² / (dim 𝔤 · Σ ‖a(x) − ā‖²)`` on held-out inputs (a
       Lie derivative per radian, relative to the layer's spread; 0 for an invariant layer too),
@@ -55,6 +57,8 @@ class LayerSymmetryResult(Result):
     equivariance_error: tuple[float, ...]
     lie_error: tuple[float, ...] | None
     generator_degrees: tuple[tuple[float, ...], ...] | None
+    components: tuple[int, ...]
+    captured: tuple[float, ...]
     n_inputs: int
     n_nodes: int
     max_degree: int | None
@@ -73,9 +77,12 @@ class LayerSymmetry(Estimator):
     - `lie_step`: the step t of the central differences along the Lie algebra.
     - `batch_size`: rows per forward pass; the inputs at every orbit node (and along the Lie
       algebra) are concatenated and read in one batched pass, not one pass per group element.
-    - `seed`: which half of the inputs fits ρ̂ and Â and which half measures the errors.
-    - `rank_tol`: directions of the activations' span with a second moment below `rank_tol` times
-      the largest are left out of the generator's spectrum.
+    - `components`: ρ̂ and Â are fitted on at most this many principal directions of the orbit
+      cloud (and at most half the fitting inputs); `captured` says how much of the layer they hold.
+    - `seed`: which half of the inputs fits ρ̂ and Â and which half measures the errors (and the
+      randomized principal directions of a wide layer).
+    - `rank_tol`: principal directions with a second moment below `rank_tol` times the largest are
+      left out (the span of the activations is smaller).
 
     ``fit(model, inputs, progress=None)`` reads every site at every orbit node and returns
     ``self`` with ``result_``. Memory: the activations of (1 + nodes + 4·dim 𝔤) × len(inputs) rows.
@@ -99,6 +106,7 @@ class LayerSymmetry(Estimator):
         resolution: int | None = None,
         lie_step: float = 1e-3,
         batch_size: int = 4096,
+        components: int = 64,
         seed: int = 0,
         rank_tol: float = 1e-8,
     ) -> None:
@@ -108,6 +116,7 @@ class LayerSymmetry(Estimator):
         self.resolution = resolution
         self.lie_step = lie_step
         self.batch_size = batch_size
+        self.components = components
         self.seed = seed
         self.rank_tol = rank_tol
 
@@ -148,27 +157,35 @@ class LayerSymmetry(Estimator):
         perm = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(self.seed))
         fit_half, test_half = perm[: len(inputs) // 2], perm[len(inputs) // 2 :]
 
-        fractions, errors, lie_errors, degrees = [], [], [], []
+        fractions, errors, lie_errors, degrees, kept, captured = [], [], [], [], [], []
         for s in sites:
-            rank = int(torch.linalg.matrix_rank(base[s][fit_half]))
-            if rank >= len(fit_half):
+            a = orbit[s]  # [N, B, D]: a(g_i · x_b)
+            mean = torch.einsum("n,nbd->d", ft.weights, a) / b
+            power = ft.power(a - mean).sum((1, 2))  # [irreps + 1]
+            fractions.append(tuple((power / power.sum()).tolist()))
+            # ρ̂ and Â live on the top principal directions of the orbit cloud: its second moment
+            # Σ_g,x a(gx)a(gx)ᵀ commutes with ρ(g) when the layer carries ρ (an invariant subspace)
+            cloud = (a * (ft.weights / b).sqrt()[:, None, None]).flatten(0, 1)
+            k = min(self.components, len(fit_half) // 2)
+            u, share = _principal(cloud, k, self.rank_tol, self.seed)
+            if share < 0.9:
                 warnings.warn(
-                    f"site {s!r}: its activations on the {len(fit_half)} fitting inputs have rank {rank}, so "
-                    "ρ̂ is not determined by them and the equivariance errors overstate; give more inputs.",
+                    f"site {s!r}: its top {u.shape[1]} principal directions hold {share:.0%} of its second "
+                    f"moment over the orbits; the equivariance errors describe that part only (raise "
+                    f"`components` (={self.components}) or give more than {len(inputs)} inputs).",
                     NerveWarning,
                     stacklevel=2,
                 )
-            a = orbit[s]  # [N, B, D]: a(g_i · x_b)
-            mean = torch.einsum("n,nbd->d", ft.weights, a) / a.shape[1]
-            power = ft.power(a - mean).sum((1, 2))  # [irreps + 1]
-            fractions.append(tuple((power / power.sum()).tolist()))
-            errors.append(_held_out_error(base[s], a, ft.weights, a - mean, fit_half, test_half))
+            kept.append(u.shape[1])
+            captured.append(share)
+            z, za = base[s] @ u, a @ u
+            errors.append(_held_out_error(z, za, ft.weights, za - mean @ u, fit_half, test_half))
             if lie is not None:
-                d = lie[s]  # [dim 𝔤, B, D]: d/dt a(exp(tX_k)·x_b) at 0
-                ones = torch.ones(len(d), dtype=torch.float64)
-                spread = (base[s] - base[s].mean(0)).expand(len(d), -1, -1)
-                lie_errors.append(_held_out_error(base[s], d, ones, spread, fit_half, test_half))
-                degrees.append(self._degrees(a.flatten(0, 1), base[s], d))
+                zd = lie[s] @ u  # [dim 𝔤, B, k]: d/dt a(exp(tX_k)·x_b) at 0, in the principal directions
+                ones = torch.ones(len(zd), dtype=torch.float64)
+                spread = (z - z.mean(0)).expand(len(zd), -1, -1)
+                lie_errors.append(_held_out_error(z, zd, ones, spread, fit_half, test_half))
+                degrees.append(_degrees(z, zd))
         self.result_ = LayerSymmetryResult(
             group=repr(self.action.group),
             sites=tuple(sites),
@@ -177,6 +194,8 @@ class LayerSymmetry(Estimator):
             equivariance_error=tuple(errors),
             lie_error=None if lie is None else tuple(lie_errors),
             generator_degrees=None if lie is None else tuple(degrees),
+            components=tuple(kept),
+            captured=tuple(captured),
             n_inputs=len(inputs),
             n_nodes=len(ft.nodes),
             max_degree=degree,
@@ -200,20 +219,39 @@ class LayerSymmetry(Estimator):
                 progress("orbits", i + 1, len(chunks))
         return {k: torch.cat(v) for k, v in parts.items()}
 
-    def _degrees(self, cloud: Tensor, a: Tensor, d: Tensor) -> tuple[float, ...]:
-        """The spectrum of the generators fitted on every input, in the span of the orbit's activations."""
-        second = cloud.T @ cloud / len(cloud)
-        values, vectors = torch.linalg.eigh(second)
-        keep = values > self.rank_tol * values.max().clamp_min(1e-300)
-        u = vectors[:, keep]  # [D, r]
-        z = a @ u
-        gens = [torch.linalg.lstsq(z, dk @ u).solution.T for dk in d]  # Â_k in the span: dz ≈ z Âᵀ
-        if len(gens) == 1:
-            mu = torch.linalg.eigvals(gens[0])
-            return tuple(sorted(round(float(v), 9) for v in mu.imag.abs()))
-        casimir = -sum(g @ g for g in gens)
-        c = torch.linalg.eigvals(casimir).real.clamp_min(0)
-        return tuple(sorted(round((math.sqrt(1 + 4 * float(v)) - 1) / 2, 9) for v in c))
+
+def _principal(cloud: Tensor, k: int, rank_tol: float, seed: int) -> tuple[Tensor, float]:
+    """``(U [D, r], share)``: the top r ≤ k right singular vectors of ``cloud [M, D]`` with σ² above
+    `rank_tol` × the largest, and the share of ``‖cloud‖²`` they hold. Exact (an eigendecomposition
+    of the Gram matrix) when D ≤ 4k; otherwise a seeded randomized range finder (Halko et al. 2011,
+    Alg. 4.4, four power iterations), so the same inputs give the same bits."""
+    total = float(cloud.pow(2).sum())
+    if cloud.shape[1] <= 4 * k:
+        values, vectors = torch.linalg.eigh(cloud.T @ cloud)
+        values, vectors = values.flip(0), vectors.flip(1)
+    else:
+        gen = torch.Generator().manual_seed(seed)
+        q = torch.linalg.qr(cloud @ torch.randn(cloud.shape[1], k + 10, generator=gen, dtype=cloud.dtype)).Q
+        for _ in range(4):
+            q = torch.linalg.qr(cloud @ torch.linalg.qr(cloud.T @ q).Q).Q
+        _, sv, vt = torch.linalg.svd(q.T @ cloud, full_matrices=False)
+        values, vectors = sv**2, vt.T
+    keep = values[:k] > rank_tol * values[0].clamp_min(1e-300)
+    u = vectors[:, :k][:, keep]
+    return u, float((cloud @ u).pow(2).sum()) / total if total > 0 else 1.0
+
+
+def _degrees(z: Tensor, zd: Tensor) -> tuple[float, ...]:
+    """The spectrum of the generators ``Â_k`` (``zd_k ≈ z Â_kᵀ``, fitted on every input): for one
+    generator (SO(2), O(2)) the frequencies |Im μ| of its eigenvalues μ; for three (SO(3), O(3))
+    the ℓ with ℓ(ℓ+1) the eigenvalues of the Casimir −Σ Â_k²."""
+    gens = [torch.linalg.lstsq(z, dk).solution.T for dk in zd]
+    if len(gens) == 1:
+        mu = torch.linalg.eigvals(gens[0])
+        return tuple(sorted(round(float(v), 9) for v in mu.imag.abs()))
+    casimir = -sum(g @ g for g in gens)
+    c = torch.linalg.eigvals(casimir).real.clamp_min(0)
+    return tuple(sorted(round((math.sqrt(1 + 4 * float(v)) - 1) / 2, 9) for v in c))
 
 
 def _richardson(e: Tensor, t: float) -> Tensor:
