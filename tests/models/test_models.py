@@ -83,3 +83,18 @@ def test_initialisation_is_a_function_of_the_seed(make):
     a, b, c = make(0).state_dict(), make(0).state_dict(), make(1).state_dict()
     assert all(a[k].equal(b[k]) for k in a)
     assert any(not a[k].equal(c[k]) for k in a if a[k].abs().sum() > 0)
+
+
+def test_the_cnn_has_its_named_sites_and_is_seeded():
+    from nerve.models import CNN, CNNConfig
+    from nerve.sites import read_sites
+
+    model = CNN(CNNConfig(channels=4, d_hidden=8), seed=3)
+    acts = read_sites(model, torch.zeros(2, 1, 8, 8), ["act1", "act2", "pool", "act", "unembed"])
+    assert {k: tuple(v.shape) for k, v in acts.items()} == {
+        "act1": (2, 4, 8, 8), "act2": (2, 8, 8, 8), "pool": (2, 8, 4, 4), "act": (2, 8), "unembed": (2, 10),
+    }  # fmt: skip
+    again = CNN(CNNConfig(channels=4, d_hidden=8), seed=3)
+    other = CNN(CNNConfig(channels=4, d_hidden=8), seed=4)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters(), strict=True))
+    assert not torch.equal(model.conv1.weight, other.conv1.weight)

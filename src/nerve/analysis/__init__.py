@@ -7,6 +7,8 @@ typed result:
   circular coordinates, and the circles of cyclically ordered tokens (Engels et al. 2024).
 - :mod:`nerve.analysis.llc`: the local learning coefficient by SGLD, all chains in one batch,
   its calibration and its trajectory through training.
+- :mod:`nerve.analysis.symmetry`: a group acting on a model's inputs, and each layer's isotypic
+  decomposition, equivariance error and generator under it.
 """
 
 from nerve.analysis.fourier import (
@@ -32,6 +34,7 @@ from nerve.analysis.llc import (
     LLCTrajectoryResult,
     calibrate_llc,
 )
+from nerve.analysis.symmetry import LayerSymmetry, LayerSymmetryResult
 from nerve.analysis.topology import (
     PersistentHomology,
     TokenCircles,
@@ -53,6 +56,8 @@ __all__ = [
     "LLCResult",
     "LLCTrajectory",
     "LLCTrajectoryResult",
+    "LayerSymmetry",
+    "LayerSymmetryResult",
     "LearningOrder",
     "LearningOrderResult",
     "MemoryBudgetError",

@@ -5,12 +5,15 @@
 ['embed', 'embed.0', 'embed.1', 'hidden', 'act', 'unembed']
 """
 
+from nerve.models.cnn import CNN, CNNConfig
 from nerve.models.mlp import MLP, MLPConfig
 from nerve.models.superposition import SuperpositionConfig, SuperpositionModel
 from nerve.models.transformer import Transformer, TransformerConfig
 
 __all__ = [
+    "CNN",
     "MLP",
+    "CNNConfig",
     "MLPConfig",
     "SuperpositionConfig",
     "SuperpositionModel",

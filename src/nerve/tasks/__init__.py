@@ -1,5 +1,5 @@
-"""What networks are trained on: group composition, modular arithmetic, sparse parity and the
-sparse features of Toy Models of Superposition.
+"""What networks are trained on: group composition, modular arithmetic, sparse parity, the
+sparse features of Toy Models of Superposition, and handwritten digits (with rotations).
 
 >>> from nerve.tasks import modular_arithmetic
 >>> inputs, targets = modular_arithmetic(5).enumerate()
@@ -8,6 +8,7 @@ sparse features of Toy Models of Superposition.
 """
 
 from nerve.tasks._base import Split, TaskError, split_indices
+from nerve.tasks._digits import DigitsTask, rotate_images
 from nerve.tasks._group_tasks import OPERATIONS, BinaryOperationTask, group_composition, modular_arithmetic
 from nerve.tasks._sparse_parity import SparseParity, sparse_parity
 from nerve.tasks._superposition import SuperpositionData
@@ -15,12 +16,14 @@ from nerve.tasks._superposition import SuperpositionData
 __all__ = [
     "OPERATIONS",
     "BinaryOperationTask",
+    "DigitsTask",
     "SparseParity",
     "Split",
     "SuperpositionData",
     "TaskError",
     "group_composition",
     "modular_arithmetic",
+    "rotate_images",
     "sparse_parity",
     "split_indices",
 ]

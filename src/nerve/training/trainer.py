@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from nerve._io import exclusive, strict_json
 from nerve.errors import TrainingError
 from nerve.models import MLP
-from nerve.tasks import SuperpositionData, split_indices
+from nerve.tasks import DigitsTask, SuperpositionData, split_indices
 from nerve.training._resources import check_resources
 from nerve.training.config import ConfigError, TrainConfig, make_model, make_task
 from nerve.training.run import (
@@ -90,12 +90,18 @@ class _Data:
             return x, x
         n = len(self.train[1])
         if self.batch == n:
-            return self.train
-        per_epoch = math.ceil(n / self.batch)
-        epoch, i = divmod(step, per_epoch)
-        perm = torch.randperm(n, generator=_seed(self.config, epoch))[i * self.batch : (i + 1) * self.batch]
-        perm = perm.to(self.device)
-        return self.train[0][perm], self.train[1][perm]
+            x, y = self.train
+        else:
+            per_epoch = math.ceil(n / self.batch)
+            epoch, i = divmod(step, per_epoch)
+            perm = torch.randperm(n, generator=_seed(self.config, epoch))[
+                i * self.batch : (i + 1) * self.batch
+            ]
+            perm = perm.to(self.device)
+            x, y = self.train[0][perm], self.train[1][perm]
+        if isinstance(self.task, DigitsTask):  # the step's own seed for its augmentation
+            x = self.task.augment(x, generator=_seed(self.config, -2 - step))
+        return x, y
 
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
         if isinstance(self.task, SuperpositionData):

@@ -4,5 +4,16 @@ would have."""
 
 from nerve.analysis.symmetry.actions import Action, RotateImage, RotatePoints, ShiftSequence
 from nerve.analysis.symmetry.layers import LayerSymmetry, LayerSymmetryResult
+from nerve.analysis.symmetry.run import IMAGE_SITES, ImageSymmetryResult, image_symmetry
 
-__all__ = ["Action", "LayerSymmetry", "LayerSymmetryResult", "RotateImage", "RotatePoints", "ShiftSequence"]
+__all__ = [
+    "IMAGE_SITES",
+    "Action",
+    "ImageSymmetryResult",
+    "LayerSymmetry",
+    "LayerSymmetryResult",
+    "RotateImage",
+    "RotatePoints",
+    "ShiftSequence",
+    "image_symmetry",
+]

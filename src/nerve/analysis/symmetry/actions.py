@@ -14,10 +14,10 @@ from abc import ABC, abstractmethod
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from nerve.errors import AnalysisError
 from nerve.groups import CompactGroup, FiniteSubgroup, finite_subgroup, o2, so2, so3
+from nerve.tasks import rotate_images
 
 __all__ = ["Action", "RotateImage", "RotatePoints", "ShiftSequence"]
 
@@ -47,11 +47,10 @@ class Action(ABC):
 
 
 class RotateImage(Action):
-    """``(g·x)(p) = x(g⁻¹p)`` for pixel positions p about the image's centre (x to the right, y up).
-
-    When g permutes the pixel grid (the elements of D4 on a square image; to 1e-4 of a pixel, so a
-    quarter turn given in float32 counts) the pixels are moved exactly; otherwise the image is
-    sampled bilinearly, with zeros outside it (the corners of a rotated square). `group`: ``so2()``
+    """``(g·x)(p) = x(g⁻¹p)`` for pixel positions p about the image's centre (x to the right, y up),
+    by :func:`~nerve.tasks.rotate_images`: exact when g permutes the pixel grid (the elements of D4
+    on a square image; to 1e-4 of a pixel, so a quarter turn given in float32 counts), bilinear
+    otherwise, with zeros outside the image (the corners of a rotated square). `group`: ``so2()``
     (default), ``o2()`` or a finite subgroup such as ``finite_subgroup(o2(), "D4")``.
 
     >>> x = torch.arange(4.0).reshape(1, 2, 2)
@@ -70,24 +69,7 @@ class RotateImage(Action):
         g = self._element(g)
         if x.ndim not in (3, 4):
             raise AnalysisError(f"`x` must be images [B, C, H, W] or [B, H, W], got shape {tuple(x.shape)}.")
-        h, w = x.shape[-2:]
-        rows, cols = torch.meshgrid(
-            torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij"
-        )
-        p = torch.stack([cols - (w - 1) / 2, (h - 1) / 2 - rows], -1)  # [H, W, 2]: (x, y) about the centre
-        q = p @ g  # g⁻¹p = gᵀp, as rows: p gᵀᵀ
-        src_col, src_row = q[..., 0] + (w - 1) / 2, (h - 1) / 2 - q[..., 1]
-        exact = torch.round(src_col), torch.round(src_row)
-        on_grid = max(float((src_col - exact[0]).abs().max()), float((src_row - exact[1]).abs().max())) < 1e-4
-        inside = bool(((exact[0] >= 0) & (exact[0] < w) & (exact[1] >= 0) & (exact[1] < h)).all())
-        if on_grid and inside:
-            index = (exact[1] * w + exact[0]).long().flatten()
-            return x.flatten(-2)[..., index].reshape(x.shape)
-        grid = torch.stack([2 * src_col / max(w - 1, 1) - 1, 2 * src_row / max(h - 1, 1) - 1], -1)
-        batch = x if x.ndim == 4 else x[:, None]
-        grid = grid.to(batch.dtype)[None].expand(len(batch), -1, -1, -1)
-        out = F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-        return out if x.ndim == 4 else out[:, 0]
+        return rotate_images(x, g)
 
 
 class ShiftSequence(Action):

@@ -245,7 +245,7 @@ def _degrees(z: Tensor, zd: Tensor) -> tuple[float, ...]:
     """The spectrum of the generators ``Â_k`` (``zd_k ≈ z Â_kᵀ``, fitted on every input): for one
     generator (SO(2), O(2)) the frequencies |Im μ| of its eigenvalues μ; for three (SO(3), O(3))
     the ℓ with ℓ(ℓ+1) the eigenvalues of the Casimir −Σ Â_k²."""
-    gens = [torch.linalg.lstsq(z, dk).solution.T for dk in zd]
+    gens = [torch.linalg.lstsq(z, dk, driver="gelsd").solution.T for dk in zd]
     if len(gens) == 1:
         mu = torch.linalg.eigvals(gens[0])
         return tuple(sorted(round(float(v), 9) for v in mu.imag.abs()))
@@ -268,7 +268,7 @@ def _held_out_error(
     num = den = 0.0
     x_fit, x_test = base[fit], base[test]
     for w, y, v in zip(weights.tolist(), target, spread, strict=True):
-        m = torch.linalg.lstsq(x_fit, y[fit]).solution
+        m = torch.linalg.lstsq(x_fit, y[fit], driver="gelsd").solution
         num += w * float((y[test] - x_test @ m).pow(2).sum())
         den += w * float(v[test].pow(2).sum())
     return num / den if den > 0 else 0.0
