@@ -130,6 +130,8 @@ class CompactGroup(ABC):
 
     name: str
     n: int  # the defining representation's size
+    #: Whether it holds elements of determinant −1 (O(2)'s reflections, O(3)'s −I).
+    improper: bool
     #: ``[dim 𝔤, n, n]``: a basis of the Lie algebra in the defining representation.
     lie_algebra: Tensor
 
@@ -149,11 +151,12 @@ class CompactGroup(ABC):
             return g
         orth = float((g.mT @ g - self.identity).abs().amax())
         det = torch.linalg.det(g)
-        off = float((det - self._allowed_det(det)).abs().amax())
+        allowed = torch.where(det < 0, -1.0, 1.0).to(det.dtype) if self.improper else torch.ones_like(det)
+        off = float((det - allowed).abs().amax())
         if not max(orth, off) <= MEMBERSHIP_TOLERANCE:
             raise GroupError(
                 f"`g` is not in {self.name}: max|gᵀg − I| = {orth:.2e}, and det g is {off:.2e} from "
-                f"{self._det_rule}; both must be at most {MEMBERSHIP_TOLERANCE}."
+                f"{'±1' if self.improper else '1'}; both must be at most {MEMBERSHIP_TOLERANCE}."
             )
         return g
 
@@ -192,11 +195,7 @@ class CompactGroup(ABC):
 
     # --- what each group says -------------------------------------------------------------
 
-    _det_rule: str
     _label_rule: str
-
-    @abstractmethod
-    def _allowed_det(self, det: Tensor) -> Tensor: ...
 
     @abstractmethod
     def _labels(self, max_degree: int) -> list[str]: ...
@@ -237,7 +236,6 @@ class _Planar(CompactGroup):
 
     n = 2
     lie_algebra = _J[None]
-    reflections: bool
 
     def element(self, theta: Tensor, *, reflect: Tensor | bool = False) -> Tensor:
         """``[..., 2, 2]``: the rotation by θ, times the reflection F = diag(1, −1) where `reflect`."""
@@ -245,7 +243,7 @@ class _Planar(CompactGroup):
         g = _rotation2(theta)
         if isinstance(reflect, bool) and not reflect:
             return g
-        if not self.reflections:
+        if not self.improper:
             raise GroupError(f"`reflect` (={reflect!r}): {self.name} has no reflections.")
         flip = torch.as_tensor(reflect, dtype=torch.bool).expand(theta.shape)
         return torch.where(flip[..., None, None], g @ _F, g)
@@ -272,7 +270,7 @@ class _Planar(CompactGroup):
 
     def _sample(self, num: int, gen: torch.Generator) -> Tensor:
         theta = 2 * math.pi * torch.rand(num, generator=gen, dtype=torch.float64)
-        if not self.reflections:
+        if not self.improper:
             return self.element(theta)
         return self.element(theta, reflect=torch.rand(num, generator=gen) < 0.5)
 
@@ -280,19 +278,15 @@ class _Planar(CompactGroup):
         # degree + 1 equally spaced angles sum e^{ikθ} to zero for 0 < |k| ≤ degree
         theta = 2 * math.pi * torch.arange(degree + 1, dtype=torch.float64) / (degree + 1)
         g = self.element(theta)
-        if self.reflections:
+        if self.improper:
             g = torch.cat([g, g @ _F])
         return g, torch.full((len(g),), 1 / len(g), dtype=torch.float64)
 
 
 class _SO2(_Planar):
     name = "SO(2)"
-    reflections = False
-    _det_rule = "1"
+    improper = False
     _label_rule = "'k=K' for a frequency K ≥ 0"
-
-    def _allowed_det(self, det: Tensor) -> Tensor:
-        return torch.ones_like(det)
 
     def _labels(self, max_degree: int) -> list[str]:
         return [f"k={k}" for k in range(max_degree + 1)]
@@ -307,12 +301,8 @@ class _SO2(_Planar):
 
 class _O2(_Planar):
     name = "O(2)"
-    reflections = True
-    _det_rule = "±1"
+    improper = True
     _label_rule = "'k=0' (trivial), 'det' or 'k=K' for a frequency K ≥ 1"
-
-    def _allowed_det(self, det: Tensor) -> Tensor:
-        return torch.where(det < 0, -1.0, 1.0).to(det.dtype)
 
     def _labels(self, max_degree: int) -> list[str]:
         return ["k=0", "det"] + [f"k={k}" for k in range(1, max_degree + 1)]
@@ -332,17 +322,16 @@ class _Spatial(CompactGroup):
 
     n = 3
     lie_algebra = L_DEFINING  # (L_x, L_y, L_z); their images in an irrep are real_generators(ℓ)
-    inversions: bool
 
     def _parse(self, label: str) -> tuple[int, int, IrrepType, int] | None:
-        found = _int_after(label, "l=", "eo" if self.inversions else "")
+        found = _int_after(label, "l=", "eo" if self.improper else "")
         if found is None:
             return None
         ell, tail = found
         return ell, 2 * ell + 1, "real", int(tail == "o")
 
     def _labels(self, max_degree: int) -> list[str]:
-        if not self.inversions:
+        if not self.improper:
             return [f"l={ell}" for ell in range(max_degree + 1)]
         return [f"l={ell}{p}" for ell in range(max_degree + 1) for p in "eo"]
 
@@ -370,7 +359,7 @@ class _Spatial(CompactGroup):
     def _sample(self, num: int, gen: torch.Generator) -> Tensor:
         q = torch.randn(num, 4, generator=gen, dtype=torch.float64)  # uniform on S³: Haar on SU(2)
         r = rotation_of_quaternion(q / torch.linalg.vector_norm(q, dim=-1, keepdim=True))
-        if not self.inversions:
+        if not self.improper:
             return r
         return r * torch.where(torch.rand(num, generator=gen) < 0.5, -1.0, 1.0).to(r.dtype)[:, None, None]
 
@@ -384,29 +373,21 @@ class _Spatial(CompactGroup):
         a, b, c = torch.meshgrid(angle, torch.arccos(x), angle, indexing="ij")
         w = (wx / 2)[None, :, None].expand(m, -1, m) / (m * m)
         g, w = euler_zyz(a, b, c).reshape(-1, 3, 3), w.reshape(-1)
-        if self.inversions:
+        if self.improper:
             g, w = torch.cat([g, -g]), torch.cat([w, w]) / 2
         return g, w.contiguous()
 
 
 class _SO3(_Spatial):
     name = "SO(3)"
-    inversions = False
-    _det_rule = "1"
+    improper = False
     _label_rule = "'l=L' for a degree L ≥ 0"
-
-    def _allowed_det(self, det: Tensor) -> Tensor:
-        return torch.ones_like(det)
 
 
 class _O3(_Spatial):
     name = "O(3)"
-    inversions = True
-    _det_rule = "±1"
+    improper = True
     _label_rule = "'l=Le' or 'l=Lo' for a degree L ≥ 0 (even or odd under −I)"
-
-    def _allowed_det(self, det: Tensor) -> Tensor:
-        return torch.where(det < 0, -1.0, 1.0).to(det.dtype)
 
 
 @functools.cache

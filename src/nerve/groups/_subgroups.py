@@ -123,7 +123,7 @@ def finite_subgroup(ambient: CompactGroup, name: str) -> FiniteSubgroup:
     """
     group = parse_group(name) if isinstance(name, str) and name.strip() else None
     family = group.family[0] if group is not None and group.family else None
-    has_reflections = not isinstance(ambient, _Planar) or ambient.reflections
+    has_reflections = not isinstance(ambient, _Planar) or ambient.improper
     if group is not None and (family == "cyclic" or (family == "dihedral" and has_reflections)):
         e2 = _planar(group)
         if isinstance(ambient, _Planar):

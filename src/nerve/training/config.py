@@ -323,13 +323,5 @@ PRESETS: dict[str, TrainConfig] = {
         train_fraction=0.7,
         checkpoint_every=500,
     ),
-    "digits_rotated": TrainConfig(
-        task=TaskConfig(kind="digits_rotated"),
-        model=ModelConfig(kind="cnn", d_embed=16, d_hidden=64),
-        steps=3000,
-        weight_decay=0.01,
-        batch_size=128,
-        train_fraction=0.7,
-        checkpoint_every=500,
-    ),
 }
+PRESETS["digits_rotated"] = PRESETS["digits"].replace(task__kind="digits_rotated")
