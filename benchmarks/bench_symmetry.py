@@ -8,11 +8,11 @@ decomposition in one batched pass against a loop over group elements.
    1e-6). Both agree to a change of basis (``tests/groups/test_compact.py``); the homomorphism error
    of each is printed.
 2. The isotypic decomposition of a small CNN's layers (conv 8 and 16 channels) under SO(2) (max
-   degree 4, 17 quadrature rotations, bilinear) over 256 images 28×28: ``LayerSymmetry`` rotates the
-   inputs at every node and reads the sites in one batched pass (``batch_size`` rows at a time), against the loop a
+   degree 4, 17 quadrature rotations, bilinear) over 256 images 28×28: the inputs of every node
+   read in one batched pass (4,096 rows at a time), as ``LayerSymmetry`` does, against the loop a
    user would write by hand: one rotation and one forward per group element, then the same
-   transform. The two give the same fractions (checked); ``LayerSymmetry.fit``, which also fits the
-   equivariance and Lie errors, is timed beside them.
+   transform. The two give the same fractions (checked); ``LayerSymmetry.fit``, which also fits
+   the equivariance and Lie errors, is timed beside them.
 
 Run: ``python benchmarks/bench_symmetry.py``. Threads are left at torch's default.
 """
