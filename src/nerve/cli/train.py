@@ -13,12 +13,14 @@ from nerve.errors import NerveError
 
 
 def train_command(
-    preset: str = typer.Option(None, help="A published setup: nanda2023, chughtai2023."),
-    task: str = typer.Option(None, help="modadd (a+b mod p), modular, group, parity or superposition."),
+    preset: str = typer.Option(None, help="A setup: demo, nanda2023, chughtai2023, digits, digits_rotated."),
+    task: str = typer.Option(
+        None, help="modadd (a+b mod p), modular, group, parity, superposition, digits or digits_rotated."
+    ),
     p: int = typer.Option(None, help="The prime of a modular task."),
     op: str = typer.Option(None, help="The operation of a modular task: add, sub, mul, div, x2+y2, ..."),
     group: str = typer.Option(None, help="The group of a group task, e.g. S5 or C2xS3."),
-    model: str = typer.Option(None, help="mlp, transformer or superposition."),
+    model: str = typer.Option(None, help="mlp, transformer, superposition or cnn (for the digits)."),
     steps: int = typer.Option(None, help="Optimiser steps (with --resume: extend the run to this many)."),
     lr: float = typer.Option(None, help="AdamW learning rate."),
     weight_decay: float = typer.Option(None, help="AdamW weight decay."),

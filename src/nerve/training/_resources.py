@@ -31,6 +31,8 @@ def _task_shape(config: TrainConfig) -> tuple[int, int, int]:
         return n * n, 2, n
     if t.kind == "parity":
         return 2**t.n_bits, t.n_bits, 2
+    if t.kind in ("digits", "digits_rotated"):
+        return 1797, 64, 10  # 8×8 images, ten digits
     return 4 * 1024, 1, t.n_features  # superposition: sampled batches of its features
 
 
@@ -55,6 +57,16 @@ def estimate_run(config: TrainConfig) -> tuple[int, int]:
         attn = 4 * d * m.n_heads * m.d_head
         params = (n_classes + ctx) * d + attn + 2 * d * m.d_mlp + d * n_classes
         per_example = ctx * (6 * d + 3 * m.n_heads * m.d_head + 2 * m.d_mlp + 2 * m.n_heads * ctx) + n_classes
+    elif m.kind == "cnn":  # 3×3 convolutions of c and 2c channels on the image, a 2×2 pool, d_hidden units
+        c = m.d_embed
+        params = (
+            10 * c
+            + 9 * c * 2 * c
+            + 2 * c
+            + 2 * c * (n_inputs // 4) * m.d_hidden
+            + (m.d_hidden + 1) * (n_classes + 1)
+        )
+        per_example = n_inputs * (4 * c + 4 * 2 * c) + 3 * m.d_hidden + n_classes
     else:
         params = 2 * n_classes * m.n_hidden + n_classes
         per_example = 2 * n_classes + m.n_hidden
