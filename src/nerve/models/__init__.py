@@ -6,6 +6,7 @@
 """
 
 from nerve.models.cnn import CNN, CNNConfig
+from nerve.models.lie_mlp import LieMLP, LieMLPConfig
 from nerve.models.mlp import MLP, MLPConfig
 from nerve.models.superposition import SuperpositionConfig, SuperpositionModel
 from nerve.models.transformer import Transformer, TransformerConfig
@@ -14,6 +15,8 @@ __all__ = [
     "CNN",
     "MLP",
     "CNNConfig",
+    "LieMLP",
+    "LieMLPConfig",
     "MLPConfig",
     "SuperpositionConfig",
     "SuperpositionModel",

@@ -1,5 +1,6 @@
 """What networks are trained on: group composition, modular arithmetic, sparse parity, the
-sparse features of Toy Models of Superposition, and handwritten digits (with rotations).
+sparse features of Toy Models of Superposition, handwritten digits (with rotations), and the
+composition of rotations (SO(2), SO(3)).
 
 >>> from nerve.tasks import modular_arithmetic
 >>> inputs, targets = modular_arithmetic(5).enumerate()
@@ -10,6 +11,7 @@ sparse features of Toy Models of Superposition, and handwritten digits (with rot
 from nerve.tasks._base import Split, TaskError, split_indices
 from nerve.tasks._digits import DigitsTask, rotate_images
 from nerve.tasks._group_tasks import OPERATIONS, BinaryOperationTask, group_composition, modular_arithmetic
+from nerve.tasks._lie_tasks import LieCompositionTask
 from nerve.tasks._sparse_parity import SparseParity, sparse_parity
 from nerve.tasks._superposition import SuperpositionData
 
@@ -17,6 +19,7 @@ __all__ = [
     "OPERATIONS",
     "BinaryOperationTask",
     "DigitsTask",
+    "LieCompositionTask",
     "SparseParity",
     "Split",
     "SuperpositionData",

@@ -33,6 +33,9 @@ def _task_shape(config: TrainConfig) -> tuple[int, int, int]:
         return 2**t.n_bits, t.n_bits, 2
     if t.kind in ("digits", "digits_rotated"):
         return 1797, 64, 10  # 8×8 images, ten digits
+    if t.kind in ("so2_addition", "so3_composition"):
+        n2 = 4 if t.kind == "so2_addition" else 9
+        return 4096, 2 * n2, n2  # pairs of flattened matrices in, their product out
     return 4 * 1024, 1, t.n_features  # superposition: sampled batches of its features
 
 

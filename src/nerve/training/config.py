@@ -14,6 +14,8 @@ from nerve.models import (
     CNN,
     MLP,
     CNNConfig,
+    LieMLP,
+    LieMLPConfig,
     MLPConfig,
     SuperpositionConfig,
     SuperpositionModel,
@@ -23,6 +25,7 @@ from nerve.models import (
 from nerve.tasks import (
     BinaryOperationTask,
     DigitsTask,
+    LieCompositionTask,
     SparseParity,
     SuperpositionData,
     group_composition,
@@ -41,12 +44,21 @@ __all__ = [
     "make_task",
 ]
 
-Task = BinaryOperationTask | SparseParity | SuperpositionData | DigitsTask
+Task = BinaryOperationTask | SparseParity | SuperpositionData | DigitsTask | LieCompositionTask
 
 
 #: The most checkpoints one run may schedule: each is a file, and the schedule is a set in memory.
 MAX_CHECKPOINTS = 100_000
-TASK_KINDS = ("modular", "group", "parity", "superposition", "digits", "digits_rotated")
+TASK_KINDS = (
+    "modular",
+    "group",
+    "parity",
+    "superposition",
+    "digits",
+    "digits_rotated",
+    "so2_addition",
+    "so3_composition",
+)
 MODEL_KINDS = ("mlp", "transformer", "superposition", "cnn")
 
 
@@ -77,8 +89,10 @@ def _check_choice(owner: object, name: str, choices: tuple[str, ...]) -> None:
 class TaskConfig:
     """What to train on. `kind` is ``"modular"`` (uses `p`, `op`), ``"group"`` (`group`),
     ``"parity"`` (`n_bits`, `k_bits`), ``"superposition"`` (`n_features`, `sparsity`,
-    `importance_decay`), or ``"digits"`` / ``"digits_rotated"`` (scikit-learn's handwritten digits;
-    the second with every training batch rotated by uniform random angles)."""
+    `importance_decay`), ``"digits"`` / ``"digits_rotated"`` (scikit-learn's handwritten digits;
+    the second with every training batch rotated by uniform random angles), or ``"so2_addition"`` /
+    ``"so3_composition"`` (4,096 Haar-random pairs of rotations, drawn from the run's seed, and their
+    product: a regression)."""
 
     kind: str = "modular"
     p: int = 113
@@ -239,6 +253,8 @@ def make_task(config: TaskConfig, *, seed: int = 0) -> Task:
         return SuperpositionData(config.n_features, config.sparsity, config.importance_decay)
     if config.kind in ("digits", "digits_rotated"):
         return DigitsTask(rotate=config.kind == "digits_rotated")
+    if config.kind in ("so2_addition", "so3_composition"):
+        return LieCompositionTask("SO(2)" if config.kind == "so2_addition" else "SO(3)", seed=seed)
     raise ConfigError(f"task `kind` (={config.kind!r}) must be one of {list(TASK_KINDS)}.")
 
 
@@ -256,6 +272,13 @@ def make_model(config: ModelConfig, task: Task, *, seed: int = 0) -> nn.Module:
             f"model `kind` (={config.kind!r}) does not fit task {task.name!r}: the CNN goes with the "
             f"digits and the digits with the CNN."
         )
+    if isinstance(task, LieCompositionTask):
+        if config.kind != "mlp":
+            raise ConfigError(
+                f"model `kind` (={config.kind!r}) does not fit task {task.name!r}: it takes 'mlp'."
+            )
+        n_in = task.compact_group.n**2
+        return LieMLP(LieMLPConfig(n_in, task.n_out, 2, config.d_embed, config.d_hidden), seed=seed)
     if isinstance(task, DigitsTask):
         return CNN(CNNConfig(task.n_classes, channels=config.d_embed, d_hidden=config.d_hidden), seed=seed)
     n_inputs = task.n_bits if isinstance(task, SparseParity) else 2
@@ -325,3 +348,16 @@ PRESETS: dict[str, TrainConfig] = {
     ),
 }
 PRESETS["digits_rotated"] = PRESETS["digits"].replace(task__kind="digits_rotated")
+# The law of SO(2) and of SO(3) learnt from 2,048 pairs of rotations (half of 4,096), full batch, by
+# the MLP with linear embeddings of the defining matrices: which frequencies, or which ℓ, it uses.
+PRESETS["so2_addition"] = TrainConfig(
+    task=TaskConfig(kind="so2_addition"),
+    model=ModelConfig(kind="mlp", d_embed=64, d_hidden=128),
+    steps=5000,
+    weight_decay=0.1,
+    train_fraction=0.5,
+    checkpoint_every=1000,
+)
+PRESETS["so3_composition"] = PRESETS["so2_addition"].replace(
+    task__kind="so3_composition", model__d_hidden=256
+)

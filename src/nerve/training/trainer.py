@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from nerve._io import exclusive, strict_json
 from nerve.errors import TrainingError
 from nerve.models import MLP
-from nerve.tasks import DigitsTask, SuperpositionData, split_indices
+from nerve.tasks import DigitsTask, LieCompositionTask, SuperpositionData, split_indices
 from nerve.training._resources import check_resources
 from nerve.training.config import ConfigError, TrainConfig, make_model, make_task
 from nerve.training.run import (
@@ -104,7 +104,7 @@ class _Data:
         return x, y
 
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
-        if isinstance(self.task, SuperpositionData):
+        if isinstance(self.task, SuperpositionData | LieCompositionTask):  # regressions
             return self.task.loss(output, target)
         # float64 log-softmax: float32 cross-entropy rounds to 0 once train loss is tiny,
         # which stalls the clean-up phase of grokking (Nanda et al. 2023, appendix).
@@ -120,10 +120,10 @@ class _Data:
                 xb, yb = x[start : start + _EVAL_CHUNK], y[start : start + _EVAL_CHUNK]
                 logits = model(xb)
                 total += float(self.loss(logits, yb)) * len(xb)
-                if not isinstance(self.task, SuperpositionData):
+                if not isinstance(self.task, SuperpositionData | LieCompositionTask):
                     correct += int((logits.argmax(-1) == yb).sum())
             out[f"{name}_loss"] = total / len(x)
-            if not isinstance(self.task, SuperpositionData):
+            if not isinstance(self.task, SuperpositionData | LieCompositionTask):
                 out[f"{name}_acc"] = correct / len(x)
         model.train()
         return out
