@@ -5,7 +5,7 @@ decomposition in one batched pass against a loop over group elements.
    rotation vector of g, then one batched matrix exponential of ω·A per ℓ) against e3nn's
    ``Irreps(f"{ℓ}e").D_from_matrix(g)`` (Euler angles, then three matrix exponentials per ℓ), both
    in float64 with e3nn's default dtype set to float64 (in float32 its D is a homomorphism only to
-   1e-6). Both agree to a change of basis (``tests/groups/test_compact.py``); the homomorphism error
+   1e-6). Both agree to a change of basis (``tests/groups/test_compact_groups.py``); the homomorphism error
    of each is printed.
 2. The isotypic decomposition of a small CNN's layers (conv 8 and 16 channels) under SO(2) (max
    degree 4, 17 quadrature rotations, bilinear) over 256 images 28×28: the inputs of every node
