@@ -105,7 +105,8 @@ def test_train_names_a_bad_preset_and_a_bad_prime(tmp_path):
     )
     assert (
         bad.exit_code == 2
-        and "`--preset` (='nanda2024') must be one of ['chughtai2023', 'demo', 'nanda2023']" in bad.output
+        and "`--preset` (='nanda2024') must be one of ['chughtai2023', 'demo', 'digits', 'digits_rotated', 'nanda2023'"
+        in bad.output
     )
     prime = runner.invoke(
         app, ["train", "--task", "modadd", "--p", "12", "--out", str(tmp_path / "y")], env={"COLUMNS": "200"}

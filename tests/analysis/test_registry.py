@@ -146,4 +146,10 @@ def test_the_built_in_analyses_are_registered_in_report_order():
         "llc_irreps",
         "llc_calibration",
     ]
-    assert [a.name for a in registered() if a.default] == ["fourier", "progress", "circles"]
+    assert [a.name for a in registered() if a.default] == [
+        "fourier",
+        "progress",
+        "circles",
+        "symmetry",
+        "lie_fourier",
+    ]

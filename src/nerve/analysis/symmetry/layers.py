@@ -99,8 +99,8 @@ class LayerSymmetry(Estimator):
 
     def __init__(
         self,
-        action: Action,
-        sites: Sequence[str],
+        action: Action | None = None,
+        sites: Sequence[str] = (),
         *,
         max_degree: int | None = None,
         resolution: int | None = None,

@@ -65,14 +65,18 @@ class LieFourier(Estimator):
     """
 
     def __init__(
-        self, group: CompactGroup, *, sites: Sequence[str] = ("act", "unembed"), max_degree: int = 4
+        self,
+        group: CompactGroup | None = None,
+        *,
+        sites: Sequence[str] = ("act", "unembed"),
+        max_degree: int = 4,
     ) -> None:
         self.group = group
         self.sites = sites
         self.max_degree = max_degree
 
     def fit(self, model: nn.Module) -> LieFourier:
-        if not isinstance(self.group, CompactGroup):
+        if not isinstance(self.group, CompactGroup):  # None too
             raise AnalysisError(f"`group` (={self.group!r}) must be a compact group such as so2() or so3().")
         ft = CompactFourierTransform(self.group, self.max_degree, resolution=2 * self.max_degree)
         g = ft.nodes.flatten(1)  # [N, n²]
