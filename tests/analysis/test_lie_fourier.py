@@ -65,3 +65,12 @@ def test_a_trained_so2_network_is_read_by_the_registered_analysis(tmp_path):
     assert isinstance(result, LieFourierResult) and result.sites == ("act", "unembed")
     assert result.top[1] == "k=1 ⊗ k=1"
     assert LieFourierResult.from_json(result.to_json()) == result
+    # the run's LLC is a cross-entropy's: a regression is refused, not read as soft labels
+    from nerve.analysis.llc.trajectory import training_data
+    from nerve.errors import AnalysisError
+
+    assert "it trains a regression" in get("llc").applies(run)
+    with pytest.raises(
+        AnalysisError, match=r"it trains a regression, not the cross-entropy the run's LLC uses"
+    ):
+        training_data(run)

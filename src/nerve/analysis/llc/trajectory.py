@@ -27,7 +27,7 @@ from nerve.analysis.llc.estimator import (
 )
 from nerve.analysis.registry import Analysis, Drawing, checkpoint_steps, register
 from nerve.errors import AnalysisError, NerveWarning
-from nerve.tasks import SuperpositionData, split_indices
+from nerve.tasks import LieCompositionTask, SuperpositionData, split_indices
 
 __all__ = [
     "LLCTrajectory",
@@ -246,11 +246,9 @@ def training_data(run) -> tuple[Tensor, Tensor]:
     """``(inputs, targets)`` of the training split of a run of a finite task: the data its LLC is
     estimated on (the loss the network was trained to minimise)."""
     task = run.task
-    if isinstance(task, SuperpositionData):
-        raise AnalysisError(
-            f"`run` ({run.path}) trains on sampled superposition data, which has no fixed dataset to "
-            "estimate the LLC on; use LLCEstimator on a sample of your own."
-        )
+    why = no_fixed_dataset(run)
+    if why is not None:
+        raise AnalysisError(f"`run` ({run.path}): {why}.")
     inputs, targets = task.enumerate()
     split = split_indices(len(targets), run.config.train_fraction, seed=run.config.seed)
     return inputs[split.train], targets[split.train]
@@ -262,9 +260,17 @@ def cross_entropy64(output: Tensor, target: Tensor) -> Tensor:
 
 
 def no_fixed_dataset(run: Any) -> str | None:
-    """Why the LLC of `run` has no dataset to be estimated on, or None."""
+    """Why the LLC of `run` has no dataset to be estimated on with the trainer's cross-entropy, or None."""
     if isinstance(run.task, SuperpositionData):
-        return "it trains on sampled superposition data, which has no fixed dataset to estimate the LLC on"
+        return (
+            "it trains on sampled superposition data, which has no fixed dataset to estimate the LLC on; "
+            "use LLCEstimator on a sample of your own"
+        )
+    if isinstance(run.task, LieCompositionTask):
+        return (
+            "it trains a regression, not the cross-entropy the run's LLC uses; estimate it with "
+            "LLCEstimator().fit(model, data, loss_fn=run.task.loss)"
+        )
     return None
 
 
