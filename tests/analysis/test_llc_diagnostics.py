@@ -105,3 +105,23 @@ def test_a_regular_model_converges_at_enough_draws_and_a_short_run_says_it_has_n
            if k not in ("rhat", "ess_bulk", "tau", "converged", "verdict")}  # fmt: skip
     before = LLCResult.from_dict(old)
     assert not before.converged and before.verdict.startswith("not diagnosed")
+
+
+def test_a_converged_verdict_on_chains_shorter_than_tau_says_so():
+    """R̂ cannot see a direction no chain has relaxed along (all start at w*): chains spanning less
+    than τ = 2/(εγ) keep converged=True by the rule, and the verdict and a warning say how short."""
+    from nerve.errors import NerveWarning
+
+    rng = np.random.default_rng(0)
+    long = diagnose(rng.normal(size=(4, 2000)), epsilon=1e-3, gamma=1.0, n_burnin=0)  # τ = 2,000 steps
+    brief = diagnose(rng.normal(size=(4, 2000)), epsilon=1e-4, gamma=1.0, n_burnin=0)  # τ = 20,000
+    assert long.converged and long.verdict == "converged"
+    assert brief.converged and brief.verdict.startswith("converged by the rule, but the chains span 0.1 τ")
+    model, data = regular()
+    # the loss confines every direction of a regular model, so the chains mix in a few hundred steps,
+    # while τ = 2/(εγ) = 20,000 at γ = 0.01: converged by the rule, and said to be short in τ
+    est = LLCEstimator(epsilon=1e-2, gamma=0.01, nbeta=20.0, n_chains=8, n_draws=1000, n_burnin=100,
+                       batch_size=2000, seed=0)  # fmt: skip
+    with pytest.warns(NerveWarning, match=r"the LLC estimate is converged by the rule, but the chains span"):
+        r = est.fit(model, data, loss_fn=nn.functional.mse_loss).result_
+    assert r.converged

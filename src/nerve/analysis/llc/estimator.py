@@ -301,7 +301,7 @@ class LLCEstimator(Estimator):
         eps = torch.full((C,), float(self.epsilon), dtype=torch.float64)
         sampled = _run_chains(self, setup, eps, torch.full((C,), nbeta, dtype=torch.float64))
         result = _summarise(self, sampled, range(C), nbeta=nbeta, epsilon=float(self.epsilon))
-        if not result.converged and not result.divergent_chains:
+        if result.verdict != "converged" and not result.divergent_chains:  # a caveat too
             warnings.warn(f"the LLC estimate is {result.verdict}.", NerveWarning, stacklevel=2)
         if result.divergent_chains:
             warnings.warn(
