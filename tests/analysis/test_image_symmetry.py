@@ -26,7 +26,7 @@ def runs(tmp_path_factory):
 def test_digits_runs_train_and_augmentation_is_reproducible(runs, tmp_path):
     plain, rotated = runs["digits"], runs["digits_rotated"]
     assert plain.metrics()[-1]["test_acc"] > 0.5 and rotated.metrics()[-1]["test_acc"] > 0.3
-    again = train(
+    train(
         PRESETS["digits_rotated"].replace(steps=120, checkpoint_every=60, eval_every=60), tmp_path / "again"
     )
     again = load(tmp_path / "again")

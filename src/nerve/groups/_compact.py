@@ -248,6 +248,20 @@ class _Planar(CompactGroup):
         flip = torch.as_tensor(reflect, dtype=torch.bool).expand(theta.shape)
         return torch.where(flip[..., None, None], g @ _F, g)
 
+    def _labels(self, max_degree: int) -> list[str]:
+        ks = [f"k={k}" for k in range(max_degree + 1)]
+        return [ks[0], "det", *ks[1:]] if self.improper else ks
+
+    def _parse(self, label: str) -> tuple[int, int, IrrepType, int] | None:
+        if self.improper and label == "det":
+            return 0, 1, "real", 1
+        found = _int_after(label, "k=")
+        if found is None:
+            return None
+        k = found[0]
+        # with reflections the 2-dim irreps are of real type (F swaps e^{ikθ} and e^{-ikθ})
+        return (0, 1, "real", 0) if k == 0 else (k, 2, "real" if self.improper else "complex", 0)
+
     @staticmethod
     def _angle(g: Tensor) -> Tensor:
         return torch.atan2(g[..., 1, 0], g[..., 0, 0])
@@ -288,33 +302,11 @@ class _SO2(_Planar):
     improper = False
     _label_rule = "'k=K' for a frequency K ≥ 0"
 
-    def _labels(self, max_degree: int) -> list[str]:
-        return [f"k={k}" for k in range(max_degree + 1)]
-
-    def _parse(self, label: str) -> tuple[int, int, IrrepType, int] | None:
-        found = _int_after(label, "k=")
-        if found is None:
-            return None
-        k = found[0]
-        return (0, 1, "real", 0) if k == 0 else (k, 2, "complex", 0)
-
 
 class _O2(_Planar):
     name = "O(2)"
     improper = True
     _label_rule = "'k=0' (trivial), 'det' or 'k=K' for a frequency K ≥ 1"
-
-    def _labels(self, max_degree: int) -> list[str]:
-        return ["k=0", "det"] + [f"k={k}" for k in range(1, max_degree + 1)]
-
-    def _parse(self, label: str) -> tuple[int, int, IrrepType, int] | None:
-        if label == "det":
-            return 0, 1, "real", 1
-        found = _int_after(label, "k=")
-        if found is None:
-            return None
-        k = found[0]
-        return (0, 1, "real", 0) if k == 0 else (k, 2, "real", 0)
 
 
 class _Spatial(CompactGroup):
