@@ -11,8 +11,9 @@ computes with real arithmetic. nerve evaluates it in float64 and accounts for ev
 - the few operations that combine such bounds are covered by inflating the result by a relative
   2⁻⁴⁰ (far more than the (1 + u)^k of k ≤ 8 roundings) and an absolute 2⁻¹⁰⁰⁰ (underflow);
 - endpoints computed by one rounded addition are moved one ulp outwards (``nextafter``);
-- ``exp`` is not correctly rounded in libm; its result is taken to be within a relative 2⁻⁴⁰ of
-  the exact value (glibc and SLEEF document errors of at most a few ulps, 2⁻⁵⁰).
+- the functions libm (or SLEEF, in torch's vectorised kernels) does not round correctly are taken
+  to be within the errors of :data:`ASSUMED_ERRORS` of the exact value, stated there once; glibc
+  and SLEEF document errors of at most a few ulps (2⁻⁵⁰), a thousand times smaller.
 
 An interval is a pair of float64 tensors ``lo <= hi`` of any common shape, never NaN. An infinite
 endpoint means no bound on that side: a real number is finite, so ``[-inf, hi]`` holds every real
@@ -31,12 +32,34 @@ from torch import Tensor
 
 from nerve.errors import ProofError
 
-__all__ = ["Interval", "gamma"]
+__all__ = ["ASSUMED_ERRORS", "Interval", "gamma"]
 
 U = 2.0**-53
 SLACK = 2.0**-40
 TINY = 2.0**-1000
 INF = math.inf
+
+#: The error nerve assumes of each function it evaluates in float64 through libm or SLEEF, in
+#: units of the result (relative) or absolute; every enclosure of that function rests on it.
+ASSUMED_ERRORS = {
+    "exp": "relative 2⁻⁴⁰",
+    "tanh": "relative 2⁻⁴⁰",
+    "sigmoid": "relative 2⁻⁴⁰ (and of x·sigmoid(x), SiLU)",
+    "erf": "absolute 2⁻⁴⁰ (GELU's x·Φ(x) is then within |x|·2⁻³⁸ with its roundings)",
+    "cos": "absolute 2⁻⁴⁰",
+    "sin": "absolute 2⁻⁴⁰",
+    "sqrt": "none beyond its rounding: IEEE 754 rounds √ (and /) correctly, so 1/√x, computed as "
+    "1 / sqrt(x), is within a relative 2⁻⁵¹",
+    "pow": "relative 2⁻⁴⁰ for a small integer exponent",
+}
+#: GELU's (exact and tanh) and SiLU's unique minimiser lies in ``[x1, x2]``, and the minimum is above
+#: ``floor`` (measured on a 10⁻⁶ grid: GELU −0.169971 at −0.75179, its tanh form −0.170041 at −0.75246,
+#: SiLU −0.278465 at −1.27847; each is decreasing left of its minimiser and increasing right of it)
+_VALLEYS = {
+    "gelu": (-0.76, -0.74, -0.1700),
+    "gelu_tanh": (-0.76, -0.74, -0.1701),
+    "silu": (-1.29, -1.27, -0.2785),
+}
 
 
 def gamma(n: int) -> float:
@@ -74,6 +97,17 @@ def _outward(y: Tensor, err: Tensor) -> tuple[Tensor, Tensor]:
     lo, hi = _down(y - err), _up1(y + err)
     bad = ~(y.isfinite() & err.isfinite())
     return lo.masked_fill(bad, -INF), hi.masked_fill(bad, INF)
+
+
+def _hull(products: list[Tensor]) -> Interval:
+    """The interval from the least to the greatest of `products` (each rounded once, broadcast
+    together), moved one ulp outwards; unbounded on both sides where one is NaN (0 · inf)."""
+    lo, hi = products[0], products[0]
+    for p in products[1:]:
+        lo, hi = torch.minimum(lo, p), torch.maximum(hi, p)  # NaN propagates into both
+    lo, hi = torch.broadcast_tensors(lo, hi)
+    nan = lo.isnan()
+    return Interval(_down(lo).masked_fill(nan, -INF), _up1(hi).masked_fill(nan, INF))
 
 
 class _EndpointTypeError(ProofError, TypeError):
@@ -125,6 +159,11 @@ class Interval:
     def stack(cls, parts: list[Interval], dim: int = 0) -> Interval:
         """The intervals `parts` stacked along a new axis `dim` (as torch.stack)."""
         return cls(torch.stack([p.lo for p in parts], dim), torch.stack([p.hi for p in parts], dim))
+
+    @classmethod
+    def cat(cls, parts: list[Interval], dim: int = 0) -> Interval:
+        """The intervals `parts` joined along the axis `dim` (as torch.cat)."""
+        return cls(torch.cat([p.lo for p in parts], dim), torch.cat([p.hi for p in parts], dim))
 
     @property
     def shape(self) -> torch.Size:
@@ -191,11 +230,7 @@ class Interval:
         >>> bool((y.lo <= torch.tensor([-0.5, -0.5])).all() and (y.hi >= torch.tensor([1.5, -0.5])).all())
         True
         """
-        pairs = [a * b for a in (self.lo, self.hi) for b in (other.lo, other.hi)]
-        products = torch.stack(torch.broadcast_tensors(*pairs))
-        nan = products.isnan().any(0)
-        lo, hi = _down(products.min(0).values), _up1(products.max(0).values)
-        return Interval(lo.masked_fill(nan, -INF), hi.masked_fill(nan, INF))
+        return _hull([a * b for a in (self.lo, self.hi) for b in (other.lo, other.hi)])
 
     def __truediv__(self, other: Interval) -> Interval:
         """The elementwise quotient by an interval of positive numbers, rounded outwards."""
@@ -221,11 +256,9 @@ class Interval:
     def scale(self, s: float | tuple[float, float]) -> Interval:
         """Multiply by the real number `s` given as the pair of floats ``(s_lo, s_hi)`` that
         enclose it; a float is taken as exact."""
-        lo_s, hi_s = (s, s) if isinstance(s, float) else s
-        products = torch.stack([self.lo * lo_s, self.lo * hi_s, self.hi * lo_s, self.hi * hi_s])
-        nan = products.isnan().any(0)  # 0 · inf: that entry is unbounded on both sides
-        lo, hi = _down(products.min(0).values), _up1(products.max(0).values)
-        return Interval(lo.masked_fill(nan, -INF), hi.masked_fill(nan, INF))
+        if isinstance(s, float):
+            return _hull([self.lo * s, self.hi * s])
+        return _hull([self.lo * s[0], self.lo * s[1], self.hi * s[0], self.hi * s[1]])
 
     def matmul_narrow(self, other: Interval) -> Interval:
         """``self @ other`` for 2-D intervals whose widths are rounding-sized: one float product of
@@ -285,3 +318,108 @@ class Interval:
         low, high = _down(1 / _up1(1 + s_up)), _up1(1 / _down(1 + s_lo)).clamp(max=1.0)
         low, high = low.masked_fill(low.isnan(), 0.0), high.masked_fill(high.isnan(), 1.0)  # in [0, 1]
         return Interval(low.masked_fill(masked, 0.0).clamp_min(0), high.masked_fill(masked, 0.0))
+
+    # -- elementwise functions: each an enclosure of the exact function on every point of the box,
+    # resting on the computed values' errors of ASSUMED_ERRORS --
+
+    def __neg__(self) -> Interval:
+        return Interval(-self.hi, -self.lo)
+
+    def _through(self, f, rel: float, increasing: bool = True, absolute: float = 0.0) -> Interval:
+        """A monotone `f` of error at most `rel`·|f| + `absolute` (+ 2⁻¹⁰⁰⁰) at each endpoint."""
+        ends = []
+        for x in (self.lo, self.hi):
+            y = f(x)
+            ends.append(_outward(y, up(y.abs() * rel + absolute)))
+        (lo_a, hi_a), (lo_b, hi_b) = ends
+        return Interval(lo_a, hi_b) if increasing else Interval(lo_b, hi_a)
+
+    def exp(self) -> Interval:
+        out = self._through(torch.exp, SLACK)
+        return Interval(out.lo.clamp_min(0), out.hi)
+
+    def tanh(self) -> Interval:
+        out = self._through(torch.tanh, SLACK)
+        return Interval(out.lo.clamp(-1, 1), out.hi.clamp(-1, 1))
+
+    def sigmoid(self) -> Interval:
+        out = self._through(torch.sigmoid, SLACK)
+        return Interval(out.lo.clamp(0, 1), out.hi.clamp(0, 1))
+
+    def sqrt(self) -> Interval:
+        """√x where x >= 0; a box dipping below 0 (a rounding-wide variance) is cut at 0, where the
+        real function is defined."""
+        out = Interval(self.lo.clamp_min(0), self.hi.clamp_min(0))._through(torch.sqrt, 2 * U)
+        return Interval(out.lo.clamp_min(0), out.hi)
+
+    def rsqrt(self) -> Interval:
+        """1/√x where x > 0; where the box reaches 0 or below the upper side is unbounded."""
+        out = self._through(lambda t: 1 / torch.sqrt(t), 4 * U, increasing=False)
+        lo = out.lo.clamp_min(0).masked_fill(self.hi <= 0, 0.0)
+        return Interval(lo, out.hi.masked_fill(self.lo <= 0, INF))
+
+    def square(self) -> Interval:
+        """x², tight at the box's corners and 0 where the box holds 0."""
+        return self.pow_int(2)
+
+    def pow_int(self, n: int) -> Interval:
+        """x**n for a whole `n` from 1 to 8 (odd: monotone; even: through |x|)."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 8:
+            raise ProofError(f"`n` (={n!r}) must be a whole number from 1 to 8.")
+        if n % 2:
+            return self._through(lambda t: t**n, SLACK)
+        mag = self.magnitude()
+        low = torch.where(
+            (self.lo <= 0) & (self.hi >= 0),
+            torch.zeros_like(mag),
+            torch.minimum(self.lo.abs(), self.hi.abs()),
+        )
+        return Interval(low, mag)._through(lambda t: t**n, SLACK)
+
+    def _periodic(self, f, peak: float) -> Interval:
+        """cos or sin (absolute error 2⁻⁴⁰): the endpoints' values, and ±1 where the box may hold a
+        point ``peak + kπ`` (decided with a margin, so a doubtful case widens, never narrows)."""
+        ends = [f(x) for x in (self.lo, self.hi)]
+        lo = _down(torch.minimum(*ends) - 2 * SLACK)
+        hi = _up1(torch.maximum(*ends) + 2 * SLACK)
+        two_pi = 2 * math.pi
+        margin = 1e-9 + 1e-12 * self.magnitude() / two_pi
+
+        def holds(offset: float) -> Tensor:  # does [lo, hi] hold offset + 2kπ for a whole k?
+            k_lo = torch.ceil((self.lo - offset) / two_pi - margin)
+            return torch.floor((self.hi - offset) / two_pi + margin) >= k_lo
+
+        wide = ~(self.lo.isfinite() & self.hi.isfinite()) | (self.hi - self.lo >= two_pi)
+        hi = hi.masked_fill(holds(peak) | wide, 1.0)
+        lo = lo.masked_fill(holds(peak + math.pi) | wide, -1.0)
+        return Interval(lo.clamp(-1, 1), hi.clamp(-1, 1))
+
+    def cos(self) -> Interval:
+        return self._periodic(torch.cos, 0.0)
+
+    def sin(self) -> Interval:
+        return self._periodic(torch.sin, math.pi / 2)
+
+    def _valley(self, name: str, f, err) -> Interval:
+        """A function falling to one minimum and rising after it (GELU, SiLU; :data:`_VALLEYS`): its
+        maximum on a box is at an endpoint, its minimum at the endpoint nearer the minimiser, or
+        (where the box may hold the minimiser) the stated floor."""
+        x1, x2, floor = _VALLEYS[name]
+        ends = []
+        for x in (self.lo, self.hi):
+            y = f(x)
+            ends.append(_outward(y, err(x, y)))
+        (lo_a, hi_a), (lo_b, hi_b) = ends
+        lo = torch.where(self.hi < x1, lo_b, torch.where(self.lo > x2, lo_a, torch.full_like(lo_a, floor)))
+        return Interval(lo, torch.maximum(hi_a, hi_b))
+
+    def gelu(self, approximate: str = "none") -> Interval:
+        """GELU, ``x Φ(x)`` (``approximate="none"``) or its tanh form, as torch computes them."""
+        if approximate not in ("none", "tanh"):
+            raise ProofError(f"`approximate` (={approximate!r}) must be 'none' or 'tanh'.")
+        f = lambda t: torch.nn.functional.gelu(t, approximate=approximate)  # noqa: E731
+        err = lambda x, y: up(x.abs() * 4 * SLACK + y.abs() * SLACK)  # noqa: E731
+        return self._valley("gelu" if approximate == "none" else "gelu_tanh", f, err)
+
+    def silu(self) -> Interval:
+        return self._valley("silu", torch.nn.functional.silu, lambda x, y: up(y.abs() * 2 * SLACK))
