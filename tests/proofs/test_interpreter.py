@@ -175,3 +175,17 @@ def test_supported_ops_name_the_attention_and_norm_ops_the_architectures_use():
     for op in ("aten.layer_norm.default", "aten.rms_norm.default", "aten.silu.default", "aten.gelu.default",
                "aten.embedding.default", "aten.softmax.int", "aten.cos.default"):  # fmt: skip
         assert op in names
+
+
+def test_a_program_bounds_the_weights_the_module_has_when_it_is_called():
+    net = nn.Linear(2, 1, bias=False).eval()
+    program = IntervalProgram(net)
+    x = torch.tensor([[1.0, 2.0]])
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[1.0, 1.0]]))
+        assert program(x).contains(torch.tensor([[3.0]])).all()
+        net.weight = nn.Parameter(torch.tensor([[2.0, 0.0]]))  # replaced, not changed in place
+        assert (
+            program(x).contains(torch.tensor([[2.0]])).all()
+            and not program(x).contains(torch.tensor([[3.0]])).all()
+        )

@@ -1,24 +1,23 @@
-"""Rigorous bounds on the logits of nerve's models: interval forward passes of the MLP and the
-one-layer transformer, sound for the real-number network defined by the stored weights.
+"""Rigorous bounds on the logits of nerve's models, sound for the real-number network defined by
+the stored weights: the models' own forward, exported and run by the interval interpreter
+(:mod:`nerve.proofs.interpreter`), the one way nerve bounds a network.
 
 With point inputs (token indices) the intervals hold only the rounding error of float64, a few
-ulps wide: the exhaustive prover. With a box of embeddings they are interval bound propagation.
+ulps wide: the exhaustive prover. With a box of embeddings they are interval bound propagation:
+the same forward with its embeddings replaced by the box (a hook on the model's own site).
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import Tensor, nn
 
 from nerve.errors import AnalysisError
 from nerve.models import MLP, Transformer
+from nerve.proofs.interpreter import IntervalProgram
 from nerve.proofs.intervals import Interval
 
 __all__ = ["embed", "logit_bounds", "logits_from_embeddings"]
-
-INF = math.inf
 
 
 def _checked(model: nn.Module) -> MLP | Transformer:
@@ -43,40 +42,42 @@ def embed(model: nn.Module, tokens: Tensor) -> Interval:
         return Interval.point(model.embed.weight[full]) + Interval.point(model.pos_embed.weight[None])
 
 
+class _FromEmbeddings(nn.Module):
+    """`model`'s own forward with its embeddings (as :func:`embed` returns them) replaced by the
+    input: the MLP's hidden layer reads it, the transformer's residual stream starts from it."""
+
+    def __init__(self, model: MLP | Transformer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        m = self.model
+        tokens = torch.zeros(x.shape[0], m.config.n_inputs, dtype=torch.long, device=x.device)
+        if isinstance(m, MLP):
+            handle = m.hidden.register_forward_pre_hook(lambda module, args: (x,))
+        else:
+            handle = m.hook_resid_pre.register_forward_hook(lambda module, args, out: x)
+        try:
+            return m(tokens)
+        finally:
+            handle.remove()
+
+
 def logits_from_embeddings(model: nn.Module, x: Interval) -> Interval:
     """Logit intervals ``[B, n_classes]`` for every embedding in the box `x` (shaped as
     :func:`embed` returns)."""
-    model = _checked(model)
-    with torch.no_grad():
-        if isinstance(model, MLP):
-            return x.linear(model.hidden.weight).relu().linear(model.unembed.weight)
-        return _transformer(model, x)
+    return IntervalProgram(_FromEmbeddings(_checked(model)))(x)
 
 
 def logit_bounds(
-    model: nn.Module, tokens: Tensor, *, radius: float = 0.0, batch_size: int = 4096
+    model: nn.Module, tokens: Tensor, *, radius: float = 0.0, batch_size: int = 1024
 ) -> Interval:
     """Logit intervals of the real-number network on each input of `tokens` ``[N, n_inputs]``, in
     batches: float64 with every rounding accounted for; with `radius` > 0, over every embedding
     within L∞ distance `radius` of each input's."""
-    parts = [logits_from_embeddings(model, embed(model, tokens[i : i + batch_size]).widen(radius))
-             for i in range(0, len(tokens), batch_size)]  # fmt: skip
-    return Interval(torch.cat([p.lo for p in parts]), torch.cat([p.hi for p in parts]))
-
-
-def _transformer(model: Transformer, resid: Interval) -> Interval:
-    attn, c = model.attn, model.config
-    B, T, _ = resid.shape
-    heads = lambda t: t.view(B, T, c.n_heads, c.d_head).transpose(1, 2)  # noqa: E731
-    q, k, v = (resid.linear(W.weight).map(heads) for W in (attn.W_Q, attn.W_K, attn.W_V))
-    scale = 1 / math.sqrt(c.d_head)  # the real network divides by the exact √d_head
-    bounds = (math.nextafter(scale, 0.0), math.nextafter(scale, INF))
-    scores = q.matmul(k.map(lambda t: t.transpose(-1, -2))).scale(bounds)
-    future = ~torch.ones(T, T, dtype=torch.bool).tril()
-    scores = scores.map(lambda t: t.masked_fill(future, -INF))
-    z = scores.softmax().matmul(v).map(lambda t: t.transpose(1, 2).reshape(B, T, -1))
-    resid = resid + z.linear(attn.W_O.weight)
-    mlp = model.mlp
-    hidden = resid.linear(mlp.hidden.weight, mlp.hidden.bias).relu()
-    resid = resid + hidden.linear(mlp.out.weight, mlp.out.bias)
-    return resid.map(lambda t: t[:, -1]).linear(model.unembed.weight)
+    model = _checked(model)
+    program = IntervalProgram(model if radius == 0 else _FromEmbeddings(model))
+    batches = tokens.split(batch_size)
+    if radius == 0:
+        return Interval.cat([program(batch) for batch in batches])
+    return Interval.cat([program(embed(model, batch).widen(radius)) for batch in batches])

@@ -158,7 +158,7 @@ def _div(x: Any, y: Any, *, rounding_mode: Any = None) -> Interval:
         raise ProofError(f"division with rounding_mode={rounding_mode!r} has no interval rule")
     if not isinstance(y, Interval):
         c = _number(y)
-        y_exact = torch.tensor(c) if c is not None else y
+        y_exact = torch.tensor(c, dtype=torch.float64) if c is not None else y
         return _point(x) * _reciprocal(y_exact)
     if bool((y.lo > 0).all()):
         return _point(x) / y
@@ -393,6 +393,7 @@ class IntervalProgram:
     or :class:`Interval` boxes, and returns the outputs' intervals in the forward's structure. The
     graph is exported once per input shape (with the float inputs' midpoints), and every op is
     checked for a rule at export, so an unsupported model is refused before any bound is computed.
+    Each call reads the module's parameters and buffers as they are then.
     """
 
     def __init__(self, module: nn.Module, **forward_kwargs: Any) -> None:
@@ -419,7 +420,10 @@ class IntervalProgram:
         signature = program.graph_signature
         env: dict[str, Any] = {}
         user = iter(args)
-        tensors = {**program.state_dict, **program.constants}
+        # the module's weights as they are now (a program built earlier bounds the current ones)
+        live = dict(self.module.named_parameters(remove_duplicate=False))
+        live.update(self.module.named_buffers(remove_duplicate=False))
+        tensors = {**program.state_dict, **program.constants, **live}
         for spec in signature.input_specs:
             kind = spec.kind.name
             if kind == "USER_INPUT":

@@ -105,7 +105,7 @@ def judge(
     return holds, fails, verdict, accuracy
 
 
-def prove(model: nn.Module, task: Any, statement: Statement, *, batch_size: int = 4096) -> ProofResult:
+def prove(model: nn.Module, task: Any, statement: Statement, *, batch_size: int = 1024) -> ProofResult:
     """Prove `statement` about `model` on every input of the finite `task`, exhaustively (for
     :class:`Robust`, over the box of embeddings around each input).
 
