@@ -421,7 +421,7 @@ class IntervalProgram:
         env: dict[str, Any] = {}
         user = iter(args)
         # the module's weights as they are now (a program built earlier bounds the current ones)
-        live = dict(self.module.named_parameters(remove_duplicate=False))
+        live: dict[str, Tensor] = dict(self.module.named_parameters(remove_duplicate=False))
         live.update(self.module.named_buffers(remove_duplicate=False))
         tensors = {**program.state_dict, **program.constants, **live}
         for spec in signature.input_specs:
