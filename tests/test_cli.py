@@ -105,7 +105,7 @@ def test_train_names_a_bad_preset_and_a_bad_prime(tmp_path):
     )
     assert (
         bad.exit_code == 2
-        and "`--preset` (='nanda2024') must be one of ['chughtai2023', 'demo', 'digits', 'digits_rotated', 'nanda2023'"
+        and "`--preset` (='nanda2024') must be one of ['chughtai2023', 'demo', 'digits', 'digits_rotated', 'gpt2_addition', 'nanda2023'"
         in bad.output
     )
     prime = runner.invoke(

@@ -243,3 +243,33 @@ def test_extending_a_finished_run_gives_the_weights_of_the_longer_run(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(ConfigError, match=r"`steps` \(=10\) cannot shorten the run"):
         resume(tmp_path / "short", steps=10)
+
+
+def test_a_config_saved_before_n_layers_existed_loads_and_keeps_its_hash():
+    """`n_layers` came with the gpt2 model: configs without it are one-layer runs, and a one-layer
+    config writes no `n_layers`, so sweep ids (hashes of the dict) and saved configs stay as they were."""
+    from nerve.sweep import run_id
+    from nerve.training import PRESETS, TrainConfig
+
+    old = PRESETS["nanda2023"].to_dict()
+    assert "n_layers" not in old["model"]
+    assert TrainConfig.from_dict(old, complete=True) == PRESETS["nanda2023"]
+    assert run_id(PRESETS["nanda2023"]) == run_id(TrainConfig.from_dict(old))
+    gpt2 = PRESETS["gpt2_addition"].to_dict()
+    assert (
+        gpt2["model"]["n_layers"] == 2
+        and TrainConfig.from_dict(gpt2, complete=True) == PRESETS["gpt2_addition"]
+    )
+    with pytest.raises(ConfigError, match=r"`n_layers` \(=2\) is the gpt2 model's"):
+        PRESETS["nanda2023"].replace(model__n_layers=2)
+
+
+def test_the_gpt2_preset_builds_a_transformers_model_with_the_tasks_vocabulary_and_equals():
+    from nerve.models import GPT2Task
+    from nerve.training import PRESETS
+    from nerve.training.config import make_model, make_task
+
+    config = PRESETS["gpt2_addition"]
+    model = make_model(config.model, make_task(config.task), seed=0)
+    assert isinstance(model, GPT2Task) and model.lm.config.vocab_size == 24 and model.lm.config.n_layer == 2
+    assert model(torch.tensor([[1, 2]])).shape == (1, 24)

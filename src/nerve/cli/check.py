@@ -12,7 +12,8 @@ from nerve.cli._common import clean_errors
 
 def check_command(
     certificate: Path = typer.Argument(..., help="A certificate written by `nerve prove`."),
-    run_dir: Path = typer.Argument(..., help="The run directory it is about."),
+    run_dir: Path = typer.Argument(..., help="The run directory it is about (or the model folder)."),
+    prompts: Path = typer.Option(None, help="A language-model certificate's prompt family file."),
 ) -> None:
     """Verify a certificate independently: exit 0 when it holds, 1 when it is rejected, 2 when the
     file is not a certificate."""
@@ -20,7 +21,7 @@ def check_command(
 
     console = Console()
     with clean_errors(console):
-        report = check(certificate, run_dir)
+        report = check(certificate, run_dir, prompts=prompts)
     if report.ok:
         console.print(f"[bold green]certificate verified[/bold green] on {report.checked_inputs} inputs")
         return

@@ -6,6 +6,7 @@
 """
 
 from nerve.models.cnn import CNN, CNNConfig
+from nerve.models.gpt2 import GPT2Task, GPT2TaskConfig
 from nerve.models.lie_mlp import LieMLP, LieMLPConfig
 from nerve.models.mlp import MLP, MLPConfig
 from nerve.models.superposition import SuperpositionConfig, SuperpositionModel
@@ -15,6 +16,8 @@ __all__ = [
     "CNN",
     "MLP",
     "CNNConfig",
+    "GPT2Task",
+    "GPT2TaskConfig",
     "LieMLP",
     "LieMLPConfig",
     "MLPConfig",

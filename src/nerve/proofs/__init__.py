@@ -8,10 +8,12 @@ sound in floating point, interval bounds, certificates, and an independent check
 
 from nerve.proofs.check import CheckReport, check
 from nerve.proofs.compact import CompactProof, prove_compact
+from nerve.proofs.interpreter import IntervalProgram
 from nerve.proofs.intervals import Interval
+from nerve.proofs.language import LMCertificate, PromptFamily, certify_prompts, prove_prompts
 from nerve.proofs.prove import Certificate, ProofResult, certify, prove
 from nerve.proofs.rho_sets import Idealisation, RhoSetProof, fit_rho_sets, prove_rho_sets
-from nerve.proofs.statements import Accuracy, Correct, Margin, Robust, Statement
+from nerve.proofs.statements import Accuracy, Correct, Margin, Robust, Statement, TopK
 
 __all__ = [
     "Accuracy",
@@ -21,15 +23,21 @@ __all__ = [
     "Correct",
     "Idealisation",
     "Interval",
+    "IntervalProgram",
+    "LMCertificate",
     "Margin",
+    "PromptFamily",
     "ProofResult",
     "RhoSetProof",
     "Robust",
     "Statement",
+    "TopK",
     "certify",
+    "certify_prompts",
     "check",
     "fit_rho_sets",
     "prove",
     "prove_compact",
+    "prove_prompts",
     "prove_rho_sets",
 ]

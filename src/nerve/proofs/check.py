@@ -21,12 +21,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from nerve.errors import ProofError
 from nerve.proofs.prove import FORMAT, METHODS, Certificate, sha256_file
-from nerve.proofs.statements import Accuracy, Margin, Robust, statement_from_dict
+from nerve.proofs.statements import Accuracy, Margin, Robust, TopK, statement_from_dict
 
 __all__ = ["CheckReport", "check"]
 
@@ -42,14 +43,32 @@ class CheckReport:
     checked_inputs: int
 
 
-def check(certificate: str | Path | Certificate, run_dir: str | Path) -> CheckReport:
-    """Verify `certificate` (a path to its JSON, or the object) against the run in `run_dir`.
+def check(
+    certificate: str | Path | Certificate | Any, run_dir: str | Path, *, prompts: str | Path | None = None
+) -> CheckReport:
+    """Verify `certificate` (a path to its JSON, or the object) against the run in `run_dir`; a
+    language-model certificate (:mod:`nerve.proofs.language`) against the model folder `run_dir`
+    and the prompt family file `prompts`, through :mod:`nerve.proofs._check_lm`.
 
     Raises :class:`~nerve.errors.ProofError` when the file cannot be read as a certificate.
     """
+    from nerve.proofs.language import LMCertificate
     from nerve.training import load
 
-    cert = certificate if isinstance(certificate, Certificate) else _read_certificate(Path(certificate))
+    if isinstance(certificate, (str, Path)):
+        certificate = _read_certificate(Path(certificate))
+    if isinstance(certificate, LMCertificate):
+        from nerve.proofs._check_lm import check_lm
+
+        if prompts is None:
+            raise ProofError(
+                "a language-model certificate is checked against its prompt family: pass `prompts`."
+            )
+        problems = _not_numbers(certificate)
+        if problems:
+            return CheckReport(False, tuple(problems), 0)
+        return check_lm(certificate, run_dir, prompts)
+    cert = certificate
     problems = _not_numbers(cert)
     if problems:
         return CheckReport(False, tuple(problems), 0)
@@ -88,13 +107,20 @@ def check(certificate: str | Path | Certificate, run_dir: str | Path) -> CheckRe
         return _check_rho_sets(cert, statement, run, model, params, inputs, targets, problems)
     forward = _mlp if type(model).__name__ == "MLP" else _transformer
     radius = statement.radius if isinstance(statement, Robust) else 0.0
+    rank = statement.k if isinstance(statement, TopK) else 1
+    n_classes = len(params["unembed.weight"])  # the logits' count
+    if rank >= n_classes:
+        return CheckReport(
+            False, (*problems, f"top_k k={rank} leaves no other class of {n_classes} to compare"), 0
+        )
     lower, upper = np.empty(len(targets)), np.empty(len(targets))
     with np.errstate(over="ignore", invalid="ignore"):  # overflow and inf − inf are handled below
         for i in range(len(targets)):  # one input at a time, on purpose
             lo, hi = forward(params, model.config, inputs[i], radius)
             t = targets[i]
-            others_hi = max(hi[k] for k in range(len(hi)) if k != t)
-            others_lo = max(lo[k] for k in range(len(lo)) if k != t)
+            # the k-th largest other logit (k = 1 but for TopK): sorted, plainly
+            others_hi = sorted((hi[j] for j in range(len(hi)) if j != t), reverse=True)[rank - 1]
+            others_lo = sorted((lo[j] for j in range(len(lo)) if j != t), reverse=True)[rank - 1]
             low, high = lo[t] - others_hi, hi[t] - others_lo
             lower[i] = -math.inf if math.isnan(low) else math.nextafter(low, -math.inf)
             upper[i] = math.inf if math.isnan(high) else math.nextafter(high, math.inf)
@@ -119,7 +145,7 @@ def _check_rho_sets(cert, statement, run, model, params, inputs, targets, proble
     return CheckReport(not problems, tuple(problems), len(targets))
 
 
-def _read_certificate(path: Path) -> Certificate:
+def _read_certificate(path: Path) -> Any:
     """The certificate in the file `path`, or a ProofError naming the file and what is wrong."""
     try:
         raw = path.read_bytes()
@@ -132,10 +158,14 @@ def _read_certificate(path: Path) -> Certificate:
             f"certificate {path} is not text (byte {err.start} is not UTF-8); a certificate is the JSON "
             "file `nerve prove` writes."
         ) from None
+    from nerve.proofs.language import LM_FORMAT, LMCertificate
+
+    if f'"format": "{LM_FORMAT}"' in text:
+        return LMCertificate.from_json(text, source=f"certificate {path}")
     return Certificate.from_json(text, source=f"certificate {path}")
 
 
-def _not_numbers(cert: Certificate) -> list[str]:
+def _not_numbers(cert: Any) -> list[str]:
     """A problem for each number of the result that is NaN (``null`` in the file): no proof
     yields one, so the certificate cannot say what was proved."""
     r = cert.result

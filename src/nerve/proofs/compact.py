@@ -46,7 +46,7 @@ from nerve.models import MLP, Transformer
 from nerve.proofs.bounds import logit_bounds
 from nerve.proofs.intervals import Interval, gamma, up
 from nerve.proofs.prove import ProofResult, exhaustive_flops, margin_bounds, result_from_margins
-from nerve.proofs.statements import Correct, Robust, Statement
+from nerve.proofs.statements import Correct, Robust, Statement, TopK
 
 __all__ = ["CompactProof", "prove_compact"]
 
@@ -97,6 +97,10 @@ def prove_compact(model: MLP, task: Any, statement: Statement | None = None, *, 
     ('refuted', True)
     """
     statement = Correct() if statement is None else statement
+    if isinstance(statement, TopK):
+        raise AnalysisError(
+            f"`statement` ({statement!r}): compact proofs bound the top-1 margin; prove TopK with `prove`."
+        )
     if isinstance(model, Transformer) and method == "factored" and not isinstance(statement, Robust):
         return _transformer_factored(model, task, statement, brute_force_flops)
     if not isinstance(model, MLP) or model.config.n_inputs != 2:

@@ -32,7 +32,15 @@ from nerve._version import __version__
 from nerve.errors import ProofError
 from nerve.proofs.bounds import logit_bounds
 from nerve.proofs.intervals import Interval
-from nerve.proofs.statements import Accuracy, Margin, Robust, Statement, statement_dict, statement_from_dict
+from nerve.proofs.statements import (
+    Accuracy,
+    Margin,
+    Robust,
+    Statement,
+    TopK,
+    statement_dict,
+    statement_from_dict,
+)  # fmt: skip
 
 __all__ = [
     "METHODS", "Certificate", "ProofResult", "certify", "exhaustive_flops", "margin_bounds", "prove",
@@ -71,11 +79,15 @@ class ProofResult:
     seconds: float
 
 
-def margin_bounds(logits: Interval, targets: Tensor) -> tuple[Tensor, Tensor]:
-    """Lower and upper bounds of ``logit[target] − max_{k≠target} logit[k]`` for each row."""
+def margin_bounds(logits: Interval, targets: Tensor, k: int = 1) -> tuple[Tensor, Tensor]:
+    """Lower and upper bounds of ``logit[target] − (the k-th largest other logit)`` for each row:
+    the margin (``k = 1``: over the largest other), positive exactly where fewer than `k` other
+    logits reach the target's (:class:`~nerve.proofs.TopK`)."""
     t = targets[:, None]
-    others_hi = logits.hi.scatter(1, t, -math.inf).max(1).values
-    others_lo = logits.lo.scatter(1, t, -math.inf).max(1).values
+    if not 1 <= k < logits.shape[1]:
+        raise ProofError(f"`k` (={k}) must be from 1 to the number of other classes ({logits.shape[1] - 1}).")
+    others_hi = logits.hi.scatter(1, t, -math.inf).topk(k, 1).values[:, -1]
+    others_lo = logits.lo.scatter(1, t, -math.inf).topk(k, 1).values[:, -1]
     lo = logits.lo.gather(1, t)[:, 0] - others_hi
     hi = logits.hi.gather(1, t)[:, 0] - others_lo
     inf = torch.tensor(math.inf, dtype=lo.dtype)
@@ -87,7 +99,9 @@ def margin_bounds(logits: Interval, targets: Tensor) -> tuple[Tensor, Tensor]:
 def judge(
     statement: Statement, lower: Tensor, upper: Tensor
 ) -> tuple[Tensor, Tensor, str, tuple[float, float]]:
-    """Per input: holds, fails; and the verdict and accuracy range, from the margin bounds."""
+    """Per input: holds, fails; and the verdict and accuracy range, from the margin bounds (for
+    :class:`~nerve.proofs.TopK`, of the margin over the k-th largest other logit; its accuracy is
+    the top-k accuracy)."""
     n = len(lower)
     correct_lo, correct_fail = lower > 0, upper <= 0
     if isinstance(statement, Margin):
@@ -123,7 +137,7 @@ def prove(model: nn.Module, task: Any, statement: Statement, *, batch_size: int 
     radius = statement.radius if isinstance(statement, Robust) else 0.0
     with FlopCounterMode(display=False) as counter:
         logits = logit_bounds(model, inputs, radius=radius, batch_size=batch_size)
-    lower, upper = margin_bounds(logits, targets)
+    lower, upper = margin_bounds(logits, targets, statement.k if isinstance(statement, TopK) else 1)
     return result_from_margins(
         statement, inputs, lower, upper, flops=int(counter.get_total_flops()), start=start
     )

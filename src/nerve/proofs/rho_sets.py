@@ -58,7 +58,7 @@ from nerve.errors import ProofError
 from nerve.models import MLP
 from nerve.proofs.intervals import Interval, gamma, up
 from nerve.proofs.prove import ProofResult, margin_bounds, result_from_margins
-from nerve.proofs.statements import Correct, Robust, Statement
+from nerve.proofs.statements import Correct, Robust, Statement, TopK
 
 __all__ = ["Idealisation", "RhoSetProof", "fit_rho_sets", "prove_rho_sets"]
 
@@ -415,8 +415,10 @@ def prove_rho_sets(
 
     statement = Correct() if statement is None else statement
     G = _check(model, task)
-    if isinstance(statement, Robust):
-        raise ProofError(f"`statement` ({statement!r}) is about boxes of embeddings; prove it with `prove`.")
+    if isinstance(statement, (Robust, TopK)):
+        raise ProofError(
+            f"`statement` ({statement!r}) is not about the top-1 margin on points; prove it with `prove`."
+        )
     ideal = fit_rho_sets(model, task) if ideal is None else ideal
     if brute_force_flops is None:
         brute_force_flops = exhaustive_flops(model, task)

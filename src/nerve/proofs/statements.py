@@ -13,7 +13,7 @@ from typing import Any
 
 from nerve.errors import ProofError
 
-__all__ = ["Accuracy", "Correct", "Margin", "Robust", "Statement", "statement_from_dict"]
+__all__ = ["Accuracy", "Correct", "Margin", "Robust", "Statement", "TopK", "statement_from_dict"]
 
 
 def _is_finite_number(value: Any) -> bool:
@@ -87,12 +87,29 @@ class Robust:
         )
 
 
-Statement = Correct | Accuracy | Margin | Robust
+@dataclass(frozen=True)
+class TopK:
+    """The target is among the `k` largest logits on every input: fewer than `k` other logits
+    reach it (``k = 1`` is :class:`Correct`; a tie counts against the target, as there)."""
+
+    k: int
+    kind: str = "top_k"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
+            raise ProofError(f"`k` (={self.k!r}) must be a whole number >= 1.")
+
+    def text(self, task: str) -> str:
+        top = f"among the {self.k} largest"
+        return f"on every input of {task}, the target's logit is {top} (a tie counts against it)"
+
+
+Statement = Correct | Accuracy | Margin | Robust | TopK
 
 
 def statement_from_dict(data: dict[str, Any]) -> Statement:
     """The statement that :func:`statement_dict` wrote as `data`; a malformed one is refused by name."""
-    kinds = {"correct": Correct, "accuracy": Accuracy, "margin": Margin, "robust": Robust}
+    kinds = {"correct": Correct, "accuracy": Accuracy, "margin": Margin, "robust": Robust, "top_k": TopK}
     if not isinstance(data, dict):
         raise ProofError(f"a statement (a {type(data).__name__}) must be an object with a `kind`.")
     kind = data.get("kind")

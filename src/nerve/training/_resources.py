@@ -60,6 +60,10 @@ def estimate_run(config: TrainConfig) -> tuple[int, int]:
         attn = 4 * d * m.n_heads * m.d_head
         params = (n_classes + ctx) * d + attn + 2 * d * m.d_mlp + d * n_classes
         per_example = ctx * (6 * d + 3 * m.n_heads * m.d_head + 2 * m.d_mlp + 2 * m.n_heads * ctx) + n_classes
+    elif m.kind == "gpt2":  # the layers' attention and MLP, two LayerNorms each, the tied embedding
+        ctx, d, v = n_inputs + 1, m.d_model, n_classes + 1
+        params = v * d + ctx * d + m.n_layers * (4 * d * d + 2 * d * m.d_mlp + 13 * d + m.d_mlp) + 2 * d
+        per_example = ctx * m.n_layers * (12 * d + 2 * m.d_mlp + 2 * m.n_heads * ctx) + ctx * v
     elif m.kind == "cnn":  # 3×3 convolutions of c and 2c channels on the image, a 2×2 pool, d_hidden units
         c = m.d_embed
         params = (

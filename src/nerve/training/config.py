@@ -14,6 +14,8 @@ from nerve.models import (
     CNN,
     MLP,
     CNNConfig,
+    GPT2Task,
+    GPT2TaskConfig,
     LieMLP,
     LieMLPConfig,
     MLPConfig,
@@ -59,7 +61,7 @@ TASK_KINDS = (
     "so2_addition",
     "so3_composition",
 )
-MODEL_KINDS = ("mlp", "transformer", "superposition", "cnn")
+MODEL_KINDS = ("mlp", "transformer", "superposition", "cnn", "gpt2")
 
 
 def _check_int(owner: object, name: str, least: int) -> None:
@@ -118,8 +120,9 @@ class TaskConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     """Which model: ``"mlp"`` (`d_embed`, `d_hidden`), ``"transformer"`` (`d_model`, `n_heads`,
-    `d_head`, `d_mlp`), ``"superposition"`` (`n_hidden`) or ``"cnn"`` for the digits (`d_embed`
-    channels in its first convolution, `d_hidden` hidden units)."""
+    `d_head`, `d_mlp`; one layer), ``"superposition"`` (`n_hidden`), ``"cnn"`` for the digits
+    (`d_embed` channels in its first convolution, `d_hidden` hidden units) or ``"gpt2"``, a
+    Hugging Face GPT-2 (`d_model`, `n_heads`, `d_mlp`, `n_layers`; needs transformers)."""
 
     kind: str = "transformer"
     d_embed: int = 256
@@ -129,11 +132,20 @@ class ModelConfig:
     d_head: int = 32
     d_mlp: int = 512
     n_hidden: int = 5
+    n_layers: int = 1
 
     def __post_init__(self) -> None:
         _check_choice(self, "kind", MODEL_KINDS)
-        for name in ("d_embed", "d_hidden", "d_model", "n_heads", "d_head", "d_mlp", "n_hidden"):
+        for name in ("d_embed", "d_hidden", "d_model", "n_heads", "d_head", "d_mlp", "n_hidden", "n_layers"):
             _check_int(self, name, 1)
+        if self.n_layers != 1 and self.kind != "gpt2":
+            raise ConfigError(
+                f"`n_layers` (={self.n_layers}) is the gpt2 model's; the {self.kind} has one layer."
+            )
+        if self.kind == "gpt2" and self.d_model % self.n_heads:
+            raise ConfigError(
+                f"`d_model` (={self.d_model}) must be a multiple of `n_heads` (={self.n_heads})."
+            )
 
 
 @dataclass(frozen=True)
@@ -212,7 +224,15 @@ class TrainConfig:
             raise ConfigError(f"cannot change the config: {err}") from None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as JSON data; a field added later (:data:`_ADDED_LATER`) is written only when
+        it differs from the value runs had before it existed, so their configs and their sweep ids
+        (hashes of this dict) stay what they were."""
+        data = dataclasses.asdict(self)
+        for part, added in (("model", _ADDED_LATER["ModelConfig"]),):
+            for name, old in added.items():
+                if data[part][name] == old:
+                    del data[part][name]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, complete: bool = False) -> TrainConfig:
@@ -227,11 +247,16 @@ class TrainConfig:
         return _build(cls, data, complete, task=task, model=model)
 
 
+#: fields added after runs were saved without them, with the value every such run had
+#: (`n_layers`: the models before the gpt2 kind had one layer)
+_ADDED_LATER = {"ModelConfig": {"n_layers": 1}}
+
+
 def _build(cls: type, data: Any, complete: bool, **extra: Any) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"the {cls.__name__} fields must be a JSON object, not {data!r}.")
     known = {f.name for f in fields(cls)} - set(extra)
-    unknown, missing = set(data) - known, known - set(data)
+    unknown, missing = set(data) - known, known - set(data) - set(_ADDED_LATER.get(cls.__name__, ()))
     if unknown:
         raise ConfigError(f"unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(known)}.")
     if complete and missing:
@@ -297,6 +322,11 @@ def make_model(config: ModelConfig, task: Task, *, seed: int = 0) -> nn.Module:
             config.d_mlp,
         )
         return Transformer(sizes, seed=seed)
+    if config.kind == "gpt2":
+        gpt2 = GPT2TaskConfig(
+            task.n_vocab, n_inputs, config.d_model, config.n_heads, config.d_mlp, config.n_layers
+        )
+        return GPT2Task(gpt2, seed=seed)
     raise ConfigError(f"model `kind` (={config.kind!r}) must be one of {list(MODEL_KINDS)}.")
 
 
@@ -348,6 +378,18 @@ PRESETS: dict[str, TrainConfig] = {
     ),
 }
 PRESETS["digits_rotated"] = PRESETS["digits"].replace(task__kind="digits_rotated")
+# A two-layer Hugging Face GPT-2 (d_model 64, 4 heads, d_mlp 256) on a+b mod 23, 80% of the pairs:
+# an ordinary transformers model trained to a finite task, for proofs over its whole prompt family
+# (nerve.proofs.language; `nerve export-hf` writes its folder and prompts).
+PRESETS["gpt2_addition"] = TrainConfig(
+    task=TaskConfig(kind="modular", p=23, op="add"),
+    model=ModelConfig(kind="gpt2", d_model=64, n_heads=4, d_mlp=256, n_layers=2),
+    steps=3000,
+    lr=3e-3,
+    train_fraction=0.8,
+    eval_every=50,
+    checkpoint_every=500,
+)
 # The law of SO(2) and of SO(3) learnt from 2,048 pairs of rotations (half of 4,096), full batch, by
 # the MLP with linear embeddings of the defining matrices: which frequencies, or which ℓ, it uses.
 PRESETS["so2_addition"] = TrainConfig(
