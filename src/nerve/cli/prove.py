@@ -92,13 +92,7 @@ def prove_command(
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, cert.to_json())
         r = cert.result
-        colour = {"proved": "green", "refuted": "red", "undecided": "yellow"}[r.verdict]
-        console.print(f"[bold {colour}]{r.verdict}[/bold {colour}]: {cert.statement_text} (step {cert.step})")
-        console.print(
-            f"inputs {r.n_inputs}: {r.n_hold} hold, {len(r.failing)} fail, {len(r.undecided)} undecided; "
-            f"least margin >= {r.margin_lower:.6g}; accuracy in [{r.accuracy_bounds[0]:.6g}, "
-            f"{r.accuracy_bounds[1]:.6g}]; {r.flops:.3g} FLOPs in {r.seconds:.2f} s"
-        )
+        _print_verdict(console, r, f"{cert.statement_text} (step {cert.step})", "inputs")
         if r.failing:
             console.print(f"failing inputs (first 20): {list(r.failing[:20])}")
         if cert.compact is not None:
@@ -126,12 +120,7 @@ def _prove_prompts(console: Console, model_dir: Path, prompts: Path, statement, 
     path = out if out is not None else prompts.with_name(f"{prompts.stem}.{statement.kind}.certificate.json")
     write_text_atomic(path, cert.to_json())
     r = cert.result
-    colour = {"proved": "green", "refuted": "red", "undecided": "yellow"}[r.verdict]
-    console.print(f"[bold {colour}]{r.verdict}[/bold {colour}]: {cert.statement_text} ({cert.model})")
-    console.print(
-        f"prompts {r.n_inputs}: {r.n_hold} hold, {len(r.failing)} fail, {len(r.undecided)} undecided; "
-        f"least margin >= {r.margin_lower:.6g}; {r.flops:.3g} FLOPs in {r.seconds:.2f} s"
-    )
+    _print_verdict(console, r, f"{cert.statement_text} ({cert.model})", "prompts")
     if r.failing:
         console.print(f"failing prompts (token ids, first 20): {[list(x) for x in r.failing[:20]]}")
     console.print(f"wrote {path}; verify with: nerve check {path} {model_dir} --prompts {prompts}")
@@ -157,3 +146,13 @@ def export_hf_command(
             )
         folder, family = export_hf(run, out, step=step)
     console.print(f"wrote {folder} and {family}; prove with: nerve prove {folder} --prompts {family}")
+
+
+def _print_verdict(console: Console, r, what: str, inputs: str) -> None:
+    colour = {"proved": "green", "refuted": "red", "undecided": "yellow"}[r.verdict]
+    console.print(f"[bold {colour}]{r.verdict}[/bold {colour}]: {what}")
+    console.print(
+        f"{inputs} {r.n_inputs}: {r.n_hold} hold, {len(r.failing)} fail, {len(r.undecided)} undecided; "
+        f"least margin >= {r.margin_lower:.6g}; accuracy in [{r.accuracy_bounds[0]:.6g}, "
+        f"{r.accuracy_bounds[1]:.6g}]; {r.flops:.3g} FLOPs in {r.seconds:.2f} s"
+    )

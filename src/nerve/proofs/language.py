@@ -39,15 +39,14 @@ from nerve.errors import ProofError
 from nerve.proofs.interpreter import IntervalProgram
 from nerve.proofs.intervals import Interval
 from nerve.proofs.prove import (
-    _RESULT,
     ProofResult,
     _encode,
-    _fields,
     margin_bounds,
+    parse_certificate,
     result_from_margins,
     sha256_file,
 )
-from nerve.proofs.statements import Robust, Statement, TopK, statement_dict, statement_from_dict
+from nerve.proofs.statements import Robust, Statement, TopK, statement_dict
 
 __all__ = [
     "LMCertificate", "NextTokenLogits", "PromptFamily", "certify_prompts", "export_hf", "load_lm",
@@ -167,7 +166,8 @@ class NextTokenLogits(nn.Module):
         self.model = model
 
     def forward(self, ids: Tensor) -> Tensor:
-        return self.model(input_ids=ids, use_cache=False).logits[:, -1]
+        # logits_to_keep=1: the unembedding of the last position only (transformers >= 4.50)
+        return self.model(input_ids=ids, use_cache=False, logits_to_keep=1).logits[:, -1]
 
 
 def _vocab_size(model: nn.Module) -> int:
@@ -272,18 +272,9 @@ class LMCertificate:
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "the certificate") -> LMCertificate:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ProofError(f"{source} is not JSON ({err}).") from None
-        data = _fields(data, _LM_CERTIFICATE, source, "")
+        data = parse_certificate(text, _LM_CERTIFICATE, source)
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in data["files"].items()):
             raise ProofError(f"{source}: field `files` must map file names to SHA-256 strings.")
-        data["result"] = ProofResult(**_fields(data["result"], _RESULT, source, "result."))
-        try:
-            statement_from_dict(data["statement"])
-        except ProofError as err:
-            raise ProofError(f"{source}: field `statement`: {err}") from None
         return cls(**data)
 
 

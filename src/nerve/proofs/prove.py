@@ -221,19 +221,24 @@ class Certificate:
         """Read what :meth:`to_json` wrote; anything else is a :class:`ProofError` that names
         `source` (e.g. the file) and the field. A ``null`` number reads as NaN, for the checker to
         reject by name."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ProofError(
-                f"{source} is not JSON ({err}); a certificate is the file `nerve prove` writes."
-            ) from None
-        data = _fields(data, _CERTIFICATE, source, "", optional=("compact",))
-        data["result"] = ProofResult(**_fields(data["result"], _RESULT, source, "result."))
-        try:
-            statement_from_dict(data["statement"])
-        except ProofError as err:
-            raise ProofError(f"{source}: field `statement`: {err}") from None
-        return cls(**data)
+        return cls(**parse_certificate(text, _CERTIFICATE, source, optional=("compact",)))
+
+
+def parse_certificate(text: str, spec: dict[str, str], source: str, optional: tuple[str, ...] = ()) -> dict:
+    """The fields of a certificate's JSON `text` typed by `spec`, its `result` a :class:`ProofResult`
+    and its `statement` checked; anything else is a ProofError naming `source` and the field."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        what = "a certificate is the file `nerve prove` writes"
+        raise ProofError(f"{source} is not JSON ({err}); {what}.") from None
+    data = _fields(data, spec, source, "", optional=optional)
+    data["result"] = ProofResult(**_fields(data["result"], _RESULT, source, "result."))
+    try:
+        statement_from_dict(data["statement"])
+    except ProofError as err:
+        raise ProofError(f"{source}: field `statement`: {err}") from None
+    return data
 
 
 def _encode(value: Any) -> Any:
