@@ -24,6 +24,7 @@ from nerve.errors import (
     SiteError,
     TaskError,
     TrainingError,
+    UnsupportedOpError,
 )
 from nerve.training import load
 
@@ -42,6 +43,7 @@ __all__ = [
     "SiteError",
     "TaskError",
     "TrainingError",
+    "UnsupportedOpError",
     "__version__",
     "groups",
     "load",

@@ -20,6 +20,7 @@ __all__ = [
     "SiteError",
     "TaskError",
     "TrainingError",
+    "UnsupportedOpError",
 ]
 
 
@@ -49,6 +50,10 @@ class SiteError(AnalysisError):
 
 class ProofError(NerveError, ValueError):
     """A statement, interval or certificate that nerve cannot prove, represent or check."""
+
+
+class UnsupportedOpError(ProofError):
+    """A graph holds an op the interval interpreter has no sound rule for (named, with its module)."""
 
 
 class NerveWarning(UserWarning):

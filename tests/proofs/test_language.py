@@ -47,9 +47,7 @@ def float64_next_token(model: torch.nn.Module, prompts) -> torch.Tensor:
 def test_a_random_models_own_argmax_is_proved_and_the_numpy_checker_verifies_it(kind, tmp_path):
     model = tiny(kind)
     g = torch.Generator().manual_seed(1)
-    prompts = [
-        tuple(torch.randint(0, 40, (n,), generator=g).tolist()) for n in (3, 3, 4, 5) for _ in range(6)
-    ]
+    prompts = [tuple(torch.randint(0, 40, (n,), generator=g).tolist()) for n in (3, 5) for _ in range(10)]
     logits = float64_next_token(model, prompts)
     top2 = logits.topk(2, 1).values
     keep = [i for i in range(len(prompts)) if float(top2[i, 0] - top2[i, 1]) > 1e-6]  # no near-ties
@@ -59,9 +57,11 @@ def test_a_random_models_own_argmax_is_proved_and_the_numpy_checker_verifies_it(
     model.save_pretrained(tmp_path / "model", safe_serialization=True)
     (tmp_path / "p.json").write_text(json.dumps(family.to_dict()))
     cert = certify_prompts(tmp_path / "model", tmp_path / "p.json", Correct())
-    assert cert.result.verdict == "proved" and cert.result.n_hold == len(keep) >= 20
+    assert cert.result.verdict == "proved" and cert.result.n_hold == len(keep) >= 16
     report = check(cert, tmp_path / "model", prompts=tmp_path / "p.json")
     assert report.ok, report.problems
+    if kind != "gpt2":
+        return  # the statements' semantics once, on one architecture
     # the second-best token is in the top 2 but not the top 1 of every prompt
     second = tuple(int(logits[i].topk(2).indices[1]) for i in keep)
     runner_up = PromptFamily("random", family.prompts, second)
@@ -83,26 +83,39 @@ def test_the_gpt2_nerve_trained_on_addition_mod_23_is_proved_correct_on_every_pr
     assert prove_prompts(model, family, Margin(at_least=r.margin_lower + 0.5)).verdict == "refuted"
 
 
-def test_its_certificate_is_verified_and_an_altered_one_or_weight_is_rejected(tmp_path):
+def prove_and_check_with_the_commands(tmp_path: Path, n_prompts: int) -> tuple[Path, Path, Path]:
+    """`nerve prove` and `nerve check` on the fixture's first `n_prompts` prompts."""
     folder = tmp_path / "model"
     shutil.copytree(FIXTURE, folder)
-    result = runner.invoke(app, ["prove", str(folder), "--prompts", str(folder / "prompts.json")])
+    family = PromptFamily.read(FIXTURE / "prompts.json")
+    part = PromptFamily(family.name, family.prompts[:n_prompts], family.targets[:n_prompts])
+    prompts = tmp_path / "family.json"
+    prompts.write_text(json.dumps(part.to_dict()))
+    result = runner.invoke(app, ["prove", str(folder), "--prompts", str(prompts)])
     assert result.exit_code == 0, result.output
-    cert_path = folder / "prompts.correct.certificate.json"
-    ok = runner.invoke(app, ["check", str(cert_path), str(folder), "--prompts", str(folder / "prompts.json")])
-    assert ok.exit_code == 0 and "certificate verified on 529 inputs" in ok.output, ok.output
+    cert_path = tmp_path / "family.correct.certificate.json"
+    ok = runner.invoke(app, ["check", str(cert_path), str(folder), "--prompts", str(prompts)])
+    assert ok.exit_code == 0 and f"certificate verified on {n_prompts} inputs" in ok.output, ok.output
+    return folder, prompts, cert_path
+
+
+def test_a_certificate_is_verified_and_an_altered_one_or_weight_is_rejected(tmp_path):
+    folder, prompts, cert_path = prove_and_check_with_the_commands(tmp_path, 60)
     data = json.loads(cert_path.read_text())
     data["result"]["n_hold"] -= 1
     (tmp_path / "bad.json").write_text(json.dumps(data))
-    assert "n_hold" in " ".join(
-        check(tmp_path / "bad.json", folder, prompts=folder / "prompts.json").problems
-    )
+    assert "n_hold" in " ".join(check(tmp_path / "bad.json", folder, prompts=prompts).problems)
     model, _ = load_lm(folder)
     with torch.no_grad():
         model.lm_head.weight[0, 0] += 1.0
     model.save_pretrained(folder, safe_serialization=True)
-    report = check(cert_path, folder, prompts=folder / "prompts.json")
+    report = check(cert_path, folder, prompts=prompts)
     assert not report.ok and "files differ" in report.problems[0]
+
+
+@pytest.mark.slow
+def test_the_certificate_of_every_prompt_is_verified_by_the_checker(tmp_path):
+    prove_and_check_with_the_commands(tmp_path, 529)  # about 10 s: the checker reads one prompt at a time
 
 
 def test_one_edited_weight_is_refuted_on_prompts_a_plain_forward_confirms(trained):

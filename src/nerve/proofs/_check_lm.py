@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.special
 
+from nerve.errors import ProofError
 from nerve.proofs.check import (
     SLACK,
     CheckReport,
@@ -47,7 +48,7 @@ class _I:
         return _I(f(self.lo), f(self.hi))
 
 
-class _UncheckedError(Exception):
+class _UncheckedError(ProofError):
     """The graph holds an op this checker has no rule for."""
 
 

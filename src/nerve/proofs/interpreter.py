@@ -34,16 +34,12 @@ import torch
 from torch import Tensor, nn
 from torch.fx.node import map_aggregate
 
-from nerve.errors import ProofError
+from nerve.errors import ProofError, UnsupportedOpError
 from nerve.proofs.intervals import INF, Interval
 
 __all__ = ["IntervalProgram", "UnsupportedOpError", "supported_ops"]
 
 aten = torch.ops.aten
-
-
-class UnsupportedOpError(ProofError):
-    """A graph holds an op the interpreter has no sound rule for (named, with its module)."""
 
 
 # -- ops that move entries without changing them: applied to both endpoints of an interval --
@@ -447,7 +443,7 @@ class IntervalProgram:
                         o for o, spec in zip(out, signature.output_specs) if spec.kind.name == "USER_OUTPUT"
                     ]
                     return user_outputs[0] if len(user_outputs) == 1 else tuple(user_outputs)
-        raise AssertionError("an exported graph has an output node")
+        raise UnsupportedOpError("the exported graph has no output node")
 
 
 def _refuse_unsupported(program: torch.export.ExportedProgram) -> None:
