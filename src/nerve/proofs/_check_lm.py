@@ -480,9 +480,9 @@ def _apply(name: str, args: tuple, kwargs: dict) -> Any:
             return join([np.asarray(p) for p in parts], axis=dim)
         ivs = [_iv(p) for p in parts]
         return _I(join([p.lo for p in ivs], axis=dim), join([p.hi for p in ivs], axis=dim))
-    if name == "aten.where.self":
+    if name in ("aten.where.self", "aten.where.ScalarOther", "aten.where.ScalarSelf", "aten.where.Scalar"):
         return _where(*args)
-    if name == "aten.masked_fill.Scalar":
+    if name in ("aten.masked_fill.Scalar", "aten.masked_fill.Tensor"):
         x, mask, value = args
         return (
             _iv(x).map(lambda a: np.where(mask, value, a)) if isinstance(x, _I) else np.where(mask, value, x)

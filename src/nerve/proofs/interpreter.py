@@ -79,8 +79,8 @@ _SKIP = {
 }
 # -- ops that select among their operands' values: exact when every operand is --
 _SELECTS = {
-    aten.embedding.default, aten.where.self, aten.masked_fill.Scalar, aten.cat.default, aten.stack.default,
-    aten.dropout.default,
+    aten.embedding.default, aten.where.self, aten.where.ScalarOther, aten.where.ScalarSelf, aten.where.Scalar,
+    aten.masked_fill.Scalar, aten.masked_fill.Tensor, aten.cat.default, aten.stack.default, aten.dropout.default,
 }  # fmt: skip
 _CASTS = {aten.to.dtype, aten.to.dtype_layout, aten.to.device, aten._to_copy.default, aten.type_as.default}
 
@@ -338,7 +338,9 @@ _RULES: dict[Any, Callable[..., Any]] = {
     aten.bmm.default: _matmul, aten.addmm.default: _addmm, aten.sum.dim_IntList: _sum,
     aten.mean.dim: _mean, aten.mean.default: _mean, aten.layer_norm.default: _layer_norm,
     aten.rms_norm.default: _rms_norm, aten.scaled_dot_product_attention.default: _sdpa,
-    aten.where.self: _where, aten.masked_fill.Scalar: _masked_fill, aten.cat.default: _cat,
+    aten.where.self: _where, aten.where.ScalarOther: _where, aten.where.ScalarSelf: _where,
+    aten.where.Scalar: _where, aten.masked_fill.Scalar: _masked_fill, aten.masked_fill.Tensor: _masked_fill,
+    aten.cat.default: _cat,
     aten.stack.default: _stack, aten.embedding.default: _embedding, aten.dropout.default: _dropout,
 }  # fmt: skip
 
