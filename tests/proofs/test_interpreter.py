@@ -202,3 +202,20 @@ def test_a_program_bounds_the_weights_the_module_has_when_it_is_called():
             program(x).contains(torch.tensor([[2.0]])).all()
             and not program(x).contains(torch.tensor([[3.0]])).all()
         )
+
+
+def test_a_sum_of_exact_floats_is_bounded_not_taken_as_exact_and_a_float_cumsum_is_refused():
+    class Sums(nn.Module):
+        def forward(self, x):
+            w = torch.tensor([1.0, 2.0**-60, -1.0])  # exact floats whose float sum rounds (to 0)
+            return x + w.sum()
+
+    out = IntervalProgram(Sums())(torch.zeros(1))
+    assert bool(out.contains(torch.tensor([2.0**-60])).all())
+
+    class Cumulative(nn.Module):
+        def forward(self, x):
+            return x + torch.tensor([0.1, 0.2]).cumsum(0)
+
+    with pytest.raises(ProofError, match="rounds on floats"):
+        IntervalProgram(Cumulative())(torch.zeros(2))

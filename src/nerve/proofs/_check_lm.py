@@ -300,7 +300,7 @@ def _sdpa(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, *, scale=None
     scores = _hull([e * c for e in s for c in bracket])
     T, S = scores.lo.shape[-2:]
     if is_causal:
-        keep = np.tril(np.ones((T, S), dtype=bool), S - T)
+        keep = np.tril(np.ones((T, S), dtype=bool))  # torch's mask: ones(L, S).tril(diagonal=0)
         scores = scores.map(lambda a: np.where(keep, a, -INF))
     if attn_mask is not None:
         mask = np.asarray(attn_mask)
@@ -507,9 +507,12 @@ def _apply(name: str, args: tuple, kwargs: dict) -> Any:
     if name in _DISCRETE:
         if not exact:
             raise _UncheckedError(f"{name} on computed floats")
-        return _DISCRETE[name](
+        out = _DISCRETE[name](
             *[np.asarray(a) if not isinstance(a, (int, float, list)) else a for a in args], **kwargs
         )
+        if np.issubdtype(np.asarray(out).dtype, np.floating):
+            raise _UncheckedError(f"{name} rounds on floats")
+        return out
     if name in _ARITHMETIC:
         arrays = [np.asarray(a) for a in args if not isinstance(a, (_I, int, float, list, type(None), str))]
         if (

@@ -44,6 +44,7 @@ aten = torch.ops.aten
 
 # -- ops that move entries without changing them: applied to both endpoints of an interval --
 _MOVES = {
+    aten.detach_.default,
     aten.view.default, aten.reshape.default, aten._unsafe_view.default, aten.transpose.int,
     aten.permute.default, aten.unsqueeze.default, aten.squeeze.dim, aten.squeeze.dims,
     aten.squeeze.default, aten.expand.default, aten.slice.Tensor, aten.select.int,
@@ -69,8 +70,10 @@ _DISCRETE = {
     aten.bitwise_not.default, aten.logical_and.default, aten.logical_or.default,
     aten.logical_not.default, aten.cumsum.default, aten.diff.default, aten.any.default, aten.any.dim,
     aten.all.default, aten.argmax.default, aten.remainder.Scalar, aten.floor_divide.default,
-    aten.clamp.default, aten.max.default, aten.min.default, aten.sum.default,
+    aten.clamp.default, aten.max.default, aten.min.default,
 }  # fmt: skip
+# -- of those, the ones exact on floats too (they select, never round); the others must not make floats --
+_SELECTING = {aten.clamp.default, aten.max.default, aten.min.default}
 # -- no-ops of the exported graph --
 _SKIP = {
     aten._assert_tensor_metadata.default,
@@ -79,8 +82,9 @@ _SKIP = {
 }
 # -- ops that select among their operands' values: exact when every operand is --
 _SELECTS = {
-    aten.embedding.default, aten.where.self, aten.where.ScalarOther, aten.where.ScalarSelf, aten.where.Scalar,
-    aten.masked_fill.Scalar, aten.masked_fill.Tensor, aten.cat.default, aten.stack.default, aten.dropout.default,
+    aten.embedding.default, aten.where.self, aten.where.ScalarOther, aten.where.ScalarSelf,
+    aten.where.Scalar, aten.masked_fill.Scalar, aten.masked_fill.Tensor, aten.cat.default,
+    aten.stack.default, aten.dropout.default,
 }  # fmt: skip
 _CASTS = {aten.to.dtype, aten.to.dtype_layout, aten.to.device, aten._to_copy.default, aten.type_as.default}
 
@@ -89,6 +93,8 @@ def _point(x: Any) -> Interval:
     if isinstance(x, Interval):
         return x
     if isinstance(x, Tensor):
+        if x.dtype == torch.bool:
+            return Interval.point(x.double())  # 0 and 1
         if x.is_floating_point() or x.dtype in (
             torch.int64,
             torch.int32,
@@ -269,8 +275,8 @@ def _sdpa(
         bracket = (float(scale), float(scale))
     scores = q.matmul(k.map(lambda t: t.transpose(-1, -2))).scale(bracket)
     T, S = scores.shape[-2], scores.shape[-1]
-    if is_causal:
-        keep = torch.ones(T, S, dtype=torch.bool).tril(S - T)
+    if is_causal:  # torch's mask: ones(L, S).tril(diagonal=0)
+        keep = torch.ones(T, S, dtype=torch.bool).tril()
         scores = scores.map(lambda t: t.masked_fill(~keep, -INF))
     if attn_mask is not None:
         if isinstance(attn_mask, Tensor) and attn_mask.dtype == torch.bool:
@@ -335,7 +341,7 @@ _RULES: dict[Any, Callable[..., Any]] = {
     aten.gelu.default: _gelu, aten.silu.default: lambda x: _point(x).silu(),
     aten.softmax.int: _softmax, aten._softmax.default: _softmax, aten._safe_softmax.default: _softmax,
     aten.linear.default: _linear, aten.matmul.default: _matmul, aten.mm.default: _matmul,
-    aten.bmm.default: _matmul, aten.addmm.default: _addmm, aten.sum.dim_IntList: _sum,
+    aten.bmm.default: _matmul, aten.addmm.default: _addmm, aten.sum.dim_IntList: _sum, aten.sum.default: _sum,
     aten.mean.dim: _mean, aten.mean.default: _mean, aten.layer_norm.default: _layer_norm,
     aten.rms_norm.default: _rms_norm, aten.scaled_dot_product_attention.default: _sdpa,
     aten.where.self: _where, aten.where.ScalarOther: _where, aten.where.ScalarSelf: _where,
@@ -506,8 +512,10 @@ def _apply(op: Any, args: tuple, kwargs: dict) -> Any:
         return out.double() if out.is_floating_point() else out
     if not interval and (op in _DISCRETE or not _is_float((args, kwargs))):
         out = op(*args, **kwargs)  # integers and booleans: exact (int64 does not overflow here)
-        if op in _DISCRETE or not _is_float(out):
+        if not _is_float(out) or op in _SELECTING:
             return out
+        if op in _DISCRETE:  # a cumulative sum or difference of floats rounds
+            raise ProofError("this op rounds on floats and has no interval rule")
     if op in _DISCRETE:
         raise ProofError("a comparison or discrete op on computed floats cannot be decided exactly")
     if not interval and op in _SELECTS:  # selections among exact values are exact
