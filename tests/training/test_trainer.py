@@ -273,3 +273,17 @@ def test_the_gpt2_preset_builds_a_transformers_model_with_the_tasks_vocabulary_a
     model = make_model(config.model, make_task(config.task), seed=0)
     assert isinstance(model, GPT2Task) and model.lm.config.vocab_size == 24 and model.lm.config.n_layer == 2
     assert model(torch.tensor([[1, 2]])).shape == (1, 24)
+
+
+def test_the_fourier_analyses_say_why_they_skip_a_gpt2_run():
+    from types import SimpleNamespace
+
+    from nerve.analysis.registry import get
+    from nerve.training import PRESETS
+    from nerve.training.config import make_task
+
+    config = PRESETS["gpt2_addition"]
+    run = SimpleNamespace(config=config, task=make_task(config.task))
+    for name in ("fourier", "progress", "circles", "learning_order", "llc_irreps"):
+        assert "Hugging Face GPT-2" in get(name).applies(run)
+    assert get("llc").applies(run) is None  # the LLC reads any model through the trainer's loss

@@ -101,6 +101,11 @@ def cross_entropy(logits: Tensor, targets: Tensor) -> float:
 
 def not_a_group_task(run: Any) -> str | None:
     """Why the Fourier analyses do not read `run` (a :class:`~nerve.training.Run`), or None."""
+    if run.config.model.kind == "gpt2":
+        return (
+            "its model is a Hugging Face GPT-2 (the gpt2 kind), whose embeddings the Fourier views do not "
+            "read yet (they read nerve's MLP and one-layer transformer)"
+        )
     if getattr(run.task, "group", None) is None:
         return (
             f"it trains {run.config.task.kind!r} ({run.task.name}), which has no group: the Fourier "

@@ -132,6 +132,10 @@ class FrequencyCircles(Estimator):
 
 
 def _not_cyclic(run: Any) -> str | None:
+    from nerve.analysis.fourier._pairs import not_a_group_task
+
+    if run.config.model.kind == "gpt2":
+        return not_a_group_task(run)
     G = getattr(run.task, "group", None)
     if G is None or (G.family or ("",))[0] != "cyclic":
         return f"it trains {run.task.name}, not a cyclic group task: frequency planes are those of C_p"

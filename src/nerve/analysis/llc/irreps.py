@@ -129,6 +129,8 @@ def _fit(run: Any, fitted: Any, progress: Any) -> IrrepLLCResult:
 
 
 def _not_applicable(run: Any) -> str | None:
+    if run.config.model.kind == "gpt2":
+        return "its model is a Hugging Face GPT-2, whose embeddings' Fourier subspaces are not read yet"
     if getattr(run.task, "group", None) is None:
         return f"it trains {run.task.name}, which has no group: the LLC by irrep needs a group task"
     return no_fixed_dataset(run)
