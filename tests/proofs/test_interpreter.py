@@ -219,3 +219,25 @@ def test_a_sum_of_exact_floats_is_bounded_not_taken_as_exact_and_a_float_cumsum_
 
     with pytest.raises(ProofError, match="rounds on floats"):
         IntervalProgram(Cumulative())(torch.zeros(2))
+
+
+def test_clamp_and_tril_of_intervals_and_a_float64_constant_cast_to_float32_stay_sound():
+    class Net(nn.Module):
+        def forward(self, x):
+            third = torch.tensor(1 / 3, dtype=torch.float64).to(
+                torch.float32
+            )  # the real program: 1/3's float64
+            return (x.clamp(-0.5, 0.5) * third).unsqueeze(0).expand(2, 2).tril()
+
+    box = Interval.box(
+        torch.tensor([-1.0, 0.25], dtype=torch.float64), torch.tensor([0.0, 2.0], dtype=torch.float64)
+    )
+    out = IntervalProgram(Net())(box)
+    third = 1 / 3  # float64: the cast is the identity on reals, so not float32's 0.3333333432674408
+    for x0 in (-1.0, -0.5, 0.0):
+        for x1 in (0.25, 0.5, 2.0):
+            y = torch.tensor(
+                [min(max(x0, -0.5), 0.5) * third, min(max(x1, -0.5), 0.5) * third], dtype=torch.float64
+            )
+            assert bool(out.contains(torch.stack([torch.stack([y[0], y.new_zeros(())]), y])).all())
+    assert float(out.hi[1, 1]) < 0.5 / 3 + 1e-12  # the float64 third, not float32's larger one

@@ -362,6 +362,9 @@ _MOVES: dict[str, Any] = {
     "aten.select.int": lambda a, dim, i: np.take(a, i, axis=dim), "aten.clone.default": lambda a, **_: a,
     "aten.contiguous.default": lambda a, **_: a, "aten.alias.default": lambda a: a,
     "aten.detach.default": lambda a: a, "aten.lift_fresh_copy.default": lambda a: a,
+    "aten.detach_.default": lambda a: a, "aten.tril.default": lambda a, k=0: np.tril(a, k),
+    "aten.triu.default": lambda a, k=0: np.triu(a, k),
+    "aten.clamp.default": lambda a, low=None, high=None: np.clip(a, low, high),  # monotone
     "aten.repeat_interleave.self_int": lambda a, n, dim=None, **_: np.repeat(a, n, axis=dim),
 }  # fmt: skip
 _SPLITS: dict[str, Any] = {"aten.split.Tensor": _split, "aten.split_with_sizes.default": _split}
@@ -399,7 +402,6 @@ _CREATES: dict[str, Any] = {
     "aten.ones_like.default": lambda a, **kw: np.ones_like(a),
     "aten.full_like.default": lambda a, v, **kw: np.full_like(a, v),
     "aten.scalar_tensor.default": lambda v, **kw: np.asarray(v, dtype=_float_or(kw.get("dtype"), np.float64)),
-    "aten.tril.default": lambda a, k=0: np.tril(a, k), "aten.triu.default": lambda a, k=0: np.triu(a, k),
 }  # fmt: skip
 
 

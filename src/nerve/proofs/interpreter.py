@@ -52,6 +52,7 @@ _MOVES = {
     aten.flatten.using_ints, aten.repeat_interleave.self_int, aten.repeat.default, aten.detach.default,
     aten.lift_fresh_copy.default, aten.narrow.default, aten.unflatten.int, aten.flip.default,
     aten.roll.default, aten.movedim.int, aten.view_as.default, aten.expand_as.default,
+    aten.tril.default, aten.triu.default,  # entries kept or set to 0: [tril(lo), tril(hi)]
 }  # fmt: skip
 # -- ops returning several pieces of one tensor --
 _SPLITS = {aten.split.Tensor, aten.split_with_sizes.default, aten.unbind.int, aten.chunk.default}
@@ -60,7 +61,7 @@ _CREATES = {
     aten.full.default, aten.ones.default, aten.zeros.default, aten.new_ones.default,
     aten.new_zeros.default, aten.new_full.default, aten.zeros_like.default, aten.ones_like.default,
     aten.full_like.default, aten.scalar_tensor.default, aten.arange.default, aten.arange.start,
-    aten.arange.start_step, aten.tril.default, aten.triu.default,
+    aten.arange.start_step,
 }  # fmt: skip
 # -- ops on exact integers, booleans or exact floats whose result is not a float: computed exactly --
 _DISCRETE = {
@@ -486,6 +487,8 @@ def _apply(op: Any, args: tuple, kwargs: dict) -> Any:
     if op in _CASTS:
         x = args[0]
         dtype = kwargs.get("dtype", args[1] if len(args) > 1 and isinstance(args[1], torch.dtype) else None)
+        if op is aten.type_as.default:  # the dtype of the other operand (an interval: a float)
+            dtype = torch.float64 if isinstance(args[1], Interval) else args[1].dtype
         if isinstance(x, Interval):
             if dtype is not None and not dtype.is_floating_point:
                 raise ProofError(f"casting a computed float to {dtype} has no exact rule")
@@ -503,6 +506,8 @@ def _apply(op: Any, args: tuple, kwargs: dict) -> Any:
             return [Interval(lo, hi) for lo, hi in zip(op(x.lo, *rest, **kwargs), op(x.hi, *rest, **kwargs))]
         return x.map(lambda t: op(t, *rest, **kwargs))
     if op in _CREATES:
+        # a *_like or new_* op reads only its template's shape (and dtype): an interval's `lo` serves
+        args = tuple(a.lo if isinstance(a, Interval) else a for a in args)
         values = [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)]
         if op in (aten.arange.default, aten.arange.start, aten.arange.start_step) and not all(
             float(a) == int(a) for a in values
@@ -516,6 +521,8 @@ def _apply(op: Any, args: tuple, kwargs: dict) -> Any:
             return out
         if op in _DISCRETE:  # a cumulative sum or difference of floats rounds
             raise ProofError("this op rounds on floats and has no interval rule")
+    if op is aten.clamp.default and interval and not _has_interval(args[1:]):  # monotone: clamp each end
+        return args[0].map(lambda t: t.clamp(*args[1:], **kwargs))
     if op in _DISCRETE:
         raise ProofError("a comparison or discrete op on computed floats cannot be decided exactly")
     if not interval and op in _SELECTS:  # selections among exact values are exact
