@@ -55,18 +55,19 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}")
-    print("model        prompts  float32 (s)  export (s)  intervals (s)  intervals/float32  width/|logit| median  max")
+    print("model        prompts  float32 (s)  export (s)  intervals (s)  intervals/float32  "
+          "width/|logit| median  max")  # fmt: skip
     for kind in ("gpt2-small", "llama-shaped"):
         model = NextTokenLogits(model_of(kind)).to(args.device)
         ids = torch.randint(0, 30000, (args.batch, args.length), generator=torch.Generator().manual_seed(0))
         ids = ids.to(args.device)
         with torch.no_grad():
-            t32, logits = best(lambda: model(ids))
+            t32, logits = best(lambda m=model, x=ids: m(x))
         program = IntervalProgram(model)
         t0 = time.perf_counter()
         program.export(ids)
         t_export = time.perf_counter() - t0
-        t_int, bounds = best(lambda: program(ids))
+        t_int, bounds = best(lambda p=program, x=ids: p(x))
         width = (bounds.hi - bounds.lo) / logits.double().abs().max()
         print(f"{kind:12s} {args.batch:7d} {t32:12.3f} {t_export:11.2f} {t_int:14.2f} {t_int / t32:18.1f}  "
               f"{float(width.median()):.2e}  {float(width.max()):.2e}", flush=True)  # fmt: skip
