@@ -191,3 +191,9 @@ def test_a_prompt_with_a_token_outside_the_vocabulary_is_refused_by_name(trained
     model, _ = trained
     with pytest.raises(ProofError, match=r"prompt 1 \(ids \[1, 99, 23\], target 4\)"):
         prove_prompts(model, PromptFamily("x", ((1, 2, 23), (1, 99, 23)), (3, 4)), Correct())
+
+
+def test_a_prompt_longer_than_the_models_positions_is_refused_by_name(trained):
+    model, _ = trained  # n_positions 3: two tokens and '='
+    with pytest.raises(ProofError, match=r"prompt 0 has 4 tokens, more than the model's 3 positions"):
+        prove_prompts(model, PromptFamily("x", ((1, 2, 3, 23),), (3,)), Correct())

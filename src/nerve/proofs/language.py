@@ -206,6 +206,14 @@ def prove_prompts(
             f"`family` prompt {i} (ids {list(family.prompts[i])}, target {family.targets[i]}) has a token id "
             f">= the model's vocabulary ({vocab})."
         )
+    config = getattr(model, "config", None)
+    longest = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
+    too_long = [i for i, p in enumerate(family.prompts) if longest is not None and len(p) > longest]
+    if too_long:
+        i = too_long[0]
+        raise ProofError(
+            f"`family` prompt {i} has {len(family.prompts[i])} tokens, more than the model's {longest} positions."
+        )
     k = statement.k if isinstance(statement, TopK) else 1
     if k >= vocab:
         raise ProofError(f"`statement` k (={k}) must be below the vocabulary ({vocab}).")
@@ -250,7 +258,7 @@ class LMCertificate:
 
     `files` maps each file of the model folder the proof read (``config.json`` and every
     ``*.safetensors``) to its SHA-256; `prompts_sha256` is :meth:`PromptFamily.sha256` of the
-    resolved prompts (ids and targets), `prompts` the family's name and `n_prompts` its size.
+    resolved prompts (ids and targets), `prompts` the family's name; `result.n_inputs` counts them.
     """
 
     format: str
