@@ -212,7 +212,8 @@ def prove_prompts(
     if too_long:
         i = too_long[0]
         raise ProofError(
-            f"`family` prompt {i} has {len(family.prompts[i])} tokens, more than the model's {longest} positions."
+            f"`family` prompt {i} has {len(family.prompts[i])} tokens, "
+            f"more than the model's {longest} positions."
         )
     k = statement.k if isinstance(statement, TopK) else 1
     if k >= vocab:
