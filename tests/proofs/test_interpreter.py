@@ -241,3 +241,18 @@ def test_clamp_and_tril_of_intervals_and_a_float64_constant_cast_to_float32_stay
             )
             assert bool(out.contains(torch.stack([torch.stack([y[0], y.new_zeros(())]), y])).all())
     assert float(out.hi[1, 1]) < 0.5 / 3 + 1e-12  # the float64 third, not float32's larger one
+
+
+def test_an_einsum_of_two_boxes_holds_every_product_of_their_points():
+    class Net(nn.Module):
+        def forward(self, x, w):
+            return torch.einsum("bti,oi->bto", x, w)
+
+    g = torch.Generator().manual_seed(0)
+    x = Interval.box(*(lambda c: (c - 0.01, c + 0.01))(torch.randn(2, 3, 4, generator=g, dtype=torch.float64)))
+    w = torch.randn(5, 4, generator=g)
+    out = IntervalProgram(Net())(x, w)
+    points = x.lo + (x.hi - x.lo) * torch.rand(500, 2, 3, 4, generator=g, dtype=torch.float64)
+    exact = torch.einsum("nbti,oi->nbto", points, w.double())
+    assert bool(((out.lo <= exact) & (exact <= out.hi)).all())
+    assert float(out.width().max()) < 0.1  # 0.02-wide inputs times |w| rows: informative

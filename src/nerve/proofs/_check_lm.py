@@ -25,6 +25,7 @@ from nerve.proofs.check import (
     CheckReport,
     _add,
     _bound,
+    _centre,
     _compare,
     _gamma,
     _linear,
@@ -245,6 +246,18 @@ def _matmul(a: Any, b: Any) -> _I:
     return _I(*_product(a.lo, a.hi, b.lo, b.hi))
 
 
+def _einsum(equation: str, operands: list) -> _I:
+    from nerve.proofs.interpreter import contraction_size  # index counting only, no arithmetic
+
+    if len(operands) != 2:
+        raise _UncheckedError(f"einsum of {len(operands)} operands")
+    (a, ra), (b, rb) = (_centre(_iv(x).lo, _iv(x).hi) for x in operands)
+    g = _gamma(max(contraction_size(equation, [a.shape, b.shape]), 1))
+    y = np.einsum(equation, a, b)
+    rad = np.einsum(equation, np.abs(a), _bound(rb + g * np.abs(b))) + np.einsum(equation, ra, np.abs(b) + rb)
+    return _I(*_outward(y, _bound(rad / (1 - g))))
+
+
 def _linear_op(x: Any, W: Any, b: Any = None) -> _I:
     x = _iv(x)
     if _exact(W) and _exact(b):
@@ -446,7 +459,7 @@ _ARITHMETIC: dict[str, Any] = {
     "aten.gelu.default": _gelu, "aten.silu.default": _silu,
     "aten.softmax.int": _softmax, "aten._softmax.default": _softmax, "aten._safe_softmax.default": _softmax,
     "aten.linear.default": _linear_op, "aten.matmul.default": _matmul, "aten.mm.default": _matmul,
-    "aten.bmm.default": _matmul,
+    "aten.bmm.default": _matmul, "aten.einsum.default": _einsum,
     "aten.addmm.default": lambda b, x, W: _linear_op(x, _transposed(W), b),
     "aten.mean.dim": lambda a, dims, keepdim=False, **_: _mean(a, dims, keepdim),
     "aten.sum.dim_IntList": lambda a, dims, keepdim=False, **_: _sum(_iv(a), dims, keepdim),

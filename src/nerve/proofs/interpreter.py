@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from torch.fx.node import map_aggregate
 
 from nerve.errors import ProofError, UnsupportedOpError
-from nerve.proofs.intervals import INF, Interval
+from nerve.proofs.intervals import INF, Interval, _outward, gamma, up
 
 __all__ = ["IntervalProgram", "UnsupportedOpError", "supported_ops"]
 
@@ -197,6 +197,43 @@ def _matmul(x: Any, y: Any) -> Interval:
     return _point(x).matmul(_point(y))
 
 
+def contraction_size(equation: str, shapes: list[tuple[int, ...]]) -> int:
+    """How many products each output entry of the two-operand einsum `equation` sums: the product of
+    the sizes of the indices the inputs carry and the output drops (an ellipsis is never summed).
+
+    >>> contraction_size("bti,oi->bto", [(2, 3, 4), (5, 4)]), contraction_size("ij,jk", [(2, 3), (3, 4)])
+    (4, 3)
+    """
+    inputs, _, output = equation.replace(" ", "").partition("->")
+    terms = inputs.split(",")
+    if not output and "->" not in equation:  # implicit output: the indices that appear once, sorted
+        letters = "".join(t.replace("...", "") for t in terms)
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    sizes: dict[str, int] = {}
+    for term, shape in zip(terms, shapes):
+        named = term.replace("...", "")
+        if "..." in term:  # the named indices before and after the ellipsis
+            head, tail = term.split("...")
+            dims = list(shape[: len(head)]) + list(shape[len(shape) - len(tail) :])
+        else:
+            dims = list(shape)
+        sizes.update(zip(named, dims))
+    return math.prod(sizes[c] for c in sizes if c not in output)
+
+
+def _einsum(equation: str, operands: list[Any], *_: Any) -> Interval:
+    """A two-operand einsum on intervals, as Rump's product: the centres' einsum ± (|A|·(R_B + γ|B|) +
+    R_A·(|B| + R_B)) summed as the equation sums, γ = γ_n for the n products of each output entry."""
+    if len(operands) != 2:
+        raise ProofError(f"einsum of {len(operands)} operands has no interval rule (two have)")
+    (a, ra), (b, rb) = (_point(x)._center_radius() for x in operands)
+    n = contraction_size(equation, [tuple(a.shape), tuple(b.shape)])
+    g = gamma(max(n, 1))
+    y = torch.einsum(equation, a, b)
+    rad = torch.einsum(equation, a.abs(), up(rb + g * b.abs())) + torch.einsum(equation, ra, b.abs() + rb)
+    return Interval(*_outward(y, up(rad / (1 - g))))
+
+
 def _addmm(b: Any, x: Any, W: Any, *, beta: Any = 1, alpha: Any = 1) -> Interval:
     if _number(beta) != 1.0 or _number(alpha) != 1.0:
         raise ProofError("addmm with beta or alpha other than 1 has no interval rule")
@@ -342,7 +379,8 @@ _RULES: dict[Any, Callable[..., Any]] = {
     aten.gelu.default: _gelu, aten.silu.default: lambda x: _point(x).silu(),
     aten.softmax.int: _softmax, aten._softmax.default: _softmax, aten._safe_softmax.default: _softmax,
     aten.linear.default: _linear, aten.matmul.default: _matmul, aten.mm.default: _matmul,
-    aten.bmm.default: _matmul, aten.addmm.default: _addmm, aten.sum.dim_IntList: _sum, aten.sum.default: _sum,
+    aten.bmm.default: _matmul, aten.einsum.default: _einsum,
+    aten.addmm.default: _addmm, aten.sum.dim_IntList: _sum, aten.sum.default: _sum,
     aten.mean.dim: _mean, aten.mean.default: _mean, aten.layer_norm.default: _layer_norm,
     aten.rms_norm.default: _rms_norm, aten.scaled_dot_product_attention.default: _sdpa,
     aten.where.self: _where, aten.where.ScalarOther: _where, aten.where.ScalarSelf: _where,
