@@ -249,7 +249,9 @@ def test_an_einsum_of_two_boxes_holds_every_product_of_their_points():
             return torch.einsum("bti,oi->bto", x, w)
 
     g = torch.Generator().manual_seed(0)
-    x = Interval.box(*(lambda c: (c - 0.01, c + 0.01))(torch.randn(2, 3, 4, generator=g, dtype=torch.float64)))
+    x = Interval.box(
+        *(lambda c: (c - 0.01, c + 0.01))(torch.randn(2, 3, 4, generator=g, dtype=torch.float64))
+    )
     w = torch.randn(5, 4, generator=g)
     out = IntervalProgram(Net())(x, w)
     points = x.lo + (x.hi - x.lo) * torch.rand(500, 2, 3, 4, generator=g, dtype=torch.float64)
