@@ -156,24 +156,35 @@ def test_a_planted_near_tie_is_undecided_not_proved_nor_refuted(trained):
     assert {family.targets[family.prompts.index(p)] for p in r.undecided} == {3}
 
 
-def test_text_prompts_go_through_the_tokenizer_and_a_target_must_be_one_token(tmp_path):
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def weekday_tokenizer():
+    """A word-level tokenizer of the weekdays, 'after', 'is' and '[UNK]' (ids 0-9)."""
     from tokenizers import Tokenizer, models, pre_tokenizers
 
-    days = [
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-        "after",
-        "is",
-        "[UNK]",
-    ]
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(days)}, unk_token="[UNK]"))
+    words = [*DAYS, "after", "is", "[UNK]"]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]")
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]")
+
+
+def test_a_folder_with_its_tokenizer_proves_and_checks_text_prompts(tmp_path):
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(vocab_size=10, n_positions=4, n_embd=8, n_layer=1, n_head=2)
+    transformers.GPT2LMHeadModel(config).save_pretrained(tmp_path, safe_serialization=True)
+    weekday_tokenizer().save_pretrained(tmp_path)
+    prompts = [{"text": f"after {d} is", "target": f" {DAYS[(i + 1) % 7]}"} for i, d in enumerate(DAYS)]
+    (tmp_path / "p.json").write_text(
+        json.dumps({"format": "nerve-prompts/1", "name": "days", "prompts": prompts})
+    )
+    cert = certify_prompts(tmp_path, tmp_path / "p.json", TopK(3))
+    assert cert.result.n_inputs == 7  # the verdict is the random model's; the checker must agree with it
+    assert check(cert, tmp_path, prompts=tmp_path / "p.json").ok
+
+
+def test_text_prompts_go_through_the_tokenizer_and_a_target_must_be_one_token(tmp_path):
+    fast = weekday_tokenizer()
     data = {"format": "nerve-prompts/1", "name": "weekdays",
             "prompts": [{"text": "after Monday is", "target": " Tuesday"}, {"ids": [7, 1, 8], "target": 2}]}  # fmt: skip
     family = PromptFamily.from_dict(data, tokenizer=fast)
