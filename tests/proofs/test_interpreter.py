@@ -197,6 +197,8 @@ def test_a_program_bounds_the_weights_the_module_has_when_it_is_called():
     with torch.no_grad():
         net.weight.copy_(torch.tensor([[1.0, 1.0]]))
         assert program(x).contains(torch.tensor([[3.0]])).all()
+        net.weight.mul_(2.0)  # changed in place after a call
+        assert program(x).contains(torch.tensor([[6.0]])).all()
         net.weight = nn.Parameter(torch.tensor([[2.0, 0.0]]))  # replaced, not changed in place
         assert (
             program(x).contains(torch.tensor([[2.0]])).all()
