@@ -6,8 +6,8 @@ sides compute the next-token logits of every prompt (``logits_to_keep=1``). The 
 what a user checking the model's answers runs; the interval pass bounds the real-number network
 on the same prompts with every float64 rounding accounted for. The graph is exported once per
 prompt shape (timed apart: it is paid once per length, not per batch). Printed: the best of 3
-wall times of each, their ratio, and the median and largest interval width relative to the
-largest logit. Also Llama-shaped (d 768, 12 layers, 12 heads, 4 KV heads, SiLU MLP 2,048,
+wall times of each, their ratio, the median and largest interval width relative to the
+largest logit, and 'vacuous' where an interval is as wide as that logit (it decides nothing). Also Llama-shaped (d 768, 12 layers, 12 heads, 4 KV heads, SiLU MLP 2,048,
 rotary): the architectures differ in the elementwise work the intervals pay for.
 
 Run: ``python benchmarks/bench_interpreter.py [--batch 32] [--length 16] [--device cuda]``.
@@ -35,6 +35,12 @@ def best(f, repeat: int = 3) -> tuple[float, object]:
     return min(times), out
 
 
+def verdict(width: torch.Tensor) -> str:
+    """'vacuous' where an interval is as wide as the largest logit (or unbounded): it decides nothing."""
+    worst = float(width.max())
+    return "vacuous" if not worst < 1.0 else "informative"
+
+
 def model_of(kind: str) -> torch.nn.Module:
     import transformers
 
@@ -56,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}")
     print("model        prompts  float32 (s)  export (s)  intervals (s)  intervals/float32  "
-          "width/|logit| median  max")  # fmt: skip
+          "width/|logit| median  max  bounds")  # fmt: skip
     for kind in ("gpt2-small", "llama-shaped"):
         model = NextTokenLogits(model_of(kind)).to(args.device)
         ids = torch.randint(0, 30000, (args.batch, args.length), generator=torch.Generator().manual_seed(0))
@@ -70,9 +76,10 @@ def main() -> None:
         t_int, bounds = best(lambda p=program, x=ids: p(x))
         width = (bounds.hi - bounds.lo) / logits.double().abs().max()
         print(f"{kind:12s} {args.batch:7d} {t32:12.3f} {t_export:11.2f} {t_int:14.2f} {t_int / t32:18.1f}  "
-              f"{float(width.median()):.2e}  {float(width.max()):.2e}", flush=True)  # fmt: skip
+              f"{float(width.median()):.2e}  {float(width.max()):.2e}  {verdict(width)}",
+              flush=True)  # fmt: skip
     print("\nwidth against depth (GPT-2 small's width, random init, the same prompts; intervals only)")
-    print("layers  width/|logit| median  max")
+    print("layers  width/|logit| median  max  bounds")
     for layers in (1, 2, 3, 4, 6):
         import transformers
 
@@ -83,7 +90,10 @@ def main() -> None:
             logits = model(ids)
         bounds = IntervalProgram(model)(ids)
         width = (bounds.hi - bounds.lo) / logits.double().abs().max()
-        print(f"{layers:6d}  {float(width.median()):.2e}  {float(width.max()):.2e}", flush=True)
+        print(
+            f"{layers:6d}  {float(width.median()):.2e}  {float(width.max()):.2e}  {verdict(width)}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

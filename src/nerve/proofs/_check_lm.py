@@ -33,6 +33,7 @@ from nerve.proofs.check import (
     _product,
     _unbounded_where_nan,
 )
+from nerve.proofs.intervals import _VALLEYS  # the stated facts about GELU's and SiLU's minima, not code
 
 __all__ = ["check_lm"]
 
@@ -124,12 +125,12 @@ def _mean(x: Any, axes: Any, keepdims: bool = False) -> _I:
     return _mul(_sum(x, axes, keepdims), _reciprocal_exact(np.float64(n)))
 
 
-def _monotone(x: _I, f, rel: float, increasing: bool = True, absolute: float = 0.0) -> _I:
+def _monotone(x: _I, f, rel: float, increasing: bool = True) -> _I:
     ends = []
     for v in (x.lo, x.hi):
         with np.errstate(all="ignore"):
             y = f(v)
-        ends.append(_outward(y, _bound(np.abs(y) * rel + absolute)))
+        ends.append(_outward(y, _bound(np.abs(y) * rel)))
     (lo_a, hi_a), (lo_b, hi_b) = ends
     return _I(lo_a, hi_b) if increasing else _I(lo_b, hi_a)
 
@@ -177,14 +178,6 @@ def _periodic(x: _I, f, peak: float) -> _I:
     hi = np.where(holds(peak) | wide, 1.0, hi)
     lo = np.where(holds(peak + math.pi) | wide, -1.0, lo)
     return _I(np.clip(lo, -1, 1), np.clip(hi, -1, 1))
-
-
-# the minimiser of GELU (exact, tanh form) and SiLU lies in [x1, x2]; the minimum is above floor
-_VALLEYS = {
-    "gelu": (-0.76, -0.74, -0.1700),
-    "gelu_tanh": (-0.76, -0.74, -0.1701),
-    "silu": (-1.29, -1.27, -0.2785),
-}
 
 
 def _valley(x: _I, name: str, f, err) -> _I:
@@ -582,6 +575,7 @@ def check_lm(cert: Any, model_dir: str | Path, prompts: str | Path) -> CheckRepo
         LM_METHOD,
         NextTokenLogits,
         PromptFamily,
+        has_text_prompts,
         load_lm,
         model_files,
     )
@@ -603,9 +597,7 @@ def check_lm(cert: Any, model_dir: str | Path, prompts: str | Path) -> CheckRepo
         return CheckReport(
             False, (*problems, "a language-model certificate cannot be about a Robust statement"), 0
         )
-    raw = Path(prompts).read_text(encoding="utf-8")
-    needs_tokenizer = '"text"' in raw
-    model, tokenizer = load_lm(model_dir, tokenizer=needs_tokenizer)
+    model, tokenizer = load_lm(model_dir, tokenizer=has_text_prompts(prompts))
     family = PromptFamily.read(prompts, tokenizer=tokenizer)
     if family.sha256() != cert.prompts_sha256:
         return CheckReport(

@@ -325,12 +325,12 @@ class Interval:
     def __neg__(self) -> Interval:
         return Interval(-self.hi, -self.lo)
 
-    def _through(self, f, rel: float, increasing: bool = True, absolute: float = 0.0) -> Interval:
-        """A monotone `f` of error at most `rel`·|f| + `absolute` (+ 2⁻¹⁰⁰⁰) at each endpoint."""
+    def _through(self, f, rel: float, increasing: bool = True) -> Interval:
+        """A monotone `f` of error at most `rel`·|f| (+ 2⁻¹⁰⁰⁰) at each endpoint."""
         ends = []
         for x in (self.lo, self.hi):
             y = f(x)
-            ends.append(_outward(y, up(y.abs() * rel + absolute)))
+            ends.append(_outward(y, up(y.abs() * rel)))
         (lo_a, hi_a), (lo_b, hi_b) = ends
         return Interval(lo_a, hi_b) if increasing else Interval(lo_b, hi_a)
 

@@ -334,17 +334,24 @@ def load_lm(folder: str | Path, *, tokenizer: bool = False) -> tuple[nn.Module, 
     return model.eval(), tok
 
 
+def has_text_prompts(path: str | Path) -> bool:
+    """Whether the family file at `path` has a prompt given as text (so the tokenizer is needed); a
+    file that does not read is left to :meth:`PromptFamily.read` to refuse by name."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    items = data.get("prompts") if isinstance(data, dict) else None
+    return isinstance(items, list) and any(isinstance(p, dict) and "text" in p for p in items)
+
+
 def certify_prompts(model_dir: str | Path, family_path: str | Path, statement: Statement) -> LMCertificate:
     """Prove `statement` about the model in `model_dir` on the family in `family_path` and return
     its certificate (text prompts go through the folder's tokenizer)."""
     import transformers
 
-    raw = json.loads(Path(family_path).read_text(encoding="utf-8")) if Path(family_path).is_file() else None
-    needs_tokenizer = isinstance(raw, dict) and any(
-        isinstance(p, dict) and "text" in p for p in raw.get("prompts") or []
-    )
     files = model_files(Path(model_dir))
-    model, tokenizer = load_lm(model_dir, tokenizer=needs_tokenizer)
+    model, tokenizer = load_lm(model_dir, tokenizer=has_text_prompts(family_path))
     family = PromptFamily.read(family_path, tokenizer=tokenizer)
     result = prove_prompts(model, family, statement)
     if model_files(Path(model_dir)) != files:
