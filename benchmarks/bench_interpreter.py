@@ -7,7 +7,8 @@ what a user checking the model's answers runs; the interval pass bounds the real
 on the same prompts with every float64 rounding accounted for. The graph is exported once per
 prompt shape (timed apart: it is paid once per length, not per batch). Printed: the best of 3
 wall times of each, their ratio, the median and largest interval width relative to the
-largest logit, and 'vacuous' where an interval is as wide as that logit (it decides nothing). Also Llama-shaped (d 768, 12 layers, 12 heads, 4 KV heads, SiLU MLP 2,048,
+largest logit, and 'vacuous' where an interval is as wide as that logit (it decides nothing).
+Also Llama-shaped (d 768, 12 layers, 12 heads, 4 KV heads, SiLU MLP 2,048,
 rotary): the architectures differ in the elementwise work the intervals pay for.
 
 Run: ``python benchmarks/bench_interpreter.py [--batch 32] [--length 16] [--device cuda]``.
