@@ -19,12 +19,14 @@ def s5():
     return run, prove(run.model, run.task, Correct())
 
 
-def test_the_factored_proof_is_as_tight_as_the_exhaustive_one_at_a_tenth_of_its_flops(s5):
+def test_the_factored_proof_is_as_tight_as_the_exhaustive_one_at_a_ninth_of_its_flops(s5):
     run, exhaustive = s5
     p = prove_compact(run.model, run.task, method="factored", brute_force_flops=exhaustive.flops)
     assert p.result.verdict == exhaustive.verdict == "proved" and p.result.n_hold == exhaustive.n_hold
     assert p.result.margin_lower == pytest.approx(exhaustive.margin_lower, abs=1e-6)
-    assert p.flops_ratio < 0.1 and not p.vacuous  # measured: 7.5% (one narrow product per input)
+    # measured: 10.5% (one narrow product per input); 7.5% before the exhaustive prover took a linear
+    # layer's radius and rounding terms as one product (two products a layer, not three)
+    assert p.flops_ratio < 0.11 and not p.vacuous
 
 
 def test_the_orbit_proof_is_sound_and_reports_that_it_is_vacuous_and_why(s5):

@@ -1,6 +1,7 @@
 """Interval bounds contain every output of their box, and are exact where they should be."""
 
 import copy
+import math
 from fractions import Fraction
 
 import pytest
@@ -9,7 +10,7 @@ import torch
 from nerve.errors import ProofError
 from nerve.models import MLP, MLPConfig, Transformer, TransformerConfig
 from nerve.proofs.bounds import embed, logits_from_embeddings
-from nerve.proofs.intervals import Interval, gamma
+from nerve.proofs.intervals import Interval, _upper_product, gamma
 
 
 def random_box(centre: torch.Tensor, radius: float, g: torch.Generator) -> Interval:
@@ -69,6 +70,27 @@ def test_point_intervals_hold_the_exact_result_and_are_a_few_ulps_wide():
     exact = sum(Fraction(float(a)) * Fraction(float(b)) for a, b in zip(x[0], W[0]))
     assert y.lo.item() <= exact <= y.hi.item()
     assert y.hi.item() - y.lo.item() < 1e-14
+
+
+@pytest.mark.parametrize("flush", [False, True])
+def test_the_float32_product_of_non_negative_numbers_bounds_the_exact_one(flush):
+    # subnormal factors, products that underflow, a factor below float32's range; then a sum past
+    # float32's range, which must fall back to float64, not return inf
+    s = torch.tensor([[1e-40, 1e-45, 3.0, 1e-300, 0.0, 2.5e-38, 0.1]], dtype=torch.float64)
+    A = torch.tensor([[1e-30, 3e-39, 0.5, 7.0, 1.0, 1e-8, 0.3]]).T
+    huge = torch.tensor([[1.0, 1.0, 2e38, 1.0, 1.0, 1.0, 3e38]]).T
+    supported = torch.set_flush_denormal(flush) and flush
+    try:
+        bounds = [_upper_product(s, A), _upper_product(s, huge)]
+    finally:
+        torch.set_flush_denormal(False)
+    if flush and not supported:
+        pytest.skip("this CPU cannot flush subnormals")
+    for bound, B in zip(bounds, (A, huge)):
+        exact = sum(Fraction(float(a)) * Fraction(float(b)) for a, b in zip(s[0], B[:, 0]))
+        assert math.isfinite(float(bound)) and Fraction(float(bound)) >= exact
+    # the first in float32: looser than float64's rounding by about n·2⁻²⁴, and by no more
+    assert 1 + 1e-7 < float(bounds[0]) / 1.53 < 1 + 1e-6
 
 
 def test_softmax_bounds_contain_softmax_and_respect_the_mask():

@@ -9,7 +9,11 @@ computes with real arithmetic. nerve evaluates it in float64 and accounts for ev
   *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §3.1); the sum Σ|x_i y_i|, itself
   computed in floating point, is at most its computed value / (1 − γ_n);
 - the few operations that combine such bounds are covered by inflating the result by a relative
-  2⁻⁴⁰ (far more than the (1 + u)^k of k ≤ 8 roundings) and an absolute 2⁻¹⁰⁰⁰ (underflow);
+  2⁻⁴⁰ (far more than the (1 + u)^k of k ≤ 8 roundings, with the product and the sum that do the
+  inflating) and an absolute 2⁻¹⁰⁰⁰ (underflow);
+- a product of non-negative numbers (a radius, a rounding term) whose factors are float32 numbers
+  may be computed in float32, bounded by float32's γ_n (u = 2⁻²⁴) and an absolute term for
+  underflow, flushed or not (:func:`_upper_product`);
 - endpoints computed by one rounded addition are moved one ulp outwards (``nextafter``);
 - the functions libm (or SLEEF, in torch's vectorised kernels) does not round correctly are taken
   to be within the errors of :data:`ASSUMED_ERRORS` of the exact value, stated there once; glibc
@@ -74,8 +78,20 @@ def gamma(n: int) -> float:
 
 
 def up(x: Tensor) -> Tensor:
-    """An upper bound for a non-negative quantity computed with a few roundings."""
-    return torch.nextafter(x * (1 + SLACK) + TINY, torch.tensor(INF, dtype=x.dtype))
+    """An upper bound for a non-negative quantity computed with a few roundings: `x` inflated by a
+    relative 2⁻⁴⁰ and an absolute 2⁻¹⁰⁰⁰, which also cover the two roundings of the inflation."""
+    return x * (1 + SLACK) + TINY
+
+
+def _finite(*xs: Tensor) -> bool:
+    """True only if every entry of `xs` is finite: one summing pass each, no mask. A sum is NaN or
+    infinite when an entry is; a false False (a sum of finite entries that overflows) only sends the
+    caller down its exact, slower path."""
+    return bool(torch.isfinite(sum(x.sum() for x in xs)))
+
+
+def _has_nan(x: Tensor) -> bool:
+    return not _finite(x) and bool(x.isnan().any())
 
 
 def _down(x: Tensor) -> Tensor:
@@ -88,6 +104,8 @@ def _up1(x: Tensor) -> Tensor:
 
 def _unbounded_where_nan(lo: Tensor, hi: Tensor) -> tuple[Tensor, Tensor]:
     """NaN endpoints (from inf − inf or 0 · inf) become −inf below and +inf above: sound."""
+    if _finite(lo, hi):
+        return lo, hi
     return lo.masked_fill(lo.isnan(), -INF), hi.masked_fill(hi.isnan(), INF)
 
 
@@ -95,6 +113,8 @@ def _outward(y: Tensor, err: Tensor) -> tuple[Tensor, Tensor]:
     """``[y − err, y + err]`` moved one ulp outwards; unbounded where `y` or `err` overflowed
     (``nextafter(inf, −inf)`` is the largest float, which would bound nothing soundly)."""
     lo, hi = _down(y - err), _up1(y + err)
+    if _finite(y, err):
+        return lo, hi
     bad = ~(y.isfinite() & err.isfinite())
     return lo.masked_fill(bad, -INF), hi.masked_fill(bad, INF)
 
@@ -106,8 +126,34 @@ def _hull(products: list[Tensor]) -> Interval:
     for p in products[1:]:
         lo, hi = torch.minimum(lo, p), torch.maximum(hi, p)  # NaN propagates into both
     lo, hi = torch.broadcast_tensors(lo, hi)
+    if not _has_nan(lo):
+        return Interval(_down(lo), _up1(hi))
     nan = lo.isnan()
     return Interval(_down(lo).masked_fill(nan, -INF), _up1(hi).masked_fill(nan, INF))
+
+
+def _upper_product(s: Tensor, A: Tensor, *, single: bool = True) -> Tensor:
+    """An upper bound (float64) of the exact product ``s @ A`` of non-negative `s` (float64) and
+    non-negative `A`. With `single`, where `A` is float32 (so exact there) and the inner length
+    n < 2²⁰, in float32, at half float64's cost: `s` rounded up into float32, underflow (subnormals
+    flushed or not) covered by an absolute 2⁻¹²⁶ Σ_i (A_ij + 1) and the product's rounding by
+    1 / (1 − γ_n) in float32's unit 2⁻²⁴. Otherwise, or where a float32 sum left float32's range, in
+    float64, the rounding covered by 1 / (1 − γ_n) and the caller's ``up``.
+
+    >>> s = torch.tensor([[0.1, 0.2]], dtype=torch.float64)
+    >>> A = torch.tensor([[3.0], [0.7]])
+    >>> bool(_upper_product(s, A) >= 0.1 * 3.0 + 0.2 * 0.7)
+    True
+    """
+    n = s.shape[-1]
+    if single and A.dtype == torch.float32 and n < 2**20:
+        s32 = torch.nextafter(s.float(), torch.tensor(INF))  # >= s: rounded to nearest, one ulp up
+        p32 = s32 @ A
+        if _finite(p32):
+            g32 = n * 2.0**-24 / (1 - n * 2.0**-24)
+            floor = 2.0**-126 * (A.sum(-2, dtype=torch.float64) + n)  # per column: Σ_i (A_ij + 1)
+            return up((p32.double() + floor) / (1 - g32))
+    return s @ A.double() / (1 - gamma(max(n, 1)))
 
 
 class _EndpointTypeError(ProofError, TypeError):
@@ -134,7 +180,7 @@ class Interval:
         if self.lo.shape != self.hi.shape:
             shapes = f"{tuple(self.lo.shape)}, {tuple(self.hi.shape)}"
             raise ProofError(f"Interval endpoints differ in shape: {shapes}; they must share one.")
-        if bool(self.lo.isnan().any() or self.hi.isnan().any()):
+        if _has_nan(self.lo) or _has_nan(self.hi):
             raise ProofError(
                 "Interval endpoints contain NaN, which bounds nothing; an unbounded side is ±inf "
                 "(are the weights or inputs NaN?)."
@@ -196,21 +242,26 @@ class Interval:
         return c, r
 
     def linear(self, W: Tensor, b: Tensor | None = None) -> Interval:
-        """``x ↦ x Wᵀ + b`` over the last axis (W: ``[out, in]``), the point weights W, b exact."""
-        W = W.double()
+        """``x ↦ x Wᵀ + b`` over the last axis (W: ``[out, in]``), the point weights W, b exact.
+
+        The centre ``c Wᵀ + b`` in float64; the radius and that product's rounding together,
+        ``(r + γ_n |c|) |W|ᵀ + γ_n |b|``, as one product of non-negative numbers bounded from above
+        (:func:`_upper_product`). Where the intervals are narrow (every radius below 2⁻²⁰ of the
+        largest |c|: rounding-sized, as on a network's exact inputs) and W is float32, as a model's
+        weights are, that product is taken in float32: its own rounding then widens the result by a
+        relative n·2⁻⁴⁴ at most, where on a wide box it would by n·2⁻²⁴ of the radius."""
         c, r = self._center_radius()
         n = W.shape[1] + (b is not None)
         g = gamma(n)
-        absW = W.abs()
-        y = c @ W.T
-        mag = c.abs() @ absW.T
+        y = c @ W.double().T
+        magnitude = c.abs()
+        narrow = r.numel() == 0 or float(r.max()) <= 2.0**-20 * float(magnitude.max())
+        total = _upper_product(r + g * magnitude, W.abs().T, single=narrow)  # its 2 roundings: up(), below
         if b is not None:
             b = b.double()
             y = y + b
-            mag = mag + b.abs()
-        rad = r @ absW.T
-        total = up((rad + g * mag) / (1 - g))
-        return Interval(*_outward(y, total))
+            total = total + g * b.abs()
+        return Interval(*_outward(y, up(total)))
 
     def relu(self) -> Interval:
         return Interval(self.lo.clamp_min(0), self.hi.clamp_min(0))
