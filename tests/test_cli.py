@@ -200,6 +200,16 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
     library = LLCTrajectory(estimator=est, batched=False).fit(nerve.load(run_dir)).result_
     assert looped["batched"] is False and tuple(looped["llc_mean"]) == library.llc_mean
     assert looped["llc_mean"] != curve["llc_mean"]  # other random numbers than the batched run
+    # --by-irrep at two checkpoints, with the same flags: a row per key irrep and the rest, verdicts
+    by = runner.invoke(app, [*llc, "--by-irrep", "--steps", "0,30"], env={"COLUMNS": "200"})
+    assert by.exit_code == 0, by.output
+    rows = json.loads((run_dir / "analysis" / "llc_irreps.json").read_text())
+    assert rows["steps"] == [0, 30] and rows["irreps"][-1] == "complement" and rows["estimator"]["nbeta"] == 5.0
+    assert all(len(row) == 2 for row in rows["llc_mean"]) and not any(map(any, rows["converged"]))
+    assert "LLC by irrep" in by.output and "estimates are not converged" in by.output
+    assert 'id="figure-llc-irreps"' in (run_dir / "report.html").read_text()
+    missing = runner.invoke(app, [*llc, "--by-irrep", "--steps", "0,999"], env={"COLUMNS": "200"})
+    assert missing.exit_code == 2 and "`steps` (=[0, 999]) must be non-empty checkpoints" in missing.output
     cal = ["llc", str(run_dir), "--calibrate", "--chains", "2", "--draws", "20", "--batch-size", "8",
            "--epsilons", "1e-5,1e-4,1e-3", "--nbetas", "batch,5"]  # fmt: skip
     result = runner.invoke(app, cal, env={"COLUMNS": "200"})

@@ -61,6 +61,15 @@ def llc_command(
         "--batched/--no-batched",
         help="Sample every checkpoint's chains in one batched run (default), or one checkpoint at a time.",
     ),
+    steps: str = typer.Option(
+        None, help="The checkpoints to estimate at, comma-separated (default: every one)."
+    ),
+    by_irrep: bool = typer.Option(
+        False,
+        "--by-irrep",
+        help="Instead: the LLC in each key irrep's Fourier subspace of the embeddings and unembedding, "
+        "and in the rest (analysis/llc_irreps.json); group tasks.",
+    ),
     calibrate: bool = typer.Option(
         False, "--calibrate", help="Sweep ε x nβ at one checkpoint instead, and recommend the stable ε."
     ),
@@ -96,11 +105,15 @@ def llc_command(
         if calibrate:
             _calibrate(console, run, estimator, step, epsilons, nbetas, gammas, samplers)
             return
+        at = None if steps is None else [int(x) for x in _numbers("steps", steps)]
+        if by_irrep:
+            _by_irrep(console, run, estimator, at)
+            return
         with Progress(*bar_columns(), console=console) as bar:
-            handle = bar.add_task("LLC", total=len(run.checkpoints))
+            handle = bar.add_task("LLC", total=len(at or run.checkpoints))
             with warnings.catch_warnings():  # divergent chains are in the table below
                 warnings.simplefilter("ignore", NerveWarning)
-                trajectory = LLCTrajectory(estimator=estimator, batched=batched).fit(
+                trajectory = LLCTrajectory(estimator=estimator, steps=at, batched=batched).fit(
                     run, progress=lambda _, done, total: bar.update(handle, completed=done, total=total)
                 )
         curve = trajectory.result_
@@ -126,6 +139,47 @@ def llc_command(
         console.print(f"stage boundaries (trend changes): {list(curve.boundaries) or 'none'}; {curve.rule}")
         console.print(f"wrote {path}")
         rerender_report(console, run)
+
+
+def _by_irrep(console: Console, run: Any, estimator: LLCEstimator, steps: list[int] | None) -> None:
+    """``nerve llc --by-irrep``: the key irreps (the Fourier analysis of the last checkpoint), an LLC
+    per irrep and checkpoint with the flags' estimator, its table, the JSON and the report."""
+    from nerve.analysis.llc.irreps import IrrepLLC, _not_applicable
+    from nerve.analysis.registry import fit_all
+
+    why = _not_applicable(run)
+    if why is not None:
+        raise NerveError(f"`--by-irrep` does not apply to {run.path}: {why}.")
+    fourier = fit_all(run, ["fourier"])["fourier"]
+    labels = [fourier.irreps[i] for i in fourier.key_irreps]
+    n_steps = len(steps or run.checkpoints)
+    console.print(f"key irreps {labels} and the rest: {len(labels) + 1} subspaces x {n_steps} checkpoints")
+    with Progress(*bar_columns(), console=console) as bar:
+        handle = bar.add_task("LLC by irrep", total=n_steps)
+        with warnings.catch_warnings():  # the table says which estimates are not converged
+            warnings.simplefilter("ignore", NerveWarning)
+            fitted = IrrepLLC(estimator=estimator, steps=steps).fit(
+                run, fourier=fourier, progress=lambda _, done, total: bar.update(handle, completed=done)
+            )
+    result = fitted.result_
+    path = save(run, "llc_irreps", result)
+    table = Table(title=f"{run.path}: LLC by irrep (λ̂ ± over chains; ✗ not converged)")
+    table.add_column("step")
+    for label, dim in zip(result.irreps, result.dims):
+        table.add_column(f"{label} (dim {dim})")
+    for j, at in enumerate(result.steps):
+        cells = (f"{m[j]:.3g} ± {sd[j]:.2g}" + ("" if ok[j] else " ✗")
+                 for m, sd, ok in zip(result.llc_mean, result.llc_std, result.converged))  # fmt: skip
+        table.add_row(str(at), *cells)
+    console.print(table)
+    bad = sum(not x for row in result.converged for x in row)
+    if bad:
+        console.print(
+            f"[yellow]warning[/yellow]: {bad} of {len(result.irreps) * len(result.steps)} estimates are not "
+            f"converged ({RULE}); calibrate with `nerve llc {run.path} --calibrate` and give them more draws."
+        )
+    console.print(f"wrote {path}")
+    rerender_report(console, run)
 
 
 def _calibrate(
