@@ -204,7 +204,9 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
     by = runner.invoke(app, [*llc, "--by-irrep", "--steps", "0,30"], env={"COLUMNS": "200"})
     assert by.exit_code == 0, by.output
     rows = json.loads((run_dir / "analysis" / "llc_irreps.json").read_text())
-    assert rows["steps"] == [0, 30] and rows["irreps"][-1] == "complement" and rows["estimator"]["nbeta"] == 5.0
+    assert (
+        rows["steps"] == [0, 30] and rows["irreps"][-1] == "complement" and rows["estimator"]["nbeta"] == 5.0
+    )
     assert all(len(row) == 2 for row in rows["llc_mean"]) and not any(map(any, rows["converged"]))
     assert "LLC by irrep" in by.output and "estimates are not converged" in by.output
     assert 'id="figure-llc-irreps"' in (run_dir / "report.html").read_text()

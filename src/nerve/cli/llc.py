@@ -150,7 +150,9 @@ def _by_irrep(console: Console, run: Any, estimator: LLCEstimator, steps: list[i
     why = _not_applicable(run)
     if why is not None:
         raise NerveError(f"`--by-irrep` does not apply to {run.path}: {why}.")
-    fourier = fit_all(run, ["fourier"])["fourier"]
+    fourier: Any = fit_all(run, ["fourier"])["fourier"]
+    if isinstance(fourier, str):  # the Fourier analysis does not apply, and says why
+        raise NerveError(f"`--by-irrep` needs the key irreps of {run.path}, but {fourier}.")
     labels = [fourier.irreps[i] for i in fourier.key_irreps]
     n_steps = len(steps or run.checkpoints)
     console.print(f"key irreps {labels} and the rest: {len(labels) + 1} subspaces x {n_steps} checkpoints")

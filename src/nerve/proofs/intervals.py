@@ -87,7 +87,10 @@ def _finite(*xs: Tensor) -> bool:
     """True only if every entry of `xs` is finite: one summing pass each, no mask. A sum is NaN or
     infinite when an entry is; a false False (a sum of finite entries that overflows) only sends the
     caller down its exact, slower path."""
-    return bool(torch.isfinite(sum(x.sum() for x in xs)))
+    total = xs[0].sum()
+    for x in xs[1:]:
+        total = total + x.sum()
+    return bool(torch.isfinite(total))
 
 
 def _has_nan(x: Tensor) -> bool:
