@@ -93,6 +93,18 @@ def test_the_float32_product_of_non_negative_numbers_bounds_the_exact_one(flush)
     assert 1 + 1e-7 < float(bounds[0]) / 1.53 < 1 + 1e-6
 
 
+def test_the_float32_product_is_not_used_where_torch_would_multiply_in_tf32_or_bfloat16():
+    s = torch.tensor([[0.1, 0.2, 0.3]], dtype=torch.float64)
+    A = torch.tensor([[3.0], [0.7], [1.1]])
+    float64 = s @ A.double() / (1 - gamma(3))
+    assert not torch.equal(_upper_product(s, A), float64)  # float32 by default
+    torch.set_float32_matmul_precision("medium")  # bfloat16 on a CPU that has it, TF32 on a GPU
+    try:
+        assert torch.equal(_upper_product(s, A), float64)
+    finally:
+        torch.set_float32_matmul_precision("highest")
+
+
 def test_softmax_bounds_contain_softmax_and_respect_the_mask():
     g = torch.Generator().manual_seed(0)
     box = random_box(torch.randn(4, 4, generator=g), 0.5, g)

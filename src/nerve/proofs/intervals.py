@@ -135,13 +135,24 @@ def _hull(products: list[Tensor]) -> Interval:
     return Interval(_down(lo).masked_fill(nan, -INF), _up1(hi).masked_fill(nan, INF))
 
 
+def _ieee_float32_products() -> bool:
+    """Whether torch multiplies float32 matrices in float32 (IEEE), not in TF32 or bfloat16 as it
+    may when asked (``torch.set_float32_matmul_precision("high" | "medium")``, or a backend's
+    ``fp32_precision``), where float32's γ_n would not bound the rounding."""
+    if torch.get_float32_matmul_precision() != "highest" or torch.backends.cuda.matmul.allow_tf32:
+        return False
+    backends = (getattr(torch.backends.cuda, "matmul", None), getattr(torch.backends.mkldnn, "matmul", None))
+    return all(getattr(b, "fp32_precision", "ieee") in ("ieee", "none") for b in backends)
+
+
 def _upper_product(s: Tensor, A: Tensor, *, single: bool = True) -> Tensor:
     """An upper bound (float64) of the exact product ``s @ A`` of non-negative `s` (float64) and
-    non-negative `A`. With `single`, where `A` is float32 (so exact there) and the inner length
-    n < 2²⁰, in float32, at half float64's cost: `s` rounded up into float32, underflow (subnormals
-    flushed or not) covered by an absolute 2⁻¹²⁶ Σ_i (A_ij + 1) and the product's rounding by
-    1 / (1 − γ_n) in float32's unit 2⁻²⁴. Otherwise, or where a float32 sum left float32's range, in
-    float64, the rounding covered by 1 / (1 − γ_n) and the caller's ``up``.
+    non-negative `A`. With `single`, where `A` is float32 (so exact there), the inner length
+    n < 2²⁰ and torch multiplies float32 matrices in float32 (not TF32 or bfloat16), in float32, at
+    half float64's cost: `s` rounded up into float32, underflow (subnormals flushed or not) covered
+    by an absolute 2⁻¹²⁶ Σ_i (A_ij + 1) and the product's rounding by 1 / (1 − γ_n) in float32's
+    unit 2⁻²⁴. Otherwise, or where a float32 sum left float32's range, in float64, the rounding
+    covered by 1 / (1 − γ_n) and the caller's ``up``.
 
     >>> s = torch.tensor([[0.1, 0.2]], dtype=torch.float64)
     >>> A = torch.tensor([[3.0], [0.7]])
@@ -149,7 +160,7 @@ def _upper_product(s: Tensor, A: Tensor, *, single: bool = True) -> Tensor:
     True
     """
     n = s.shape[-1]
-    if single and A.dtype == torch.float32 and n < 2**20:
+    if single and A.dtype == torch.float32 and n < 2**20 and _ieee_float32_products():
         s32 = torch.nextafter(s.float(), torch.tensor(INF))  # >= s: rounded to nearest, one ulp up
         p32 = s32 @ A
         if _finite(p32):
