@@ -144,10 +144,10 @@ def llc_command(
 def _by_irrep(console: Console, run: Any, estimator: LLCEstimator, steps: list[int] | None) -> None:
     """``nerve llc --by-irrep``: the key irreps (the Fourier analysis of the last checkpoint), an LLC
     per irrep and checkpoint with the flags' estimator, its table, the JSON and the report."""
-    from nerve.analysis.llc.irreps import IrrepLLC, _not_applicable
-    from nerve.analysis.registry import fit_all
+    from nerve.analysis.llc.irreps import IrrepLLC
+    from nerve.analysis.registry import fit_all, get
 
-    why = _not_applicable(run)
+    why = get("llc_irreps").applies(run)
     if why is not None:
         raise NerveError(f"`--by-irrep` does not apply to {run.path}: {why}.")
     fourier: Any = fit_all(run, ["fourier"])["fourier"]
