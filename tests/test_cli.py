@@ -200,13 +200,27 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
     library = LLCTrajectory(estimator=est, batched=False).fit(nerve.load(run_dir)).result_
     assert looped["batched"] is False and tuple(looped["llc_mean"]) == library.llc_mean
     assert looped["llc_mean"] != curve["llc_mean"]  # other random numbers than the batched run
-    # --by-irrep at two checkpoints, with the same flags: a row per key irrep and the rest, verdicts
-    by = runner.invoke(app, [*llc, "--by-irrep", "--steps", "0,30"], env={"COLUMNS": "200"})
+    # --by-irrep at two checkpoints, with the same flags: a row per key irrep and the rest, verdicts;
+    # --row gives the complement its own step and draws
+    row = ["--row", "complement:epsilon=3e-5,draws=24"]
+    by = runner.invoke(app, [*llc, "--by-irrep", "--steps", "0,30", *row], env={"COLUMNS": "200"})
     assert by.exit_code == 0, by.output
     rows = json.loads((run_dir / "analysis" / "llc_irreps.json").read_text())
     assert (
         rows["steps"] == [0, 30] and rows["irreps"][-1] == "complement" and rows["estimator"]["nbeta"] == 5.0
     )
+    assert rows["row_params"] == {"complement": {"epsilon": 3e-5, "n_draws": 24}}
+    assert "(now 24," in rows["verdict"][-1][0] and "(now 20," in rows["verdict"][0][0]
+    for bad, says in [
+        ("complement", "must read ROW:FLAG=VALUE"),
+        ("complement:steps=3", "it may set ['burnin', 'chains'"),
+        ("complement:draws=2.5", "draws must be a whole number, not '2.5'"),
+        ("k=99:epsilon=1e-5", "`row_params` names the row 'k=99'; the rows are"),
+    ]:
+        refused = runner.invoke(app, [*llc, "--by-irrep", "--steps", "0", "--row", bad], env={"COLUMNS": "200"})
+        assert refused.exit_code != 0 and says in " ".join(refused.output.split()), (bad, refused.output)
+    no_by = runner.invoke(app, [*llc, *row], env={"COLUMNS": "200"})
+    assert no_by.exit_code != 0 and "changes a row of --by-irrep" in no_by.output
     assert all(len(row) == 2 for row in rows["llc_mean"]) and not any(map(any, rows["converged"]))
     assert "LLC by irrep" in by.output and "estimates are not converged" in by.output
     assert 'id="figure-llc-irreps"' in (run_dir / "report.html").read_text()

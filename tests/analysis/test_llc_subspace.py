@@ -71,7 +71,7 @@ def test_subspace_errors_name_the_argument():
 
 def test_the_llc_by_irrep_runs_through_the_registry_after_the_fourier_analysis(tmp_path, monkeypatch):
     import nerve.analysis.llc.irreps as irreps_module
-    from nerve.analysis.llc.irreps import IrrepLLCResult
+    from nerve.analysis.llc.irreps import IrrepLLC, IrrepLLCResult
     from nerve.analysis.registry import fit_all, save
     from nerve.report import render
     from nerve.training import PRESETS, train
@@ -94,7 +94,14 @@ def test_the_llc_by_irrep_runs_through_the_registry_after_the_fourier_analysis(t
         irrep_basis(run.task.group, label).shape[1] for label in key
     )
     assert sum(r.dims) == run.task.group.order
+    # each estimate carries its diagnostics, and the verdict agrees with `converged`
+    for field in ("rhat", "ess_bulk", "mala_acceptance", "verdict"):
+        assert [len(row) for row in getattr(r, field)] == [len(r.steps)] * len(r.irreps), field
+    assert all((v == "converged") == ok for vs, oks in zip(r.verdict, r.converged) for v, ok in zip(vs, oks))
+    assert all("bulk ESS" in v for row in r.verdict for v in row)  # 12 draws of 2 chains
     assert IrrepLLCResult.from_json(r.to_json()) == r
     save(run, "llc_irreps", r)
+    with pytest.raises(AnalysisError, match=r"`row_params\['complement'\]` sets \['subspace'\], which are not"):
+        IrrepLLC(irreps=key, steps=[0], row_params={"complement": {"subspace": None}}).fit(run)
     render(run.path)
     assert 'id="figure-llc-irreps"' in (run.path / "report.html").read_text()

@@ -70,6 +70,13 @@ def llc_command(
         help="Instead: the LLC in each key irrep's Fourier subspace of the embeddings and unembedding, "
         "and in the rest (analysis/llc_irreps.json); group tasks.",
     ),
+    row: list[str] = typer.Option(
+        None,
+        "--row",
+        help="With --by-irrep: other flags for one row, as ROW:FLAG=VALUE,... (for instance "
+        "'complement:epsilon=2e-6,draws=4000'; FLAG one of epsilon, gamma, nbeta, draws, burnin, chains, "
+        "sampler, seed); repeatable.",
+    ),
     calibrate: bool = typer.Option(
         False, "--calibrate", help="Sweep ε x nβ at one checkpoint instead, and recommend the stable ε."
     ),
@@ -106,8 +113,10 @@ def llc_command(
             _calibrate(console, run, estimator, step, epsilons, nbetas, gammas, samplers)
             return
         at = None if steps is None else [int(x) for x in _numbers("steps", steps)]
+        if row and not by_irrep:
+            raise NerveError(f"`--row` (={row[0]!r}) changes a row of --by-irrep; add --by-irrep.")
         if by_irrep:
-            _by_irrep(console, run, estimator, at)
+            _by_irrep(console, run, estimator, at, _rows(row or []))
             return
         with Progress(*bar_columns(), console=console) as bar:
             handle = bar.add_task("LLC", total=len(at or run.checkpoints))
@@ -141,7 +150,46 @@ def llc_command(
         rerender_report(console, run)
 
 
-def _by_irrep(console: Console, run: Any, estimator: LLCEstimator, steps: list[int] | None) -> None:
+#: the flags `--row` may set, and the estimator's hyperparameter each one is
+ROW_FLAGS = {"epsilon": "epsilon", "gamma": "gamma", "nbeta": "nbeta", "draws": "n_draws",
+             "burnin": "n_burnin", "chains": "n_chains", "sampler": "sampler", "seed": "seed"}  # fmt: skip
+
+
+def _rows(texts: list[str]) -> dict[str, dict[str, Any]]:
+    """``--row ROW:FLAG=VALUE,...`` → ``{ROW: {hyperparameter: value}}``."""
+    rows: dict[str, dict[str, Any]] = {}
+    for text in texts:
+        label, colon, rest = text.partition(":")
+        pairs = [p.partition("=") for p in rest.split(",") if p.strip()]
+        if not colon or not label.strip() or not pairs or any(not eq for _, eq, _ in pairs):
+            raise NerveError(
+                f"`--row` (={text!r}) must read ROW:FLAG=VALUE,..., e.g. 'complement:epsilon=2e-6'."
+            )
+        values: dict[str, Any] = {}
+        for flag, _, value in pairs:
+            flag, value = flag.strip(), value.strip()
+            if flag not in ROW_FLAGS:
+                raise NerveError(f"`--row` (={text!r}) sets {flag!r}; it may set {sorted(ROW_FLAGS)}.")
+            if flag in ("sampler", "nbeta"):
+                values[ROW_FLAGS[flag]] = value if flag == "sampler" else _nbeta(value)
+                continue
+            integer = flag in ("draws", "burnin", "chains", "seed")
+            try:
+                number = float(value)
+                if integer and not number.is_integer():
+                    raise ValueError
+            except ValueError:
+                kind = "a whole number" if integer else "a number"
+                raise NerveError(f"`--row` (={text!r}): {flag} must be {kind}, not {value!r}.") from None
+            values[ROW_FLAGS[flag]] = int(number) if integer else number
+        rows.setdefault(label.strip(), {}).update(values)
+    return rows
+
+
+def _by_irrep(
+    console: Console, run: Any, estimator: LLCEstimator, steps: list[int] | None,
+    rows: dict[str, dict[str, Any]],
+) -> None:  # fmt: skip
     """``nerve llc --by-irrep``: the key irreps (the Fourier analysis of the last checkpoint), an LLC
     per irrep and checkpoint with the flags' estimator, its table, the JSON and the report."""
     from nerve.analysis.llc.irreps import IrrepLLC
@@ -156,11 +204,13 @@ def _by_irrep(console: Console, run: Any, estimator: LLCEstimator, steps: list[i
     labels = [fourier.irreps[i] for i in fourier.key_irreps]
     n_steps = len(steps or run.checkpoints)
     console.print(f"key irreps {labels} and the rest: {len(labels) + 1} subspaces x {n_steps} checkpoints")
+    for label, values in rows.items():
+        console.print(f"row {label}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
     with Progress(*bar_columns(), console=console) as bar:
         handle = bar.add_task("LLC by irrep", total=n_steps)
         with warnings.catch_warnings():  # the table says which estimates are not converged
             warnings.simplefilter("ignore", NerveWarning)
-            fitted = IrrepLLC(estimator=estimator, steps=steps).fit(
+            fitted = IrrepLLC(estimator=estimator, steps=steps, row_params=rows).fit(
                 run, fourier=fourier, progress=lambda _, done, total: bar.update(handle, completed=done)
             )
     result = fitted.result_
@@ -174,11 +224,14 @@ def _by_irrep(console: Console, run: Any, estimator: LLCEstimator, steps: list[i
                  for m, sd, ok in zip(result.llc_mean, result.llc_std, result.converged))  # fmt: skip
         table.add_row(str(at), *cells)
     console.print(table)
-    bad = sum(not x for row in result.converged for x in row)
+    bad = [(at, label, v) for label, row in zip(result.irreps, result.verdict)
+           for at, v in zip(result.steps, row) if v != "converged"]  # fmt: skip
     if bad:
+        at, label, verdict = bad[0]
         console.print(
-            f"[yellow]warning[/yellow]: {bad} of {len(result.irreps) * len(result.steps)} estimates are not "
-            f"converged ({RULE}); calibrate with `nerve llc {run.path} --calibrate` and give them more draws."
+            f"[yellow]warning[/yellow]: {len(bad)} of {len(result.irreps) * len(result.steps)} estimates are "
+            f"not converged ({RULE}); at step {at}, {label}: {verdict}. Calibrate with `nerve llc {run.path} "
+            "--calibrate` and give them more draws."
         )
     console.print(f"wrote {path}")
     rerender_report(console, run)

@@ -6,8 +6,8 @@ complexity at w* is shared among the irreps it uses, and when each part forms.""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from torch import Tensor
@@ -29,8 +29,11 @@ class IrrepLLCResult(Result):
 
     - `steps`; `irreps` (labels; the last is ``"complement"``, every other irrep's part together,
       when the estimator was asked for it) and `dims` (each subspace's dimension per column, d²
-      for an irrep of real type); `llc_mean`, `llc_std` (over chains), `converged` (each estimate's verdict).
-    - `estimator`: the hyperparameters of the :class:`~nerve.analysis.LLCEstimator` used.
+      for an irrep of real type); `llc_mean`, `llc_std` (over chains), `converged`.
+    - `rhat`, `ess_bulk`, `mala_acceptance`, `verdict`: each estimate's diagnostics and verdict
+      (:class:`~nerve.analysis.LLCResult`); empty in a file written before they were kept.
+    - `estimator`: the hyperparameters of the :class:`~nerve.analysis.LLCEstimator` used;
+      `row_params`: those that differed for some rows, by row label (empty: none did).
     """
 
     FORMAT = "nerve-llc-irreps/1"
@@ -42,6 +45,11 @@ class IrrepLLCResult(Result):
     llc_std: tuple[tuple[float, ...], ...]
     converged: tuple[tuple[bool, ...], ...]
     estimator: dict[str, float | int | str | None]
+    rhat: tuple[tuple[float, ...], ...] = ()
+    ess_bulk: tuple[tuple[float, ...], ...] = ()
+    mala_acceptance: tuple[tuple[float, ...], ...] = ()
+    verdict: tuple[tuple[str, ...], ...] = ()
+    row_params: dict[str, dict[str, float | int | str | None]] = field(default_factory=dict)
 
 
 class IrrepLLC(Estimator):
@@ -50,6 +58,13 @@ class IrrepLLC(Estimator):
     every checkpoint), each estimate by `estimator` with ``subspace=irrep_subspace(...)``; with
     `complement` (default), one more row: the part of every irrep not among them, so that the rows'
     subspaces together are the whole of the embeddings and unembedding.
+
+    `row_params` (``{row label: {hyperparameter: value}}``) changes the estimator for some rows. The
+    rows need not share a step size: on the grokked nanda2023 transformer a key irrep's subspace is
+    nearly flat after clean-up (the loss is ~1e-7, and moving along the frequency the network uses
+    changes it by a factor, not an amount), so at the whole model's ε its chains, held only by γ,
+    take ~10⁴ steps to relax, while the complement stays as stiff as the whole model and biases λ̂
+    at a step 25 times larger (see benchmarks/RESULTS.md, issue 17).
 
     ``fit(run, fourier=None, progress=None)`` returns ``self`` with ``result_``.
     """
@@ -61,11 +76,13 @@ class IrrepLLC(Estimator):
         irreps: Sequence[str] | None = None,
         steps: Sequence[int] | None = None,
         complement: bool = True,
+        row_params: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.estimator = estimator
         self.irreps = irreps
         self.steps = steps
         self.complement = complement
+        self.row_params = row_params
 
     def fit(self, run: Any, *, fourier: Any = None, progress: Progress | None = None) -> IrrepLLC:
         why = _not_applicable(run)
@@ -91,20 +108,21 @@ class IrrepLLC(Estimator):
         if self.complement and rest:
             subspaces.append(irrep_subspace(first, group, rest))
             labels = (*labels, "complement")
-        means = [[0.0] * len(steps) for _ in labels]
-        stds = [[0.0] * len(steps) for _ in labels]
-        ok = [[False] * len(steps) for _ in labels]
+        changed = _row_params(self.row_params, labels, params)
+        fields = ("llc_mean", "llc_std", "converged", "rhat", "ess_bulk", "mala_acceptance", "verdict")
+        grids: dict[str, list[list[Any]]] = {f: [[None] * len(steps) for _ in labels] for f in fields}
         for j, step in enumerate(steps):
             model = first if j == 0 else run.model_at(step)
             for i, subspace in enumerate(subspaces):
-                est = LLCEstimator(**params, subspace=subspace)
+                est = LLCEstimator(**{**params, **changed.get(labels[i], {})}, subspace=subspace)
                 with warnings.catch_warnings():  # one warning for all, below
                     warnings.simplefilter("ignore", NerveWarning)
                     r = est.fit(model, data, loss_fn=cross_entropy64).result_
-                means[i][j], stds[i][j], ok[i][j] = r.llc_mean, r.llc_std, r.converged
+                for f in fields:
+                    grids[f][i][j] = getattr(r, f)
             if progress is not None:
                 progress("LLC by irrep", j + 1, len(steps))
-        bad = sum(not x for row in ok for x in row)
+        bad = sum(not x for row in grids["converged"] for x in row)
         if bad:
             warnings.warn(
                 f"{bad} of {len(labels) * len(steps)} irrep LLC estimates are not converged; calibrate "
@@ -116,12 +134,29 @@ class IrrepLLC(Estimator):
             steps=steps,
             irreps=labels,
             dims=tuple(int(next(iter(sub.values())).shape[1]) for sub in subspaces),
-            llc_mean=tuple(map(tuple, means)),
-            llc_std=tuple(map(tuple, stds)),
-            converged=tuple(map(tuple, ok)),
             estimator={k: v for k, v in params.items() if not isinstance(v, Tensor)},
+            row_params=changed,
+            **{f: tuple(map(tuple, grid)) for f, grid in grids.items()},
         )
         return self
+
+
+def _row_params(
+    row_params: Mapping[str, Mapping[str, Any]] | None, labels: Sequence[str], params: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """`row_params` checked against the rows and the estimator's hyperparameters, as plain dicts."""
+    changed: dict[str, dict[str, Any]] = {}
+    for label, values in (row_params or {}).items():
+        if label not in labels:
+            raise AnalysisError(f"`row_params` names the row {label!r}; the rows are {list(labels)}.")
+        unknown = sorted(set(values) - set(params))
+        if unknown:
+            raise AnalysisError(
+                f"`row_params[{label!r}]` sets {unknown}, which are not hyperparameters of the estimator "
+                f"that a row may change: {sorted(params)}."
+            )
+        changed[label] = dict(values)
+    return changed
 
 
 def _fit(run: Any, fitted: Any, progress: Any) -> IrrepLLCResult:
@@ -149,7 +184,10 @@ def _figures(result: IrrepLLCResult, drawing: Drawing) -> list[tuple[str, Any]]:
         ))  # fmt: skip
     drawing.mark(fig)
     fig.update_xaxes(title_text="step")
-    fig.update_yaxes(title_text="λ̂ in the irrep's subspace")
+    # the rows can differ by orders of magnitude (a key irrep's λ̂ near 0 after clean-up beside the
+    # complement's tens): a log axis, where every estimate is positive and so can be drawn on one
+    positive = all(m > 0 for row in result.llc_mean for m in row)
+    fig.update_yaxes(title_text="λ̂ in the irrep's subspace", type="log" if positive else "linear")
     fig.update_layout(title="LLC by irrep: each key irrep's Fourier components (open: not converged)",
                       height=420)  # fmt: skip
     return [("llc-irreps", fig)]
