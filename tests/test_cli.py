@@ -217,7 +217,9 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
         ("complement:draws=2.5", "draws must be a whole number, not '2.5'"),
         ("k=99:epsilon=1e-5", "`row_params` names the row 'k=99'; the rows are"),
     ]:
-        refused = runner.invoke(app, [*llc, "--by-irrep", "--steps", "0", "--row", bad], env={"COLUMNS": "200"})
+        refused = runner.invoke(
+            app, [*llc, "--by-irrep", "--steps", "0", "--row", bad], env={"COLUMNS": "200"}
+        )
         assert refused.exit_code != 0 and says in " ".join(refused.output.split()), (bad, refused.output)
     no_by = runner.invoke(app, [*llc, *row], env={"COLUMNS": "200"})
     assert no_by.exit_code != 0 and "changes a row of --by-irrep" in no_by.output

@@ -224,8 +224,8 @@ def _by_irrep(
                  for m, sd, ok in zip(result.llc_mean, result.llc_std, result.converged))  # fmt: skip
         table.add_row(str(at), *cells)
     console.print(table)
-    bad = [(at, label, v) for label, row in zip(result.irreps, result.verdict)
-           for at, v in zip(result.steps, row) if v != "converged"]  # fmt: skip
+    bad = [(at, label, v) for label, row, oks in zip(result.irreps, result.verdict, result.converged)
+           for at, v, ok in zip(result.steps, row, oks) if not ok]  # fmt: skip
     if bad:
         at, label, verdict = bad[0]
         console.print(

@@ -60,11 +60,11 @@ class IrrepLLC(Estimator):
     subspaces together are the whole of the embeddings and unembedding.
 
     `row_params` (``{row label: {hyperparameter: value}}``) changes the estimator for some rows. The
-    rows need not share a step size: on the grokked nanda2023 transformer a key irrep's subspace is
-    nearly flat after clean-up (the loss is ~1e-7, and moving along the frequency the network uses
-    changes it by a factor, not an amount), so at the whole model's ε its chains, held only by γ,
-    take ~10⁴ steps to relax, while the complement stays as stiff as the whole model and biases λ̂
-    at a step 25 times larger (see benchmarks/RESULTS.md, issue 17).
+    rows need not share a step size: on the nanda2023 transformer a key irrep's subspace is nearly
+    flat once memorisation has made the training loss small (moving along the frequencies the network
+    uses changes the loss by a factor of itself, not by an amount), so at the whole model's ε its
+    chains, held only by γ, take ~10⁴ steps to relax, while the complement stays stiff and biases λ̂
+    at a step 25 times larger (benchmarks/RESULTS.md, issue 17).
 
     ``fit(run, fourier=None, progress=None)`` returns ``self`` with ``result_``.
     """
