@@ -215,6 +215,7 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
         ("complement", "must read ROW:FLAG=VALUE"),
         ("complement:steps=3", "it may set ['burnin', 'chains'"),
         ("complement:draws=2.5", "draws must be a whole number, not '2.5'"),
+        ("complement:epsilon=nan", "epsilon must be a finite number, not 'nan'"),
         ("k=99:epsilon=1e-5", "`row_params` names the row 'k=99'; the rows are"),
     ]:
         refused = runner.invoke(

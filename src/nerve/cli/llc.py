@@ -5,6 +5,7 @@ the attributes of a default :class:`~nerve.analysis.LLCEstimator` and to the gri
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -176,11 +177,11 @@ def _rows(texts: list[str]) -> dict[str, dict[str, Any]]:
             integer = flag in ("draws", "burnin", "chains", "seed")
             try:
                 number = float(value)
-                if integer and not number.is_integer():
-                    raise ValueError
             except ValueError:
-                kind = "a whole number" if integer else "a number"
-                raise NerveError(f"`--row` (={text!r}): {flag} must be {kind}, not {value!r}.") from None
+                number = math.nan
+            if not math.isfinite(number) or (integer and not number.is_integer()):
+                kind = "a whole number" if integer else "a finite number"
+                raise NerveError(f"`--row` (={text!r}): {flag} must be {kind}, not {value!r}.")
             values[ROW_FLAGS[flag]] = int(number) if integer else number
         rows.setdefault(label.strip(), {}).update(values)
     return rows
