@@ -211,6 +211,9 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
     )
     assert rows["row_params"] == {"complement": {"epsilon": 3e-5, "n_draws": 24}}
     assert "(now 24," in rows["verdict"][-1][0] and "(now 20," in rows["verdict"][0][0]
+    assert all(len(means) == 2 for means in rows["llc_mean"]) and not any(map(any, rows["converged"]))
+    assert "LLC by irrep" in by.output and "estimates are not converged" in by.output
+    assert 'id="figure-llc-irreps"' in (run_dir / "report.html").read_text()
     for bad, says in [
         ("complement", "must read ROW:FLAG=VALUE"),
         ("complement:steps=3", "it may set ['burnin', 'chains'"),
@@ -224,9 +227,6 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
         assert refused.exit_code != 0 and says in " ".join(refused.output.split()), (bad, refused.output)
     no_by = runner.invoke(app, [*llc, *row], env={"COLUMNS": "200"})
     assert no_by.exit_code != 0 and "changes a row of --by-irrep" in no_by.output
-    assert all(len(row) == 2 for row in rows["llc_mean"]) and not any(map(any, rows["converged"]))
-    assert "LLC by irrep" in by.output and "estimates are not converged" in by.output
-    assert 'id="figure-llc-irreps"' in (run_dir / "report.html").read_text()
     missing = runner.invoke(app, [*llc, "--by-irrep", "--steps", "0,999"], env={"COLUMNS": "200"})
     assert missing.exit_code == 2 and "`steps` (=[0, 999]) must be non-empty checkpoints" in missing.output
     cal = ["llc", str(run_dir), "--calibrate", "--chains", "2", "--draws", "20", "--batch-size", "8",
