@@ -200,6 +200,20 @@ def test_llc_estimates_every_checkpoint_and_adds_its_curve_to_the_report(tmp_pat
     library = LLCTrajectory(estimator=est, batched=False).fit(nerve.load(run_dir)).result_
     assert looped["batched"] is False and tuple(looped["llc_mean"]) == library.llc_mean
     assert looped["llc_mean"] != curve["llc_mean"]  # other random numbers than the batched run
+    # --at gives one checkpoint its own sampler and step: the others keep the looped curve's bits
+    at = runner.invoke(app, [*llc, "--no-batched", "--at", "30:sampler=rmsprop_sgld,epsilon=1e-5"])
+    assert at.exit_code == 0 and "at step 30: sampler rmsprop_sgld, epsilon 1e-05" in at.output, at.output
+    own = json.loads((run_dir / "analysis" / "llc.json").read_text())
+    assert own["step_params"] == {"30": {"sampler": "rmsprop_sgld", "epsilon": 1e-5}}
+    assert own["llc_mean"][:-1] == looped["llc_mean"][:-1] and own["llc_mean"][-1] != looped["llc_mean"][-1]
+    for bad, says in [
+        (["--at", "last:epsilon=1e-5"], "must name a checkpoint by its step, a whole number"),
+        (["--at", "999:epsilon=1e-5"], "`step_params` names the checkpoint 999; the checkpoints are"),
+        (["--at", "30:epsilon=-1"], "`epsilon` (=-1.0) must be"),
+        (["--at", "30:epsilon=1e-5", "--by-irrep"], "does not apply with --by-irrep or --calibrate"),
+    ]:
+        refused = runner.invoke(app, [*llc, *bad], env={"COLUMNS": "200"})
+        assert refused.exit_code != 0 and says in " ".join(refused.output.split()), (bad, refused.output)
     # --by-irrep at two checkpoints, with the same flags: a row per key irrep and the rest, verdicts;
     # --row gives the complement its own step and draws
     row = ["--row", "complement:epsilon=3e-5,draws=24"]

@@ -111,7 +111,7 @@ def _decode(tp: Any, value: Any, where: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise AnalysisError(f"{where}: must be an object, not {value!r}.")
-        return {k: _decode(args[1], v, where) for k, v in value.items()}
+        return {_key(args[0], k, where): _decode(args[1], v, where) for k, v in value.items()}
     if tp is float:
         if value is None:  # written for NaN (and ±inf) by strict_json
             return math.nan
@@ -123,6 +123,19 @@ def _decode(tp: Any, value: Any, where: str) -> Any:
             raise AnalysisError(f"{where}: must be {tp.__name__}, not {value!r}.")
         return value
     return value  # Any: as parsed
+
+
+def _key(tp: Any, key: Any, where: str) -> Any:
+    """A JSON object's key as the dict's key type: JSON writes an int key as its digits."""
+    if tp is not int or type(key) is int:
+        return key  # a str key, or to_dict's own int
+    try:
+        number = int(key)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or str(number) != key:
+        raise AnalysisError(f"{where}: the key {key!r} must be a whole number.")
+    return number
 
 
 def _decode_fields(tp: Any, value: Any, where: str) -> Any:

@@ -69,6 +69,53 @@ def test_batched_checkpoints_are_one_run_each_localised_at_its_own_weights(small
     assert max(looped.llc_mean) > 2 * min(looped.llc_mean)
 
 
+def test_a_checkpoint_with_its_own_hyperparameters_is_that_estimator_alone(small_run, monkeypatch):
+    import nerve.analysis.llc.trajectory as trajectory
+
+    est = LLCEstimator(n_chains=2, n_draws=30, batch_size=8, nbeta=5.0)
+    own = {"sampler": "rmsprop_sgld", "epsilon": 1e-5, "n_burnin": 7, "seed": 3}
+    steps = (0, 10, 40)
+    plain = LLCTrajectory(estimator=est, steps=steps, batched=False).fit(small_run).result_
+    curve = (
+        LLCTrajectory(estimator=est, steps=steps, batched=False, step_params={10: own}).fit(small_run).result_
+    )
+    alone = (
+        LLCTrajectory(estimator=LLCEstimator(**{**est.get_params(), **own}), steps=[10])
+        .fit(small_run)
+        .result_
+    )
+    # looped, the other checkpoints are the plain curve's bits and step 10 the other estimator's
+    assert curve.llc_mean == (plain.llc_mean[0], alone.llc_mean[0], plain.llc_mean[2])
+    assert curve.rhat[1] == alone.rhat[0] and curve.rhat[1] != plain.rhat[1]
+    assert curve.step_params == {10: own} and plain.step_params == {}
+    assert curve.estimator == plain.estimator  # the shared hyperparameters are the flags'
+    back = LLCTrajectoryResult.from_json(curve.to_json())
+    assert back == curve and list(back.step_params) == [10]  # the key reads back as the step, an int
+    # batched, the others share one run and the checkpoint with its own hyperparameters has its own
+    calls = []
+    real = trajectory._run_chains
+    monkeypatch.setattr(trajectory, "_run_chains", lambda *a, **k: calls.append(1) or real(*a, **k))
+    batched = LLCTrajectory(estimator=est, steps=steps, step_params={10: own}).fit(small_run).result_
+    assert len(calls) == 1 and batched.batched is True
+    assert batched.llc_mean[1] == alone.llc_mean[0]
+
+
+@pytest.mark.parametrize(
+    "step_params, message",
+    [
+        (
+            {12345: {"epsilon": 1e-5}},
+            r"`step_params` names the checkpoint 12345; the checkpoints are \[0, 10",
+        ),
+        ({10: {"subspace": None}}, r"`step_params\[10\]` sets \['subspace'\], which are not hyperparameters"),
+        ({10: {"sampler": "hmc"}}, r"`sampler` \(='hmc'\) must be one of"),
+    ],
+)
+def test_step_params_are_refused_with_the_step_and_the_rule(small_run, step_params, message):
+    with pytest.raises(AnalysisError, match=message):
+        LLCTrajectory(steps=[0, 10], step_params=step_params).fit(small_run)
+
+
 def test_the_trajectory_refuses_steps_the_run_does_not_have(small_run):
     with pytest.raises(
         AnalysisError, match=r"`steps` \(=\[12345\]\) must be non-empty checkpoints.*\[12345\] are not among"

@@ -78,6 +78,13 @@ def llc_command(
         "'complement:epsilon=2e-6,draws=4000'; FLAG one of epsilon, gamma, nbeta, draws, burnin, chains, "
         "sampler, seed); repeatable.",
     ),
+    at_step: list[str] = typer.Option(
+        None,
+        "--at",
+        help="Other flags at one checkpoint of the curve, as STEP:FLAG=VALUE,... (for instance "
+        "'151:sampler=sgld,epsilon=1e-5,burnin=6000'; the FLAGs of --row); repeatable. That checkpoint "
+        "is sampled on its own.",
+    ),
     calibrate: bool = typer.Option(
         False, "--calibrate", help="Sweep ε x nβ at one checkpoint instead, and recommend the stable ε."
     ),
@@ -110,6 +117,12 @@ def llc_command(
             epsilon=epsilon, gamma=gamma, nbeta=_nbeta(nbeta), n_chains=chains, n_draws=draws,
             n_burnin=burnin, batch_size=batch_size, seed=seed, sampler=sampler,
         )  # fmt: skip
+        if at_step and (by_irrep or calibrate):
+            raise NerveError(
+                f"`--at` (={at_step[0]!r}) changes a checkpoint of the curve: it does not apply with "
+                "--by-irrep or --calibrate."
+            )
+        step_params = _at(at_step or [])
         if calibrate:
             _calibrate(console, run, estimator, step, epsilons, nbetas, gammas, samplers)
             return
@@ -119,13 +132,15 @@ def llc_command(
         if by_irrep:
             _by_irrep(console, run, estimator, at, _rows(row or []))
             return
+        for where, values in step_params.items():
+            console.print(f"at step {where}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
         with Progress(*bar_columns(), console=console) as bar:
             handle = bar.add_task("LLC", total=len(at or run.checkpoints))
             with warnings.catch_warnings():  # divergent chains are in the table below
                 warnings.simplefilter("ignore", NerveWarning)
-                trajectory = LLCTrajectory(estimator=estimator, steps=at, batched=batched).fit(
-                    run, progress=lambda _, done, total: bar.update(handle, completed=done, total=total)
-                )
+                trajectory = LLCTrajectory(
+                    estimator=estimator, steps=at, batched=batched, step_params=step_params
+                ).fit(run, progress=lambda _, done, total: bar.update(handle, completed=done, total=total))
         curve = trajectory.result_
         path = save(run, "llc", curve)
         table = Table(title=f"{run.path}: local learning coefficient", show_header=True)
@@ -151,26 +166,40 @@ def llc_command(
         rerender_report(console, run)
 
 
-#: the flags `--row` may set, and the estimator's hyperparameter each one is
+#: the flags `--row` and `--at` may set, and the estimator's hyperparameter each one is
 ROW_FLAGS = {"epsilon": "epsilon", "gamma": "gamma", "nbeta": "nbeta", "draws": "n_draws",
              "burnin": "n_burnin", "chains": "n_chains", "sampler": "sampler", "seed": "seed"}  # fmt: skip
 
 
 def _rows(texts: list[str]) -> dict[str, dict[str, Any]]:
     """``--row ROW:FLAG=VALUE,...`` → ``{ROW: {hyperparameter: value}}``."""
-    rows: dict[str, dict[str, Any]] = {}
+    return _flag_sets("row", "ROW", "complement:epsilon=2e-6", texts)
+
+
+def _at(texts: list[str]) -> dict[int, dict[str, Any]]:
+    """``--at STEP:FLAG=VALUE,...`` → ``{STEP: {hyperparameter: value}}``."""
+    sets = _flag_sets("at", "STEP", "151:sampler=sgld,epsilon=1e-5", texts)
+    at: dict[int, dict[str, Any]] = {}
+    for key, values in sets.items():
+        if not key.isdigit():
+            raise NerveError(f"`--at` (={key!r}:...) must name a checkpoint by its step, a whole number.")
+        at.setdefault(int(key), {}).update(values)
+    return at
+
+
+def _flag_sets(option: str, what: str, example: str, texts: list[str]) -> dict[str, dict[str, Any]]:
+    """``--OPTION KEY:FLAG=VALUE,...`` (repeatable) → ``{KEY: {hyperparameter: value}}``."""
+    sets: dict[str, dict[str, Any]] = {}
     for text in texts:
         label, colon, rest = text.partition(":")
         pairs = [p.partition("=") for p in rest.split(",") if p.strip()]
         if not colon or not label.strip() or not pairs or any(not eq for _, eq, _ in pairs):
-            raise NerveError(
-                f"`--row` (={text!r}) must read ROW:FLAG=VALUE,..., e.g. 'complement:epsilon=2e-6'."
-            )
+            raise NerveError(f"`--{option}` (={text!r}) must read {what}:FLAG=VALUE,..., e.g. {example!r}.")
         values: dict[str, Any] = {}
         for flag, _, value in pairs:
             flag, value = flag.strip(), value.strip()
             if flag not in ROW_FLAGS:
-                raise NerveError(f"`--row` (={text!r}) sets {flag!r}; it may set {sorted(ROW_FLAGS)}.")
+                raise NerveError(f"`--{option}` (={text!r}) sets {flag!r}; it may set {sorted(ROW_FLAGS)}.")
             if flag in ("sampler", "nbeta"):
                 values[ROW_FLAGS[flag]] = value if flag == "sampler" else _nbeta(value)
                 continue
@@ -181,10 +210,10 @@ def _rows(texts: list[str]) -> dict[str, dict[str, Any]]:
                 number = math.nan
             if not math.isfinite(number) or (integer and not number.is_integer()):
                 kind = "a whole number" if integer else "a finite number"
-                raise NerveError(f"`--row` (={text!r}): {flag} must be {kind}, not {value!r}.")
+                raise NerveError(f"`--{option}` (={text!r}): {flag} must be {kind}, not {value!r}.")
             values[ROW_FLAGS[flag]] = int(number) if integer else number
-        rows.setdefault(label.strip(), {}).update(values)
-    return rows
+        sets.setdefault(label.strip(), {}).update(values)
+    return sets
 
 
 def _by_irrep(

@@ -749,3 +749,30 @@ def _refuse_stateful(model: nn.Module) -> None:
                 "the whole batch even in eval mode, so a sample's loss is not a function of the weights. "
                 "Build it with track_running_stats=True or without batch norm."
             )
+
+
+def overrides(
+    name: str, given: Mapping[Any, Mapping[str, Any]] | None, keys: Sequence[Any], params: Mapping[str, Any],
+    *, what: str,
+) -> dict[Any, dict[str, Any]]:  # fmt: skip
+    """`given` (``{key: {hyperparameter: value}}``, the argument `name`) checked against `keys` and
+    the hyperparameters `params` that may change, as plain dicts; `what` names a key in errors.
+
+    >>> overrides("row_params", {"a": {"epsilon": 1e-5}}, ["a", "b"], {"epsilon": 1e-4}, what="row")
+    {'a': {'epsilon': 1e-05}}
+    >>> overrides("step_params", {7: {}}, [0, 1], {}, what="checkpoint")
+    Traceback (most recent call last):
+    nerve.errors.AnalysisError: `step_params` names the checkpoint 7; the checkpoints are [0, 1].
+    """
+    changed: dict[Any, dict[str, Any]] = {}
+    for key, values in (given or {}).items():
+        if key not in keys:
+            raise AnalysisError(f"`{name}` names the {what} {key!r}; the {what}s are {list(keys)}.")
+        unknown = sorted(set(values) - set(params))
+        if unknown:
+            raise AnalysisError(
+                f"`{name}[{key!r}]` sets {unknown}, which are not hyperparameters of the estimator "
+                f"that a {what} may change: {sorted(params)}."
+            )
+        changed[key] = dict(values)
+    return changed

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from nerve._estimator import Estimator, Progress
 from nerve._results import Result
-from nerve.analysis.llc.estimator import LLCEstimator
+from nerve.analysis.llc.estimator import LLCEstimator, overrides
 from nerve.analysis.llc.subspaces import irrep_subspace
 from nerve.analysis.llc.trajectory import cross_entropy64, no_fixed_dataset, training_data
 from nerve.analysis.registry import Analysis, Drawing, checkpoint_steps, register
@@ -108,7 +108,7 @@ class IrrepLLC(Estimator):
         if self.complement and rest:
             subspaces.append(irrep_subspace(first, group, rest))
             labels = (*labels, "complement")
-        changed = _row_params(self.row_params, labels, params)
+        changed = overrides("row_params", self.row_params, labels, params, what="row")
         fields = ("llc_mean", "llc_std", "converged", "rhat", "ess_bulk", "mala_acceptance", "verdict")
         grids: dict[str, list[list[Any]]] = {f: [[None] * len(steps) for _ in labels] for f in fields}
         for j, step in enumerate(steps):
@@ -139,24 +139,6 @@ class IrrepLLC(Estimator):
             **{f: tuple(map(tuple, grid)) for f, grid in grids.items()},
         )
         return self
-
-
-def _row_params(
-    row_params: Mapping[str, Mapping[str, Any]] | None, labels: Sequence[str], params: Mapping[str, Any]
-) -> dict[str, dict[str, Any]]:
-    """`row_params` checked against the rows and the estimator's hyperparameters, as plain dicts."""
-    changed: dict[str, dict[str, Any]] = {}
-    for label, values in (row_params or {}).items():
-        if label not in labels:
-            raise AnalysisError(f"`row_params` names the row {label!r}; the rows are {list(labels)}.")
-        unknown = sorted(set(values) - set(params))
-        if unknown:
-            raise AnalysisError(
-                f"`row_params[{label!r}]` sets {unknown}, which are not hyperparameters of the estimator "
-                f"that a row may change: {sorted(params)}."
-            )
-        changed[label] = dict(values)
-    return changed
 
 
 def _fit(run: Any, fitted: Any, progress: Any) -> IrrepLLCResult:

@@ -5,8 +5,8 @@ landscape of in-context learning": stages end at critical points of λ̂(t))."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -24,6 +24,7 @@ from nerve.analysis.llc.estimator import (
     _run_chains,
     _Setup,
     _summarise,
+    overrides,
 )
 from nerve.analysis.registry import Analysis, Drawing, checkpoint_steps, register
 from nerve.errors import AnalysisError, NerveWarning
@@ -53,6 +54,7 @@ class LLCTrajectoryResult(Result):
       diagnosed estimates.
     - `boundaries`: the checkpoint steps where the trend of λ̂ changes; `rule` says how.
     - `estimator`: the hyperparameters of the :class:`~nerve.analysis.LLCEstimator` used.
+    - `step_params`: those that differed at some checkpoints, by step (empty: none did).
     - `batched`: whether the checkpoints' chains were sampled in batched runs or one checkpoint at
       a time (they draw other random numbers: the mode is part of what reproduces the values);
       None in a file written before the mode was recorded.
@@ -74,6 +76,7 @@ class LLCTrajectoryResult(Result):
     converged: tuple[bool, ...] = ()
     verdict: tuple[str, ...] = ()
     batched: bool | None = None
+    step_params: dict[int, dict[str, float | int | str | None]] = field(default_factory=dict)
 
     @property
     def all_converged(self) -> bool:
@@ -124,7 +127,8 @@ class LLCTrajectory(Estimator):
     **Arguments:**
 
     - `estimator`: the :class:`~nerve.analysis.LLCEstimator` to run at each checkpoint
-      (default: its defaults); the same hyperparameters and seed at every step.
+      (default: its defaults); the same hyperparameters and seed at every step but those of
+      `step_params`.
     - `steps`: which checkpoints (default: all).
     - `tolerance`: for :func:`trend_changes`.
     - `batched`: sample every checkpoint's chains in one batched run, each localised at its own
@@ -132,6 +136,11 @@ class LLCTrajectory(Estimator):
       checkpoint. Runs with `params` (a subset of the weights) or checkpoints whose buffers differ
       are sampled one checkpoint at a time whatever this says. The chains draw other random numbers
       in the two modes, so the values differ by the sampling noise; each is reproducible.
+    - `step_params`: ``{step: {hyperparameter: value}}``, other hyperparameters of the estimator
+      at some checkpoints (one whose chains a calibration at that checkpoint says need another
+      sampler, step size or burn-in). Those checkpoints are sampled one at a time, each as
+      ``LLCEstimator(**{**estimator.get_params(), **step_params[step]})`` would alone (with
+      ``batched=False``, a curve with them is the curve without them, those values put in).
 
     ``fit(run, progress=None)`` returns ``self`` with ``result_`` (an :class:`LLCTrajectoryResult`);
     `progress` is called as ``progress("LLC", done, total)``.
@@ -144,29 +153,43 @@ class LLCTrajectory(Estimator):
         steps: Sequence[int] | None = None,
         tolerance: float = 0.05,
         batched: bool = True,
+        step_params: Mapping[int, Mapping[str, Any]] | None = None,
     ) -> None:
         self.estimator = estimator
         self.steps = steps
         self.tolerance = tolerance
         self.batched = batched
+        self.step_params = step_params
 
     def fit(self, run, *, progress: Progress | None = None) -> LLCTrajectory:
         data = training_data(run)
         steps = checkpoint_steps(run, self.steps)
         est = self.estimator if self.estimator is not None else LLCEstimator()
         est._check_params()
+        base = {k: v for k, v in est.get_params().items() if k not in ("params", "subspace", "device")}
+        changed = overrides("step_params", self.step_params, steps, base, what="checkpoint")
+        own = {step: LLCEstimator(**{**est.get_params(), **values}) for step, values in changed.items()}
+        for other in own.values():
+            other._check_params()
         models = [run.model_at(step) for step in steps]
-        batched = self.batched and est.params is None and est.subspace is None and _same_buffers(models)
+        shared = [k for k, step in enumerate(steps) if step not in own]
+        batched = (
+            self.batched and bool(shared) and est.params is None and est.subspace is None
+            and _same_buffers([models[k] for k in shared])
+        )  # fmt: skip
+        results: list[Any] = [None] * len(steps)
         if batched:
-            results = _batched(est, models, data, progress)
-        else:  # a subset of the weights keeps each checkpoint's others fixed: one run per checkpoint
-            results = []
-            for done, model in enumerate(models):
-                with warnings.catch_warnings():  # one warning for the whole curve, below
-                    warnings.simplefilter("ignore", NerveWarning)
-                    results.append(est.fit(model, data, loss_fn=cross_entropy64).result_)
-                if progress is not None:
-                    progress("LLC", done + 1, len(steps))
+            report = None if progress is None else lambda what, done, _: progress(what, done, len(steps))
+            for k, r in zip(shared, _batched(est, [models[k] for k in shared], data, report)):
+                results[k] = r
+        for k, (step, model) in enumerate(zip(steps, models)):
+            if results[k] is not None:
+                continue  # one run per checkpoint: a subset of the weights keeps the others fixed
+            with warnings.catch_warnings():  # one warning for the whole curve, below
+                warnings.simplefilter("ignore", NerveWarning)
+                results[k] = own.get(step, est).fit(model, data, loss_fn=cross_entropy64).result_
+            if progress is not None:
+                progress("LLC", sum(r is not None for r in results), len(steps))
         means = [r.llc_mean for r in results]
         bad = [(s, r) for s, r in zip(steps, results) if not r.converged]
         if bad:
@@ -198,6 +221,7 @@ class LLCTrajectory(Estimator):
             ),
             estimator=params,
             batched=batched,
+            step_params=changed,
         )
         return self
 
@@ -282,6 +306,10 @@ def _rows(result: LLCTrajectoryResult, drawing: Drawing) -> list[tuple[str, str]
         ),
         ("stage boundaries of λ̂", ", ".join(map(str, result.boundaries)) or "none"),
         ("LLC estimates converged", _converged_row(result)),
+        *(
+            (f"LLC at step {step}: other hyperparameters", ", ".join(f"{k} {v}" for k, v in values.items()))
+            for step, values in result.step_params.items()
+        ),
     ]
 
 
